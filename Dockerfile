@@ -1,0 +1,23 @@
+# The production image: one image for web, workers and beat (see docker-compose.yml).
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PYTHONPATH=/app \
+    IOC_VAR_DIR=/var/lib/ioc IOC_STATIC_ROOT=/app/static IOC_HOST=0.0.0.0
+WORKDIR /app
+
+COPY pyproject.toml README.md ./
+COPY ioc ioc
+COPY cameras cameras
+COPY services services
+COPY dashboards dashboards
+RUN pip install --upgrade pip && pip install .
+COPY manage.py Procfile ./
+COPY templates templates
+COPY locale locale
+# collectstatic needs settings but no database or Redis.
+RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic --noinput -v0
+
+RUN useradd --system --home /var/lib/ioc ioc && mkdir -p /var/lib/ioc && chown ioc /var/lib/ioc
+USER ioc
+EXPOSE 8000
+CMD ["uvicorn", "ioc.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--proxy-headers"]

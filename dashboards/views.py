@@ -1,0 +1,89 @@
+"""Staff screens under ``/ops/`` (ward scoping comes from the selectors)."""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from cameras import selectors as device_selectors
+from cameras.choices import DeviceStatus
+from ioc import selectors
+from ioc.choices import Role
+from ioc.models import Ward
+from ioc.views import staff_required
+
+
+def _ward_rows(request: HttpRequest) -> list[dict[str, object]]:
+    """The visible wards with their device counts, for the tables."""
+    counts = device_selectors.device_counts_by_ward(request.user)
+    rows = []
+    for ward in selectors.wards_visible_to(request.user):
+        stats = counts.get(ward.pk, {})
+        total = stats.get("total", 0)
+        online = stats.get("online", 0)
+        rows.append(
+            {
+                "ward": ward,
+                "total": total,
+                "online": online,
+                "online_pct": round(100 * online / total) if total else None,
+                "cameras": stats.get("cameras", 0),
+                "sensors": stats.get("sensors", 0),
+                "signals": stats.get("signals", 0),
+            }
+        )
+    return rows
+
+
+@staff_required
+def ops_home(request: HttpRequest) -> HttpResponse:
+    """The staff landing page: the city at a glance; a one-ward official lands on the ward."""
+    user = request.user
+    if getattr(user, "role", "") == Role.WARD_OFFICIAL:
+        codes = list(selectors.wards_visible_to(user).values_list("code", flat=True)[:2])
+        if len(codes) == 1:
+            return redirect("ops-ward-detail", code=codes[0])
+    rows = _ward_rows(request)
+    totals = {
+        key: sum(int(row[key]) for row in rows)  # type: ignore[call-overload]
+        for key in ("total", "online", "cameras", "sensors", "signals")
+    }
+    return render(
+        request,
+        "ops/home.html",
+        {"rows": rows, "totals": totals, "ward_count": len(rows), "nav": "home"},
+    )
+
+
+@staff_required
+def ward_list(request: HttpRequest) -> HttpResponse:
+    """Every ward the user may see, with device counts."""
+    return render(request, "ops/ward_list.html", {"rows": _ward_rows(request), "nav": "wards"})
+
+
+@staff_required
+def ward_detail(request: HttpRequest, code: str) -> HttpResponse:
+    """One ward: its boundary, its devices and their state; 404 outside the user's scope."""
+    try:
+        ward = selectors.ward_get_for_user(request.user, code)
+    except Ward.DoesNotExist as exc:
+        raise Http404("No such ward.") from exc
+    devices = list(
+        device_selectors.devices_visible_to(request.user).filter(ward=ward).order_by("kind", "code")
+    )
+    status_counts = [
+        (status, label, sum(1 for d in devices if d.status == status))
+        for status, label in DeviceStatus.choices
+    ]
+    return render(
+        request,
+        "ops/ward_detail.html",
+        {
+            "ward": ward,
+            "devices": devices,
+            "status_counts": status_counts,
+            "nav": "wards",
+            "devices_geojson_url": reverse("api-devices-geojson") + f"?ward={ward.code}",
+        },
+    )

@@ -1,0 +1,104 @@
+"""Django admin for registry data; every change made here is audited like a service write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.db import models
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from ioc.models import AuditEntry, Department, User, Ward
+from ioc.services import audit_record, snapshot
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Record an audit entry (before/after) for every add, change and delete in the admin."""
+
+    audit_exclude: tuple[str, ...] = ()
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        before = None
+        if change:
+            stored = type(obj).objects.filter(pk=obj.pk).first()
+            before = snapshot(stored, exclude=self.audit_exclude) if stored else None
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user if isinstance(request.user, User) else None,
+            action=f"{obj._meta.model_name}.{'changed' if change else 'added'}_in_admin",
+            obj=obj,
+            before=before,
+            after=snapshot(obj, exclude=self.audit_exclude),
+            ward_code=_ward_code(obj),
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        before = snapshot(obj, exclude=self.audit_exclude)
+        audit_record(
+            actor=request.user if isinstance(request.user, User) else None,
+            action=f"{obj._meta.model_name}.deleted_in_admin",
+            obj=obj,
+            before=before,
+            ward_code=_ward_code(obj),
+        )
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet[Any]) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+def _ward_code(obj: Any) -> str:
+    """The ward an object belongs to, for filtering the audit log by ward."""
+    if isinstance(obj, Ward):
+        return obj.code
+    ward = getattr(obj, "ward", None)
+    return getattr(ward, "code", "") if ward is not None else ""
+
+
+@admin.register(Ward)
+class WardAdmin(AuditedAdmin):
+    list_display = ["code", "name", "kind", "parent_name", "valid_from", "valid_to"]
+    list_filter = ["kind", "parent_name"]
+    search_fields = ["code", "name"]
+    readonly_fields = ["updated_at"]
+    audit_exclude = ("boundary",)
+
+
+@admin.register(Department)
+class DepartmentAdmin(AuditedAdmin):
+    list_display = ["code", "name", "email", "is_active"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(User)
+class StaffUserAdmin(UserAdmin, AuditedAdmin):
+    list_display = ["username", "first_name", "last_name", "role", "is_active"]
+    list_filter = ["role", "is_active"]
+    filter_horizontal = ["wards", "departments", "groups", "user_permissions"]
+    fieldsets = (
+        *UserAdmin.fieldsets,  # type: ignore[misc]
+        (_("Role and scope"), {"fields": ("role", "wards", "departments")}),
+    )
+    audit_exclude = ("password",)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit log is read-only, even for administrators."""
+
+    list_display = ["at", "actor_label", "action", "object_repr", "ward_code", "ip_address"]
+    list_filter = ["action", "ward_code"]
+    search_fields = ["actor_label", "object_repr", "object_id"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

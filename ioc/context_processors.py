@@ -1,0 +1,27 @@
+"""Template context shared by every page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from cameras.choices import DeviceKind, DeviceStatus
+
+
+def platform(request: HttpRequest) -> dict[str, Any]:
+    """The city name and map configuration that the layouts and map scripts need."""
+    return {
+        "IOC_CITY_NAME": settings.IOC_CITY_NAME,
+        "IOC_TILE_URL": settings.IOC_TILE_URL,
+        "IOC_TILE_ATTRIBUTION": settings.IOC_TILE_ATTRIBUTION,
+        "IOC_EMBEDDED": settings.EMBEDDED,
+        "map_labels": {
+            "status": dict(DeviceStatus.choices),
+            "kind": dict(DeviceKind.choices),
+            "noTiles": _("Base map unavailable: showing wards and devices only."),
+            "open": _("Open"),
+        },
+    }

@@ -1,0 +1,1 @@
+"""The demo city: Thành phố Thái Nguyên (DESIGN.md, "Demo city")."""

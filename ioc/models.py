@@ -1,0 +1,164 @@
+"""Core models: administrative units, departments, staff accounts and the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ioc.choices import Role, WardKind
+
+
+class WardQuerySet(models.QuerySet["Ward"]):
+    """Queries over wards."""
+
+    def current(self, on: Any = None) -> WardQuerySet:
+        """Wards in force on a date (default today): merged or retired wards drop out."""
+        day = on or timezone.localdate()
+        return self.filter(Q(valid_from__isnull=True) | Q(valid_from__lte=day)).filter(
+            Q(valid_to__isnull=True) | Q(valid_to__gt=day)
+        )
+
+
+class Ward(models.Model):
+    """A commune-level unit (phường, xã, thị trấn) with its boundary.
+
+    Wards are never deleted: a merger sets ``valid_to`` (and ``successor``) so that
+    history keeps pointing at the unit that existed at the time.
+    """
+
+    code = models.CharField(_("code"), max_length=16, unique=True, help_text=_("Official code"))
+    name = models.CharField(_("name"), max_length=120)
+    kind = models.CharField(_("kind"), max_length=16, choices=WardKind.choices)
+    parent_code = models.CharField(_("parent unit code"), max_length=16, blank=True)
+    parent_name = models.CharField(_("parent unit"), max_length=120, blank=True)
+    province_code = models.CharField(_("province code"), max_length=16, blank=True)
+    province_name = models.CharField(_("province"), max_length=120, blank=True)
+    boundary = models.JSONField(
+        _("boundary"), null=True, blank=True, help_text=_("GeoJSON Polygon or MultiPolygon")
+    )
+    centroid_lat = models.DecimalField(_("centre latitude"), max_digits=9, decimal_places=6)
+    centroid_lon = models.DecimalField(_("centre longitude"), max_digits=9, decimal_places=6)
+    valid_from = models.DateField(_("valid from"), null=True, blank=True)
+    valid_to = models.DateField(_("valid until"), null=True, blank=True)
+    successor = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="predecessors",
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = WardQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("ward")
+        verbose_name_plural = _("wards")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def title(self) -> str:
+        """The name as people write it, with its kind: "Phường Phan Đình Phùng"."""
+        template = WARD_TITLES.get(WardKind(self.kind)) if self.kind in WardKind.values else None
+        return str(template or "%(name)s") % {"name": self.name}
+
+
+WARD_TITLES = {
+    WardKind.PHUONG: _("%(name)s Ward"),
+    WardKind.XA: _("%(name)s Commune"),
+    WardKind.THI_TRAN: _("%(name)s Township"),
+}
+
+
+class Department(models.Model):
+    """A city department (phòng ban) that works citizen requests in its field."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    email = models.EmailField(_("email"), blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(AbstractUser):
+    """A staff account. Citizens never need one; the portal is anonymous."""
+
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices, blank=True)
+    wards = models.ManyToManyField(
+        Ward, verbose_name=_("wards"), blank=True, related_name="officials"
+    )
+    departments = models.ManyToManyField(
+        Department, verbose_name=_("departments"), blank=True, related_name="staff"
+    )
+
+    class Meta:
+        verbose_name = _("staff account")
+        verbose_name_plural = _("staff accounts")
+
+    def get_full_name(self) -> str:
+        """Vietnamese order: family and middle names (last_name) before the given name."""
+        return f"{self.last_name} {self.first_name}".strip()
+
+    @property
+    def has_city_scope(self) -> bool:
+        """Whether this account sees every ward (administrators and city operators)."""
+        return self.is_active and (
+            self.is_superuser or self.role in {Role.ADMIN, Role.CITY_OPERATOR}
+        )
+
+    @property
+    def is_staff_role(self) -> bool:
+        """Whether this account may use the staff side (``/ops/``) at all."""
+        return self.is_active and (self.is_superuser or bool(self.role))
+
+
+class AuditEntry(models.Model):
+    """One staff or system write: who, what, when, on which object, before and after."""
+
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actor"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_entries",
+    )
+    actor_label = models.CharField(
+        _("actor label"), max_length=150, help_text=_("Username, or the command or task")
+    )
+    action = models.CharField(_("action"), max_length=80, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=80)
+    object_id = models.CharField(_("object id"), max_length=64)
+    object_repr = models.CharField(_("object"), max_length=200)
+    ward_code = models.CharField(_("ward"), max_length=16, blank=True, db_index=True)
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+    ip_address = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"

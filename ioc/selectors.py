@@ -1,0 +1,93 @@
+"""Reads of the core, with ward scoping written once (house rule 3).
+
+Who sees what:
+- admin and city operator: every ward;
+- department staff: every ward, read only (their request queue is scoped by department);
+- ward official: only their own wards; anything else does not exist for them (404);
+- anyone else: nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.db.models import QuerySet
+
+from ioc.choices import Role
+from ioc.models import User, Ward
+from ioc.realtime import CITY_GROUP, ward_group
+
+AnyUser = User | AnonymousUser
+
+
+def _staff(user: AnyUser) -> User | None:
+    """The staff account behind ``user``, or None for anonymous and role-less accounts."""
+    if isinstance(user, User) and user.is_staff_role:
+        return user
+    return None
+
+
+def sees_whole_city(user: AnyUser) -> bool:
+    """Whether ward scoping does not restrict this user."""
+    staff = _staff(user)
+    return staff is not None and (staff.has_city_scope or staff.role == Role.DEPARTMENT_STAFF)
+
+
+def visible_ward_ids(user: AnyUser) -> QuerySet[Ward] | None:
+    """The wards a scoped user may see, as a queryset usable in ``ward__in``; None = all."""
+    if sees_whole_city(user):
+        return None
+    staff = _staff(user)
+    if staff is None:
+        return Ward.objects.none()
+    return staff.wards.all()
+
+
+def scope_by_ward(
+    queryset: QuerySet[Any], user: AnyUser, ward_field: str = "ward"
+) -> QuerySet[Any]:
+    """Restrict any queryset with a ward foreign key to what ``user`` may see."""
+    if _staff(user) is None:
+        return queryset.none()
+    wards = visible_ward_ids(user)
+    if wards is None:
+        return queryset
+    return queryset.filter(**{f"{ward_field}__in": wards})
+
+
+def wards_visible_to(user: AnyUser, *, include_retired: bool = False) -> QuerySet[Ward]:
+    """The wards ``user`` may see, current ones unless ``include_retired``."""
+    wards = Ward.objects.all() if include_retired else Ward.objects.current()
+    if _staff(user) is None:
+        return wards.none()
+    scope = visible_ward_ids(user)
+    return wards if scope is None else wards.filter(pk__in=scope)
+
+
+def ward_get_for_user(user: AnyUser, code: str) -> Ward:
+    """One ward by code if ``user`` may see it (retired ones included, for history).
+
+    Raises Ward.DoesNotExist otherwise, so that views answer 404 and never reveal
+    that another ward's object exists.
+    """
+    return wards_visible_to(user, include_retired=True).get(code=code)
+
+
+def realtime_groups_for(user: AnyUser) -> list[str]:
+    """The channel-layer groups a websocket of ``user`` may join."""
+    if _staff(user) is None:
+        return []
+    if sees_whole_city(user):
+        return [CITY_GROUP]
+    return [ward_group(code) for code in wards_visible_to(user).values_list("code", flat=True)]
+
+
+def current_ward_codes() -> list[str]:
+    """Codes of every ward in force today (for city-wide jobs, not for users)."""
+    return list(Ward.objects.current().order_by("code").values_list("code", flat=True))
+
+
+def public_wards() -> QuerySet[Ward]:
+    """The current wards as the public portal shows them (names and boundaries are public)."""
+    return Ward.objects.current().order_by("name")

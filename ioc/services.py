@@ -1,0 +1,300 @@
+"""Writes of the core: the audit log, ward import, staff accounts (house rule 2)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.forms.models import model_to_dict
+
+from ioc.choices import Role, WardKind
+from ioc.geo import GeometryError, boundary_shape, coordinate, inner_point
+from ioc.middleware import client_address
+from ioc.models import AuditEntry, Department, User, Ward
+
+
+def snapshot(obj: models.Model, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A JSON-safe copy of a model's fields, for an audit entry's before/after."""
+    data = model_to_dict(obj, exclude=list(exclude))
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder, default=str))
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: str,
+    obj: models.Model,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    ward_code: str = "",
+    reason: str = "",
+    actor_label: str = "",
+) -> AuditEntry:
+    """Append one entry to the audit log; the client address comes from the request."""
+    label = actor_label or (actor.get_username() if actor is not None else "system")
+    return AuditEntry.objects.create(
+        actor=actor,
+        actor_label=label[:150],
+        action=action,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:200],
+        ward_code=ward_code,
+        before=before,
+        after=after,
+        ip_address=client_address.get(),
+        reason=reason,
+    )
+
+
+# --- Ward import ------------------------------------------------------------------------------
+
+KIND_ALIASES = {
+    "phuong": WardKind.PHUONG,
+    "phường": WardKind.PHUONG,
+    "ward": WardKind.PHUONG,
+    "xa": WardKind.XA,
+    "xã": WardKind.XA,
+    "commune": WardKind.XA,
+    "thi_tran": WardKind.THI_TRAN,
+    "thị trấn": WardKind.THI_TRAN,
+    "township": WardKind.THI_TRAN,
+}
+WARD_IMPORT_FIELDS = (
+    "name",
+    "kind",
+    "parent_code",
+    "parent_name",
+    "province_code",
+    "province_name",
+    "boundary",
+    "centroid_lat",
+    "centroid_lon",
+    "valid_from",
+    "valid_to",
+)
+
+
+class WardImportError(Exception):
+    """The file cannot be imported; ``problems`` says what to fix. Nothing was changed."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class WardImportReport:
+    """What an import did (or, in a dry run, would do)."""
+
+    created: list[str] = field(default_factory=list)
+    updated: dict[str, list[str]] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def _parse_date(value: Any, label: str, problems: list[str]) -> date | None:
+    """An optional ISO date from a feature property."""
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        problems.append(f"{label}: '{value}' is not a date (use YYYY-MM-DD).")
+        return None
+
+
+def _ward_values(index: int, feature: Any, problems: list[str]) -> dict[str, Any] | None:
+    """The ward fields of one GeoJSON feature, or None (with problems noted) if unusable."""
+    where = f"feature {index + 1}"
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        problems.append(f"{where}: not a GeoJSON Feature.")
+        return None
+    props = feature.get("properties") or {}
+    if not isinstance(props, dict):
+        problems.append(f"{where}: properties must be an object.")
+        return None
+    code = str(props.get("code") or "").strip()
+    name = str(props.get("name") or "").strip()
+    if code:
+        where = f"feature {index + 1} ({code})"
+    if not code or not name:
+        problems.append(f"{where}: properties 'code' and 'name' are required.")
+        return None
+    kind = KIND_ALIASES.get(str(props.get("kind") or "").strip().lower())
+    if kind is None:
+        problems.append(f"{where}: 'kind' must be one of phuong, xa, thi_tran.")
+        return None
+    try:
+        geom = boundary_shape(feature.get("geometry"))
+    except GeometryError as exc:
+        problems.append(f"{where}: {exc}")
+        return None
+    lon, lat = inner_point(geom)
+    values: dict[str, Any] = {
+        "code": code[:16],
+        "name": name[:120],
+        "kind": kind.value,
+        "boundary": feature["geometry"],
+        "centroid_lat": coordinate(lat),
+        "centroid_lon": coordinate(lon),
+        "valid_from": _parse_date(props.get("valid_from"), where, problems),
+        "valid_to": _parse_date(props.get("valid_to"), where, problems),
+        "successor": str(props.get("successor") or "").strip(),
+    }
+    for key in ("parent_code", "parent_name", "province_code", "province_name"):
+        values[key] = str(props.get(key) or "").strip()
+    if values["valid_from"] and values["valid_to"] and values["valid_to"] <= values["valid_from"]:
+        problems.append(f"{where}: valid_to must be after valid_from.")
+    return values
+
+
+def _differences(ward: Ward, values: dict[str, Any]) -> list[str]:
+    """The names of the fields whose imported value differs from the stored one."""
+    changed = []
+    for name in WARD_IMPORT_FIELDS:
+        current = getattr(ward, name)
+        new = values[name]
+        if current != new:
+            changed.append(name)
+    return changed
+
+
+def wards_import(
+    *, collection: Any, actor: User | None = None, actor_label: str = "", dry_run: bool = False
+) -> WardImportReport:
+    """Create or update wards from a GeoJSON FeatureCollection, matched by code.
+
+    All or nothing: every feature is checked first, and any problem raises
+    WardImportError without changing a row.
+    """
+    if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
+        raise WardImportError(["The file must be a GeoJSON FeatureCollection."])
+    features = collection.get("features")
+    if not isinstance(features, list) or not features:
+        raise WardImportError(["The FeatureCollection has no features."])
+    problems: list[str] = []
+    parsed = [_ward_values(i, feature, problems) for i, feature in enumerate(features)]
+    rows = [row for row in parsed if row is not None]
+    codes = [row["code"] for row in rows]
+    duplicates = sorted({code for code in codes if codes.count(code) > 1})
+    if duplicates:
+        problems.append(f"codes appear more than once: {', '.join(duplicates)}.")
+    known = set(Ward.objects.values_list("code", flat=True)) | set(codes)
+    for row in rows:
+        if row["successor"] and row["successor"] not in known:
+            problems.append(f"ward {row['code']}: successor '{row['successor']}' is unknown.")
+        if row["successor"] == row["code"]:
+            problems.append(f"ward {row['code']}: a ward cannot be merged into itself.")
+    if problems:
+        raise WardImportError(problems)
+
+    report = WardImportReport()
+    with transaction.atomic():
+        existing = {ward.code: ward for ward in Ward.objects.filter(code__in=codes)}
+        successors: list[tuple[Ward, str]] = []
+        for row in rows:
+            successor_code = row.pop("successor")
+            ward = existing.get(row["code"])
+            if ward is None:
+                ward = Ward(**row)
+                ward.full_clean(exclude=["successor"])
+                if not dry_run:
+                    ward.save()
+                    audit_record(
+                        actor=actor,
+                        actor_label=actor_label,
+                        action="ward.created",
+                        obj=ward,
+                        after=snapshot(ward, exclude=("boundary",)),
+                        ward_code=ward.code,
+                    )
+                report.created.append(ward.code)
+            else:
+                changed = _differences(ward, row)
+                if changed:
+                    before = snapshot(ward, exclude=("boundary",))
+                    for name in changed:
+                        setattr(ward, name, row[name])
+                    ward.full_clean(exclude=["successor"])
+                    if not dry_run:
+                        ward.save(update_fields=[*changed, "updated_at"])
+                        audit_record(
+                            actor=actor,
+                            actor_label=actor_label,
+                            action="ward.updated",
+                            obj=ward,
+                            before=before,
+                            after=snapshot(ward, exclude=("boundary",)),
+                            ward_code=ward.code,
+                        )
+                    report.updated[ward.code] = changed
+                else:
+                    report.unchanged.append(ward.code)
+            if successor_code:
+                successors.append((ward, successor_code))
+        if not dry_run:
+            for ward, successor_code in successors:
+                target = Ward.objects.get(code=successor_code)
+                if ward.successor_id != target.pk:
+                    ward.successor = target
+                    ward.save(update_fields=["successor", "updated_at"])
+                    report.updated.setdefault(ward.code, []).append("successor")
+    return report
+
+
+# --- Staff accounts ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def staff_user_create(
+    *,
+    username: str,
+    role: Role,
+    password: str,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    wards: list[Ward] | None = None,
+    departments: list[Department] | None = None,
+    actor: User | None = None,
+    actor_label: str = "",
+) -> User:
+    """Create a staff account with its role and scope (wards or departments)."""
+    if role == Role.WARD_OFFICIAL and not wards:
+        raise ValidationError({"wards": "A ward official needs at least one ward."})
+    if role == Role.DEPARTMENT_STAFF and not departments:
+        raise ValidationError({"departments": "Department staff need at least one department."})
+    user = User(
+        username=username,
+        role=role,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        is_staff=role == Role.ADMIN,
+        is_superuser=role == Role.ADMIN,
+    )
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    if wards:
+        user.wards.set(wards)
+    if departments:
+        user.departments.set(departments)
+    audit_record(
+        actor=actor,
+        actor_label=actor_label,
+        action="user.created",
+        obj=user,
+        after={
+            "username": username,
+            "role": role.value,
+            "wards": [ward.code for ward in wards or []],
+            "departments": [dept.code for dept in departments or []],
+        },
+    )
+    return user

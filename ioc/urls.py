@@ -1,0 +1,41 @@
+"""URL map of the whole platform."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from cameras.api import DeviceGeoJSONView
+from dashboards import views as ops_views
+from ioc import api as core_api
+from services import views as portal_views
+
+api_v1 = [
+    path("wards/", core_api.WardListView.as_view(), name="api-wards"),
+    path("wards/<str:code>/", core_api.WardDetailView.as_view(), name="api-ward-detail"),
+    path("wards.geojson", core_api.WardGeoJSONView.as_view(), name="api-wards-geojson"),
+    path("devices.geojson", DeviceGeoJSONView.as_view(), name="api-devices-geojson"),
+]
+
+urlpatterns = [
+    path("", portal_views.portal_home, name="portal-home"),
+    path("portal/wards.geojson", portal_views.public_wards_geojson, name="portal-wards-geojson"),
+    path("ops/", ops_views.ops_home, name="ops-home"),
+    path("ops/wards/", ops_views.ward_list, name="ops-ward-list"),
+    path("ops/wards/<str:code>/", ops_views.ward_detail, name="ops-ward-detail"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("healthz", core_api.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]
+
+admin.site.site_header = "IOC"
+admin.site.site_title = "IOC"
