@@ -11,6 +11,7 @@ from cameras.choices import DeviceStatus
 from ioc import selectors
 from ioc.choices import Role
 from ioc.models import Ward
+from ioc.text import vietnamese_sort_key
 from ioc.views import staff_required
 
 
@@ -18,7 +19,10 @@ def _ward_rows(request: HttpRequest) -> list[dict[str, object]]:
     """The visible wards with their device counts, for the tables."""
     counts = device_selectors.device_counts_by_ward(request.user)
     rows = []
-    for ward in selectors.wards_visible_to(request.user):
+    wards = sorted(
+        selectors.wards_visible_to(request.user), key=lambda w: vietnamese_sort_key(w.name)
+    )
+    for ward in wards:
         stats = counts.get(ward.pk, {})
         total = stats.get("total", 0)
         online = stats.get("online", 0)

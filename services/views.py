@@ -8,11 +8,13 @@ from django.views.decorators.cache import cache_control
 
 from ioc import geo, selectors
 from ioc.api import ward_feature
+from ioc.text import vietnamese_sort_key
 
 
 def portal_home(request: HttpRequest) -> HttpResponse:
     """The portal's front page: the city and its wards on a map."""
-    return render(request, "portal/home.html", {"wards": selectors.public_wards()})
+    wards = sorted(selectors.public_wards(), key=lambda ward: vietnamese_sort_key(ward.name))
+    return render(request, "portal/home.html", {"wards": wards})
 
 
 @cache_control(public=True, max_age=300)

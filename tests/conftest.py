@@ -80,3 +80,178 @@ def login() -> Iterator[Any]:
         return client
 
     yield make
+
+
+# --- Real processes for the integration tests --------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def process_env(**extra: str) -> dict[str, str]:
+    """The environment for a server or worker process that shares this test database."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    user = db.get("USER") or ""
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    auth = f"{user}{password}@" if user else ""
+    host = f"{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}"
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=f"postgres://{auth}{host}/{db['NAME']}",
+        REDIS_URL=settings.REDIS_URL,
+        IOC_VAR_DIR=str(settings.VAR_DIR),
+        IOC_TILE_URL="http://127.0.0.1:9/{z}/{x}/{y}.png",  # unreachable: the offline case
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> None:
+    """Poll ``predicate`` until true, or fail saying what did not happen."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def asgi_server(demo_city_committed: Any, tmp_path: Any) -> Iterator[str]:
+    """A real uvicorn process serving the platform on PostgreSQL and Redis; yields its URL."""
+    import subprocess
+    import sys
+
+    import httpx
+
+    port = free_port()
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "ioc.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ],
+        env=process_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {(tmp_path / 'server.log').read_text()}")
+        try:
+            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(ready, 30, "the ASGI server to answer /healthz")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
+        wait_for_other_db_sessions_to_end()
+
+
+@pytest.fixture
+def celery_worker_process(demo_city_committed: Any, tmp_path: Any) -> Iterator[Any]:
+    """A real Celery worker process on the Redis broker, consuming every queue."""
+    import subprocess
+    import sys
+
+    log_path = tmp_path / "worker.log"
+    log = open(log_path, "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "ioc",
+            "worker",
+            "--queues",
+            "default,ingest,commands",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--hostname",
+            f"test-{free_port()}@%h",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        env=process_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    wait_for(
+        lambda: b"ready." in log_path.read_bytes() or process.poll() is not None,
+        60,
+        "the Celery worker to start",
+    )
+    assert process.poll() is None, log_path.read_text()
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(20)
+        log.close()
+        wait_for_other_db_sessions_to_end()
+
+
+def wait_for_other_db_sessions_to_end() -> None:
+    """Let a stopped process's PostgreSQL sessions end, so the test database can be dropped."""
+    from django.db import connection
+
+    def alone() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0] == 0
+
+    wait_for(alone, 15, "other sessions on the test database to end")
+
+
+def in_thread(function: Any, /, **kwargs: Any) -> Any:
+    """Run ``function`` (a service) in a worker thread for asyncio code, closing that
+    thread's database connection afterwards (an open one would block dropping the test DB)."""
+    import asyncio
+
+    from django.db import connections
+
+    def call() -> Any:
+        try:
+            return function(**kwargs)
+        finally:
+            connections.close_all()
+
+    return asyncio.to_thread(call)
+
+
+def session_cookie(username: str) -> str:
+    """A committed session for a demo user, as a Cookie header value."""
+    client = Client()
+    client.force_login(User.objects.get(username=username))
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"

@@ -84,6 +84,7 @@ async function initMap(element) {
   const renderer = L.canvas({ padding: 0.3 });
   const wards = await fetchJSON(element.dataset.wardsUrl);
   const wardsLayer = wardLayer(wards, element).addTo(map);
+  element.iocWards = wardsLayer;
   const focus = element.dataset.highlight
     ? wardsLayer.getLayers().find((layer) => layer.feature.properties.code === element.dataset.highlight)
     : null;
