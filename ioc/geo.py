@@ -107,7 +107,14 @@ def boundary_shape(geometry: Any) -> Polygon | MultiPolygon:
         raise GeometryError("A ward boundary must be a GeoJSON Polygon or MultiPolygon.")
     try:
         geom = shape(geometry)
-    except (ValueError, TypeError, AttributeError, IndexError, shapely.errors.ShapelyError) as exc:
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        IndexError,
+        shapely.errors.ShapelyError,
+    ) as exc:
         raise GeometryError(f"The boundary's coordinates cannot be read: {exc}.") from exc
     if geom.is_empty:
         raise GeometryError("The boundary is empty.")
@@ -166,6 +173,9 @@ class WardIndex:
 
 
 _lock = threading.Lock()
+# Set when this thread saved a ward whose transaction has not committed yet: an index built
+# now must not be cached (the transaction may still roll back).
+_uncommitted = threading.local()
 _index: WardIndex | None = None
 _index_generation: str | None = None
 _index_checked_at = 0.0
@@ -194,6 +204,15 @@ def build_ward_index() -> WardIndex:
 def ward_index() -> WardIndex:
     """The cached index, rebuilt when another process reported a ward change."""
     global _index, _index_generation, _index_checked_at
+    if getattr(_uncommitted, "changed", False):
+        from django.db import connection
+
+        if connection.in_atomic_block:
+            return build_ward_index()  # this transaction's own view, never cached
+        # The change was rolled back (a commit would have cleared the flag): start afresh.
+        _uncommitted.changed = False
+        with _lock:
+            _index = None
     now = time.monotonic()
     with _lock:
         if _index is not None and now - _index_checked_at < INDEX_CHECK_SECONDS:
@@ -210,8 +229,18 @@ def invalidate_ward_index() -> None:
     """Forget the index here and tell every other process to rebuild theirs."""
     global _index
     cache.set(_GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+    _uncommitted.changed = False
     with _lock:
         _index = None
+
+
+def ward_changed_in_transaction() -> None:
+    """Called when a ward is saved: lookups in this transaction see the change at once,
+    other processes once it commits."""
+    from django.db import transaction
+
+    _uncommitted.changed = True
+    transaction.on_commit(invalidate_ward_index)
 
 
 def ward_for_point(lon: float | Decimal, lat: float | Decimal) -> str | None:

@@ -136,8 +136,8 @@ def _ward_values(index: int, feature: Any, problems: list[str]) -> dict[str, Any
         return None
     lon, lat = inner_point(geom)
     values: dict[str, Any] = {
-        "code": code[:16],
-        "name": name[:120],
+        "code": code,
+        "name": name,
         "kind": kind.value,
         "boundary": feature["geometry"],
         "centroid_lat": coordinate(lat),
@@ -148,20 +148,35 @@ def _ward_values(index: int, feature: Any, problems: list[str]) -> dict[str, Any
     }
     for key in ("parent_code", "parent_name", "province_code", "province_name"):
         values[key] = str(props.get(key) or "").strip()
+    if len(code) > 16 or len(name) > 120:
+        problems.append(f"{where}: 'code' may have 16 characters and 'name' 120 at most.")
     if values["valid_from"] and values["valid_to"] and values["valid_to"] <= values["valid_from"]:
         problems.append(f"{where}: valid_to must be after valid_from.")
     return values
 
 
-def _differences(ward: Ward, values: dict[str, Any]) -> list[str]:
+def _differences(ward: Ward, values: dict[str, Any], successor_code: str) -> list[str]:
     """The names of the fields whose imported value differs from the stored one."""
-    changed = []
-    for name in WARD_IMPORT_FIELDS:
-        current = getattr(ward, name)
-        new = values[name]
-        if current != new:
-            changed.append(name)
+    changed = [name for name in WARD_IMPORT_FIELDS if getattr(ward, name) != values[name]]
+    current_successor = ward.successor.code if ward.successor_id and ward.successor else ""
+    if current_successor != successor_code:
+        changed.append("successor")
     return changed
+
+
+def _audit_ward(
+    ward: Ward, action: str, before: dict[str, Any] | None, actor: User | None, label: str
+) -> None:
+    """The audit entry of one imported ward (the boundary is left out: it is large)."""
+    audit_record(
+        actor=actor,
+        actor_label=label,
+        action=action,
+        obj=ward,
+        before=before,
+        after=snapshot(ward, exclude=("boundary",)),
+        ward_code=ward.code,
+    )
 
 
 def wards_import(
@@ -169,8 +184,9 @@ def wards_import(
 ) -> WardImportReport:
     """Create or update wards from a GeoJSON FeatureCollection, matched by code.
 
-    All or nothing: every feature is checked first, and any problem raises
-    WardImportError without changing a row.
+    All or nothing: every feature is checked first (including the model's own validation),
+    and any problem raises WardImportError without changing a row. A dry run reports
+    exactly what a real run would change.
     """
     if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
         raise WardImportError(["The file must be a GeoJSON FeatureCollection."])
@@ -190,60 +206,61 @@ def wards_import(
             problems.append(f"ward {row['code']}: successor '{row['successor']}' is unknown.")
         if row["successor"] == row["code"]:
             problems.append(f"ward {row['code']}: a ward cannot be merged into itself.")
+
+    # Plan every change, validating each ward as it would be saved.
+    existing = {
+        ward.code: ward for ward in Ward.objects.filter(code__in=codes).select_related("successor")
+    }
+    plan: list[tuple[Ward, str, list[str], dict[str, Any] | None]] = []
+    report = WardImportReport()
+    for row in rows:
+        successor_code = row.pop("successor")
+        ward = existing.get(row["code"])
+        if ward is None:
+            ward, changed, before = Ward(**row), ["created"], None
+        else:
+            changed = _differences(ward, row, successor_code)
+            before = snapshot(ward, exclude=("boundary",)) if changed else None
+            for name in changed:
+                if name != "successor":
+                    setattr(ward, name, row[name])
+        try:
+            ward.full_clean(exclude=["successor"], validate_unique=False)
+        except ValidationError as exc:
+            for field_name, messages in exc.message_dict.items():
+                problems.append(f"ward {row['code']}: {field_name}: {' '.join(messages)}")
+        plan.append((ward, successor_code, changed, before))
+        if changed == ["created"]:
+            report.created.append(ward.code)
+        elif changed:
+            report.updated[ward.code] = changed
+        else:
+            report.unchanged.append(ward.code)
     if problems:
         raise WardImportError(problems)
+    if dry_run:
+        return report
 
-    report = WardImportReport()
     with transaction.atomic():
-        existing = {ward.code: ward for ward in Ward.objects.filter(code__in=codes)}
-        successors: list[tuple[Ward, str]] = []
-        for row in rows:
-            successor_code = row.pop("successor")
-            ward = existing.get(row["code"])
-            if ward is None:
-                ward = Ward(**row)
-                ward.full_clean(exclude=["successor"])
-                if not dry_run:
-                    ward.save()
-                    audit_record(
-                        actor=actor,
-                        actor_label=actor_label,
-                        action="ward.created",
-                        obj=ward,
-                        after=snapshot(ward, exclude=("boundary",)),
-                        ward_code=ward.code,
-                    )
-                report.created.append(ward.code)
-            else:
-                changed = _differences(ward, row)
-                if changed:
-                    before = snapshot(ward, exclude=("boundary",))
-                    for name in changed:
-                        setattr(ward, name, row[name])
-                    ward.full_clean(exclude=["successor"])
-                    if not dry_run:
-                        ward.save(update_fields=[*changed, "updated_at"])
-                        audit_record(
-                            actor=actor,
-                            actor_label=actor_label,
-                            action="ward.updated",
-                            obj=ward,
-                            before=before,
-                            after=snapshot(ward, exclude=("boundary",)),
-                            ward_code=ward.code,
-                        )
-                    report.updated[ward.code] = changed
-                else:
-                    report.unchanged.append(ward.code)
-            if successor_code:
-                successors.append((ward, successor_code))
-        if not dry_run:
-            for ward, successor_code in successors:
-                target = Ward.objects.get(code=successor_code)
-                if ward.successor_id != target.pk:
+        for ward, _successor, changed, _before in plan:
+            if changed == ["created"]:
+                ward.save()
+            elif [name for name in changed if name != "successor"]:
+                ward.save(update_fields=[*(n for n in changed if n != "successor"), "updated_at"])
+        by_code = {ward.code: ward for ward, *_rest in plan}
+        for ward, successor_code, changed, _before in plan:
+            if changed == ["created"] or "successor" in changed:
+                target = by_code.get(successor_code) or (
+                    Ward.objects.get(code=successor_code) if successor_code else None
+                )
+                if ward.successor_id != (target.pk if target else None):
                     ward.successor = target
                     ward.save(update_fields=["successor", "updated_at"])
-                    report.updated.setdefault(ward.code, []).append("successor")
+        for ward, _successor, changed, before in plan:
+            if changed == ["created"]:
+                _audit_ward(ward, "ward.created", None, actor, actor_label)
+            elif changed:
+                _audit_ward(ward, "ward.updated", before, actor, actor_label)
     return report
 
 

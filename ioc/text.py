@@ -22,7 +22,8 @@ def vietnamese_sort_key(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
     letters: list[int] = []
     tones: list[int] = []
     for char in text.casefold():
-        base, *marks = unicodedata.normalize("NFD", char)
+        decomposed = unicodedata.normalize("NFD", char)
+        base, marks = decomposed[0], decomposed[1:]
         tone = 0
         for mark in marks:
             if mark in _TONES:

@@ -124,6 +124,9 @@ def camera_allocation(rng: random.Random) -> dict[str, int]:
 def build_devices(wards: dict[str, Ward], rng: random.Random) -> list[Device]:
     """Unsaved demo devices: cameras spread over the wards, signals and sensors at places."""
     now = timezone.now()
+    # An index of this transaction's wards, not the process-wide cache: should the load
+    # roll back, nothing of it may stay behind.
+    index = geo.build_ward_index()
     shapes = {code: geo.boundary_shape(ward.boundary) for code, ward in wards.items()}
     devices: list[Device] = []
 
@@ -171,7 +174,7 @@ def build_devices(wards: dict[str, Ward], rng: random.Random) -> list[Device]:
     ]
     for prefix, kind, places, vendor, model, tags in placed:
         for n, (name, lat, lon) in enumerate(places, start=1):
-            place_ward = geo.ward_for_point(lon, lat)
+            place_ward = index.ward_at(lon, lat)
             if place_ward is None:
                 raise ValueError(f"demo place outside the city: {name}")
             add(
@@ -206,7 +209,6 @@ def load_demo(*, password: str, seed: int = 2026) -> DemoSummary:
         )
     rng = random.Random(seed)
     wards_import(collection=wards_feature_collection(), actor_label=ACTOR)
-    geo.invalidate_ward_index()
     wards = {ward.code: ward for ward in Ward.objects.filter(code__in=[w[0] for w in data.WARDS])}
     departments = {}
     for code, name, email in data.DEPARTMENTS:

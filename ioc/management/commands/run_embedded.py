@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-import time
 from typing import Any
 
 from django.conf import settings
@@ -29,7 +28,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from ioc.embedded import serve
 
-        started = time.monotonic()
         call_command("migrate", interactive=False, verbosity=0)
         if not options["no_demo"]:
             summary = load_demo(password=settings.IOC_DEMO_PASSWORD)
@@ -39,10 +37,7 @@ class Command(BaseCommand):
             )
             self._print_logins()
         url = f"http://{options['host']}:{options['port']}/"
-        self.stdout.write(
-            self.style.SUCCESS(f"IOC ready in {time.monotonic() - started:.1f}s on {url}")
-            + "  (Ctrl-C to stop)"
-        )
+        self.stdout.write(self.style.SUCCESS(f"IOC ready on {url}") + "  (Ctrl-C to stop)")
         sys.stdout.flush()
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(serve(host=options["host"], port=options["port"]))

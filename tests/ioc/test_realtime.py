@@ -1,0 +1,154 @@
+"""ioc.realtime: events leave only after commit, reach ``city`` and their ward's group only."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from ioc import realtime
+from ioc.realtime import Event, EventType, publish, send_to_groups, ward_group
+from tests.realtime_support import GroupListener, group_listener
+
+OWN, OTHER = "05449", "05440"
+AT = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def listener() -> Iterator[GroupListener]:
+    with group_listener() as listening:
+        yield listening
+
+
+def alert_event(**data: Any) -> Event:
+    return Event(type=EventType.ALERT_RAISED, ward=OWN, data=data, at=AT)
+
+
+def test_published_event_waits_for_commit_then_reaches_city_and_its_ward(
+    db: None, listener: GroupListener, django_capture_on_commit_callbacks: Any
+) -> None:
+    city = listener.join(realtime.CITY_GROUP)
+    own = listener.join(ward_group(OWN))
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        publish(alert_event(level=3, seen_at=AT, reading=Decimal("1.5")))
+
+    assert len(callbacks) == 1
+    listener.assert_silent(city)  # nothing leaves before the commit
+    callbacks[0]()
+
+    expected = {
+        "type": "ops.event",
+        "event": {
+            "type": "alert.raised",
+            "ward": OWN,
+            "at": "2026-03-01T08:30:00+00:00",
+            "data": {"level": 3, "seen_at": "2026-03-01T08:30:00Z", "reading": "1.5"},
+        },
+    }
+    assert listener.receive(city) == expected
+    assert listener.receive(own) == expected
+
+
+def test_event_does_not_reach_another_wards_group(
+    db: None, listener: GroupListener, django_capture_on_commit_callbacks: Any
+) -> None:
+    own = listener.join(ward_group(OWN))
+    other = listener.join(ward_group(OTHER))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        publish(alert_event(level=1))
+
+    assert listener.receive(own)["event"]["ward"] == OWN
+    listener.assert_silent(other)
+
+
+def test_event_without_a_ward_goes_to_city_only(
+    db: None, listener: GroupListener, django_capture_on_commit_callbacks: Any
+) -> None:
+    city = listener.join(realtime.CITY_GROUP)
+    own = listener.join(ward_group(OWN))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        publish(Event(type=EventType.SIGNAL_COMMAND, ward="", data={"plan": "peak"}, at=AT))
+
+    assert listener.receive(city)["event"]["data"] == {"plan": "peak"}
+    listener.assert_silent(own)
+
+
+def test_event_is_dropped_when_the_transaction_rolls_back(
+    db: None, listener: GroupListener, django_capture_on_commit_callbacks: Any
+) -> None:
+    city = listener.join(realtime.CITY_GROUP)
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        publish(alert_event(level=2))
+        raise RuntimeError("roll back")
+
+    assert callbacks == []
+    listener.assert_silent(city)
+
+
+def test_non_json_data_raises_inside_publish_before_commit(
+    db: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    with (
+        django_capture_on_commit_callbacks(execute=False) as callbacks,
+        pytest.raises(TypeError, match="not JSON serializable"),
+    ):
+        publish(alert_event(thing=object()))
+
+    assert callbacks == []
+
+
+class BrokenLayer:
+    """A channel layer whose backend (Redis) is down."""
+
+    def __init__(self) -> None:
+        self.attempts: list[str] = []
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        self.attempts.append(group)
+        raise ConnectionError("Redis is down")
+
+
+def test_channel_layer_failure_is_logged_not_raised(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = BrokenLayer()
+    monkeypatch.setattr(realtime, "get_channel_layer", lambda: broken)
+    message = alert_event(level=1).as_message()
+
+    with caplog.at_level(logging.WARNING, logger="ioc.realtime"):
+        result = send_to_groups(["city", ward_group(OWN)], message)
+
+    assert result is None
+    assert broken.attempts == ["city"]
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    assert (
+        record.getMessage() == "realtime: could not deliver alert.raised to ['city', 'ward.05449']"
+    )
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], ConnectionError)
+
+
+def test_heartbeat_reaches_city_and_every_ward_group(db: None, listener: GroupListener) -> None:
+    city = listener.join(realtime.CITY_GROUP)
+    own = listener.join(ward_group(OWN))
+
+    reached = realtime.heartbeat([OWN, OTHER])
+
+    assert reached == 3
+    for channel in (city, own):
+        event = listener.receive(channel)["event"]
+        assert (event["type"], event["ward"], event["data"]) == ("heartbeat", "", {})
