@@ -15,9 +15,9 @@ COPY manage.py Procfile ./
 COPY templates templates
 COPY locale locale
 # collectstatic needs settings but no database or Redis.
-RUN DJANGO_SECRET_KEY=build-only python manage.py collectstatic --noinput -v0
+RUN DJANGO_SECRET_KEY=build-only IOC_STATIC_MANIFEST=1 python manage.py collectstatic --noinput -v0
 
 RUN useradd --system --home /var/lib/ioc ioc && mkdir -p /var/lib/ioc && chown ioc /var/lib/ioc
 USER ioc
 EXPOSE 8000
-CMD ["uvicorn", "ioc.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--proxy-headers"]
+CMD ["uvicorn", "ioc.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--proxy-headers", "--lifespan", "off"]

@@ -34,7 +34,7 @@ serve: $(STAMP)
 	@test -n "$$DATABASE_URL" || { echo "Set DATABASE_URL (postgres://...)"; exit 2; }
 	@test -n "$$REDIS_URL" || { echo "Set REDIS_URL (redis://...)"; exit 2; }
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput -v0
+	IOC_STATIC_MANIFEST=1 $(PY) manage.py collectstatic --noinput -v0
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
 
 ## lint: ruff, formatting, Django checks, migrations, mypy

@@ -222,9 +222,12 @@ MEDIA_ROOT = Path(os.environ.get("IOC_MEDIA_ROOT", VAR_DIR / "media"))
 # this platform deliberately does without (DESIGN.md, "Geography without GeoDjango").
 STATICFILES_DIRS = [Path(importlib.util.find_spec("leaflet").origin).parent / "static"]  # type: ignore[arg-type, union-attr]
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-# Hashed, compressed files once ``collectstatic`` has run (production); straight from the
-# apps otherwise (embedded mode), so that ``make run`` needs no build step.
-STATIC_COLLECTED = (STATIC_ROOT / "staticfiles.json").exists()
+# Hashed, compressed files once ``collectstatic`` has run with IOC_STATIC_MANIFEST=1
+# (production: `make serve`, the Dockerfile); straight from the apps otherwise (embedded
+# mode, tests), so that ``make run`` needs no build step.
+STATIC_COLLECTED = env_bool("IOC_STATIC_MANIFEST", False) or (
+    STATIC_ROOT / "staticfiles.json"
+).exists()
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
