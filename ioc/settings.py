@@ -225,9 +225,9 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Hashed, compressed files once ``collectstatic`` has run with IOC_STATIC_MANIFEST=1
 # (production: `make serve`, the Dockerfile); straight from the apps otherwise (embedded
 # mode, tests), so that ``make run`` needs no build step.
-STATIC_COLLECTED = env_bool("IOC_STATIC_MANIFEST", False) or (
-    STATIC_ROOT / "staticfiles.json"
-).exists()
+STATIC_COLLECTED = (
+    env_bool("IOC_STATIC_MANIFEST", False) or (STATIC_ROOT / "staticfiles.json").exists()
+)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
