@@ -223,15 +223,22 @@ def wait_for_other_db_sessions_to_end() -> None:
     """Let a stopped process's PostgreSQL sessions end, so the test database can be dropped."""
     from django.db import connection
 
+    others: list[Any] = []
+
     def alone() -> bool:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity"
+                "SELECT pid, application_name, client_port, state, left(query, 80)"
+                " FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             )
-            return cursor.fetchone()[0] == 0
+            others[:] = cursor.fetchall()
+            return not others
 
-    wait_for(alone, 15, "other sessions on the test database to end")
+    try:
+        wait_for(alone, 15, "other sessions on the test database to end")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {others}") from None
 
 
 def in_thread(function: Any, /, **kwargs: Any) -> Any:

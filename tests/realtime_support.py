@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.test import override_settings
 
 QUIET_SECONDS = 0.2
 
@@ -40,13 +41,23 @@ class GroupListener:
             self.receive(channel, QUIET_SECONDS)
 
 
+IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+
 @contextmanager
 def group_listener() -> Iterator[GroupListener]:
-    """A listener on a flushed layer; the layer is process-wide, so flush it again after."""
-    layer = get_channel_layer()
-    assert layer is not None, "the test settings must configure a channel layer"
-    async_to_sync(layer.flush)()
-    try:
-        yield GroupListener(layer)
-    finally:
+    """A listener on a flushed in-memory layer; the layer is process-wide, so flush it again.
+
+    These tests are about what ioc.realtime sends and when, so they use the in-memory layer
+    in both passes of the suite (Redis' layers are per event loop, and each async_to_sync
+    call runs its own loop); delivery through channels-redis to a real websocket is proven
+    in tests/ioc/test_integration.py.
+    """
+    with override_settings(CHANNEL_LAYERS=IN_MEMORY):
+        layer = get_channel_layer()
+        assert layer is not None
         async_to_sync(layer.flush)()
+        try:
+            yield GroupListener(layer)
+        finally:
+            async_to_sync(layer.flush)()

@@ -29,16 +29,23 @@ SCREENSHOTS = Path(os.environ.get("IOC_SCREENSHOTS", "test-results"))
 
 
 @pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def expected(asgi_server: str) -> dict[str, int]:
+    """Figures from the database, read before the browser starts: once Playwright runs, an
+    ORM call would open a connection in Playwright's greenlet context that nobody closes."""
+    return {
+        "devices": Device.objects.count(),
+        "devices_05449": Device.objects.filter(ward__code="05449").count(),
+    }
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
     """Debian's chromium under Playwright (Playwright's own browser download is not used)."""
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing: apt-get install chromium"
         if ON_CI:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
-    # are still plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -74,7 +81,7 @@ def shot(page: Any, name: str) -> None:
 
 
 def test_operator_sees_the_whole_city_in_vietnamese_without_tiles(
-    asgi_server: str, browser: Any
+    asgi_server: str, expected: dict[str, int], browser: Any
 ) -> None:
     page = browser.new_page(viewport={"width": 1600, "height": 900})
     log_in(page, asgi_server, "operator")
@@ -82,19 +89,21 @@ def test_operator_sees_the_whole_city_in_vietnamese_without_tiles(
     assert page.locator("h1").inner_text() == "Tổng quan thành phố"
     assert page.locator("[data-testid=ward-table] tbody tr").count() == 32
     counts = map_counts(page)
-    assert counts == {"wards": 32, "devices": Device.objects.count()}
+    assert counts == {"wards": 32, "devices": expected["devices"]}
     # The tile server is unreachable: the map says so and still shows wards and devices.
     page.wait_for_selector(".map-note", timeout=15000)
     assert "Không tải được bản đồ nền" in page.locator(".map-note").inner_text()
     shot(page, "ops-operator")
 
 
-def test_ward_official_sees_only_their_ward(asgi_server: str, browser: Any) -> None:
+def test_ward_official_sees_only_their_ward(
+    asgi_server: str, expected: dict[str, int], browser: Any
+) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     log_in(page, asgi_server, "official1")
     assert page.url == f"{asgi_server}/ops/wards/05449/"
     assert page.locator("h1").inner_text() == "Phường Phan Đình Phùng"
-    own = Device.objects.filter(ward__code="05449").count()
+    own = expected["devices_05449"]
     assert page.locator("[data-testid=device-table] tbody tr").count() == own
     assert map_counts(page) == {"wards": 1, "devices": own}
     shot(page, "ops-official1")
