@@ -1,12 +1,47 @@
-"""The device registry: every camera, sensor and traffic signal on the map."""
+"""The device registry: every camera, sensor and traffic signal on the map, their gateways,
+what they report (events and readings), and the commands sent to traffic signals."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from cameras.choices import DeviceKind, DeviceStatus
+from cameras.choices import (
+    CommandStatus,
+    CommStatus,
+    DeviceKind,
+    DeviceStatus,
+    EventType,
+    RecordingMode,
+    SignalAction,
+    SignalMode,
+    StreamProtocol,
+)
 from ioc.models import Ward
+
+
+class Gateway(models.Model):
+    """A ward gateway that pushes events for many devices with one token."""
+
+    code = models.CharField(_("code"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    ward = models.ForeignKey(
+        Ward, verbose_name=_("ward"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    token_hash = models.CharField(_("token hash"), max_length=64, blank=True, db_index=True)
+    token_issued_at = models.DateTimeField(_("token issued at"), null=True, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    last_seen_at = models.DateTimeField(_("last seen at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("gateway")
+        verbose_name_plural = _("gateways")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
 
 
 class Device(models.Model):
@@ -18,6 +53,14 @@ class Device(models.Model):
     ward = models.ForeignKey(
         Ward, verbose_name=_("ward"), on_delete=models.PROTECT, related_name="devices"
     )
+    gateway = models.ForeignKey(
+        Gateway,
+        verbose_name=_("gateway"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="devices",
+    )
     latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6)
     longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6)
     address = models.CharField(_("address"), max_length=255, blank=True)
@@ -27,7 +70,22 @@ class Device(models.Model):
     status = models.CharField(
         _("status"), max_length=16, choices=DeviceStatus.choices, default=DeviceStatus.OFFLINE
     )
+    status_changed_at = models.DateTimeField(_("status changed at"), null=True, blank=True)
+    # The device's own clock of its newest report (an older report never overwrites it).
     last_seen_at = models.DateTimeField(_("last seen at"), null=True, blank=True)
+    # When that report reached the platform.
+    last_received_at = models.DateTimeField(_("last received at"), null=True, blank=True)
+    latest = models.JSONField(_("latest values"), default=dict, blank=True)
+    heartbeat_seconds = models.PositiveIntegerField(
+        _("heartbeat interval (s)"), default=60, help_text=_("How often the device reports")
+    )
+    offline_after_seconds = models.PositiveIntegerField(
+        _("offline after (s)"),
+        default=180,
+        help_text=_("Silence tolerated before the device is marked offline"),
+    )
+    token_hash = models.CharField(_("token hash"), max_length=64, blank=True, db_index=True)
+    token_issued_at = models.DateTimeField(_("token issued at"), null=True, blank=True)
     tags = models.JSONField(_("tags"), default=list, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -43,3 +101,208 @@ class Device(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+
+class CameraDetail(models.Model):
+    """What only cameras have. Credentials never leave the server."""
+
+    device = models.OneToOneField(
+        Device, primary_key=True, on_delete=models.CASCADE, related_name="camera"
+    )
+    stream_protocol = models.CharField(
+        _("stream protocol"), max_length=8, choices=StreamProtocol.choices, blank=True
+    )
+    stream_main_url = models.CharField(_("main stream URL"), max_length=500, blank=True)
+    stream_sub_url = models.CharField(_("sub stream URL"), max_length=500, blank=True)
+    snapshot_url = models.CharField(_("snapshot URL"), max_length=500, blank=True)
+    health_url = models.CharField(_("health URL"), max_length=500, blank=True)
+    ptz = models.BooleanField(_("PTZ capable"), default=False)
+    resolution = models.CharField(_("resolution"), max_length=20, blank=True)
+    recording_mode = models.CharField(
+        _("recording"), max_length=12, choices=RecordingMode.choices, default=RecordingMode.OFF
+    )
+    username = models.CharField(_("username"), max_length=100, blank=True)
+    password = models.CharField(_("password"), max_length=200, blank=True)
+    snapshot_at = models.DateTimeField(_("snapshot taken at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("camera details")
+        verbose_name_plural = _("camera details")
+
+    def __str__(self) -> str:
+        return f"camera {self.device_id}"
+
+
+class SensorThreshold(models.Model):
+    """An alert threshold on one metric of a sensor, with a tolerance time."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="thresholds")
+    metric = models.CharField(_("metric"), max_length=32)
+    unit = models.CharField(_("unit"), max_length=16, blank=True)
+    low = models.FloatField(_("low limit"), null=True, blank=True)
+    high = models.FloatField(_("high limit"), null=True, blank=True)
+    tolerance_seconds = models.PositiveIntegerField(
+        _("tolerance (s)"), default=0, help_text=_("How long a breach must last to alert")
+    )
+    severity = models.CharField(_("severity"), max_length=16, default="warning")
+    breach_since = models.DateTimeField(_("breached since"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sensor threshold")
+        verbose_name_plural = _("sensor thresholds")
+        constraints = [
+            models.UniqueConstraint(fields=["device", "metric"], name="threshold_device_metric")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} {self.metric}"
+
+
+class SignalDetail(models.Model):
+    """A traffic-signal controller's intersection and last known state."""
+
+    device = models.OneToOneField(
+        Device, primary_key=True, on_delete=models.CASCADE, related_name="signal"
+    )
+    intersection = models.CharField(_("intersection"), max_length=200)
+    controller_url = models.CharField(_("controller address"), max_length=500, blank=True)
+    username = models.CharField(_("username"), max_length=100, blank=True)
+    password = models.CharField(_("password"), max_length=200, blank=True)
+    mode = models.CharField(
+        _("mode"), max_length=8, choices=SignalMode.choices, default=SignalMode.AUTO
+    )
+    plan = models.CharField(_("timing plan"), max_length=32, blank=True)
+    phase = models.CharField(_("phase"), max_length=32, blank=True)
+    faults = models.JSONField(_("active faults"), default=list, blank=True)
+    comm_status = models.CharField(
+        _("communication"), max_length=8, choices=CommStatus.choices, default=CommStatus.OK
+    )
+    state_at = models.DateTimeField(_("state read at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("traffic-signal details")
+        verbose_name_plural = _("traffic-signal details")
+
+    def __str__(self) -> str:
+        return self.intersection
+
+
+class DeviceEvent(models.Model):
+    """One event as a device sent it; unique per device and event id (idempotent ingest)."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(_("event id"), max_length=64)
+    type = models.CharField(_("type"), max_length=16, choices=EventType.choices)
+    ts = models.DateTimeField(_("device time"))
+    received_at = models.DateTimeField(_("received at"))
+    data = models.JSONField(_("data"), default=dict)
+
+    class Meta:
+        verbose_name = _("device event")
+        verbose_name_plural = _("device events")
+        constraints = [
+            models.UniqueConstraint(fields=["device", "event_id"], name="event_device_id")
+        ]
+        indexes = [models.Index(fields=["device", "ts"], name="event_device_ts")]
+
+    def __str__(self) -> str:
+        return f"{self.device_id}/{self.event_id} {self.type}"
+
+
+class Reading(models.Model):
+    """One numeric value of a sensor reading, for series and charts."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="readings")
+    metric = models.CharField(_("metric"), max_length=32)
+    ts = models.DateTimeField(_("device time"))
+    value = models.FloatField(_("value"))
+
+    class Meta:
+        verbose_name = _("reading")
+        verbose_name_plural = _("readings")
+        indexes = [models.Index(fields=["device", "metric", "ts"], name="reading_device_metric_ts")]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} {self.metric}={self.value:g} @ {self.ts:%Y-%m-%d %H:%M:%S}"
+
+
+class StatusChange(models.Model):
+    """A device's status history: every flip, with why."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="status_changes")
+    at = models.DateTimeField(_("at"))
+    from_status = models.CharField(_("from"), max_length=16, choices=DeviceStatus.choices)
+    to_status = models.CharField(_("to"), max_length=16, choices=DeviceStatus.choices)
+    cause = models.CharField(_("cause"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("status change")
+        verbose_name_plural = _("status changes")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["device", "-at"], name="status_change_device_at")]
+
+    def __str__(self) -> str:
+        return f"{self.device_id}: {self.from_status} -> {self.to_status}"
+
+
+class IngestBatch(models.Model):
+    """The outbox: a batch of accepted events, durable before the 202 answer, processed by
+    a worker and re-queued by the sweeper until processed (Redis may lose its queue)."""
+
+    received_at = models.DateTimeField(_("received at"), db_index=True)
+    source = models.CharField(_("source"), max_length=80)
+    events = models.JSONField(_("events"))
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_queued_at = models.DateTimeField(_("last queued at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("ingest batch")
+        verbose_name_plural = _("ingest batches")
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                name="ingest_batch_pending",
+                condition=Q(processed_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} from {self.source}"
+
+
+class SignalCommand(models.Model):
+    """An operator's command to a traffic-signal controller, time-limited, audited."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="commands")
+    action = models.CharField(_("action"), max_length=16, choices=SignalAction.choices)
+    plan = models.CharField(_("timing plan"), max_length=32, blank=True)
+    reason = models.TextField(_("reason"))
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.PROTECT
+    )
+    requested_at = models.DateTimeField(_("requested at"))
+    expires_at = models.DateTimeField(_("reverts at"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=CommandStatus.choices, default=CommandStatus.PENDING
+    )
+    error = models.TextField(_("error"), blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    acknowledged_at = models.DateTimeField(_("acknowledged at"), null=True, blank=True)
+    readback = models.JSONField(_("read-back state"), default=dict, blank=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("signal command")
+        verbose_name_plural = _("signal commands")
+        ordering = ["-requested_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device"],
+                condition=Q(status__in=["pending", "sent", "active"]),
+                name="one_live_command_per_signal",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.device_id} ({self.status})"

@@ -8,7 +8,9 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from cameras.choices import DeviceKind, DeviceStatus
-from cameras.models import Device
+from cameras.models import Device, Gateway
+from cameras.services.ingest import Principal
+from cameras.services.registry import token_hash
 from ioc.selectors import AnyUser, scope_by_ward
 
 
@@ -48,3 +50,20 @@ def device_map_features(user: AnyUser, *, ward_code: str | None = None) -> list[
             "code", "name", "kind", "status", "latitude", "longitude", "last_seen_at", "ward__code"
         )
     )
+
+
+def principal_for_authorization(header: str) -> Principal | None:
+    """The device or gateway a ``Device <token>`` / ``Gateway <token>`` header names, or None
+    when the header is missing, malformed, or the token unknown or retired."""
+    scheme, _sep, token = header.strip().partition(" ")
+    token = token.strip()
+    if not token or len(token) > 200:
+        return None
+    hashed = token_hash(token)
+    if scheme == "Device":
+        row = Device.objects.filter(token_hash=hashed).values("pk", "code").first()
+        return Principal("device", row["code"], row["pk"]) if row else None
+    if scheme == "Gateway":
+        row = Gateway.objects.filter(token_hash=hashed, is_active=True).values("pk", "code").first()
+        return Principal("gateway", row["code"], row["pk"]) if row else None
+    return None

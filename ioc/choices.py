@@ -19,3 +19,29 @@ class WardKind(models.TextChoices):
     PHUONG = "phuong", _("Ward (phường)")
     XA = "xa", _("Commune (xã)")
     THI_TRAN = "thi_tran", _("Township (thị trấn)")
+
+
+class Severity(models.TextChoices):
+    """How urgent an alert or incident is."""
+
+    INFO = "info", _("Information")
+    WARNING = "warning", _("Warning")
+    CRITICAL = "critical", _("Critical")
+
+
+class AlertKind(models.TextChoices):
+    """What raised an alert."""
+
+    THRESHOLD = "threshold", _("Threshold breach")
+    OFFLINE = "offline", _("Device offline")
+    FAULT = "fault", _("Device fault")
+    DETECTION = "detection", _("Camera detection")
+    SIGNAL_COMMAND = "signal_command", _("Signal command")
+
+
+class AlertStatus(models.TextChoices):
+    """Life of an alert."""
+
+    ACTIVE = "active", _("Active")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    RESOLVED = "resolved", _("Resolved")

@@ -183,6 +183,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ioc.tasks.realtime_heartbeat_task",
         "schedule": timedelta(seconds=float(os.environ.get("IOC_HEARTBEAT_SECONDS", "15"))),
     },
+    "ingest-sweep": {
+        "task": "cameras.tasks.ingest_sweep_task",
+        "schedule": timedelta(seconds=30),
+    },
+    "devices-offline-sweep": {
+        "task": "cameras.tasks.devices_offline_sweep_task",
+        "schedule": timedelta(seconds=20),
+    },
 }
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -271,6 +279,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- Ingest -----------------------------------------------------------------------------------
+# Requests per second one device or gateway token may make (0 = unlimited).
+IOC_INGEST_REQUESTS_PER_SECOND = int(os.environ.get("IOC_INGEST_REQUESTS_PER_SECOND", "20"))
+# A 5 MB batch must reach the ingest view's own size check (Django's default is 2.5 MB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
+
+# Where `manage.py simulate` serves the demo cameras' snapshots and the controllers' API.
+IOC_SIMULATOR_URL = os.environ.get("IOC_SIMULATOR_URL", "http://127.0.0.1:8100")
 
 # --- Mail, logging ----------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(

@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cameras.api import DeviceGeoJSONView
+from cameras.ingest_api import IngestEventsView
 from dashboards import views as ops_views
 from ioc import api as core_api
 from services import views as portal_views
@@ -15,6 +16,7 @@ api_v1 = [
     path("wards/<str:code>/", core_api.WardDetailView.as_view(), name="api-ward-detail"),
     path("wards.geojson", core_api.WardGeoJSONView.as_view(), name="api-wards-geojson"),
     path("devices.geojson", DeviceGeoJSONView.as_view(), name="api-devices-geojson"),
+    path("ingest/events", IngestEventsView.as_view(), name="api-ingest-events"),
 ]
 
 urlpatterns = [

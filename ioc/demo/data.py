@@ -136,6 +136,8 @@ DEPARTMENTS: list[tuple[str, str, str]] = [
 ]
 
 CAMERA_COUNT = 304
+# Demo gateways, one per ward; `manage.py simulate` pushes through them.
+DEMO_GATEWAY_PREFIX = "DEMO-GW-"
 OFFICIAL1_WARD = "05449"  # Phan Đình Phùng
 OFFICIAL2_WARD = "05440"  # Hoàng Văn Thụ
 DEPARTMENT1 = "quan-ly-do-thi"

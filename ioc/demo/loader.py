@@ -12,8 +12,8 @@ from django.utils import timezone
 from shapely.geometry import MultiPoint, Point
 from shapely.geometry.base import BaseGeometry
 
-from cameras.choices import DeviceKind, DeviceStatus
-from cameras.models import Device
+from cameras.choices import DeviceKind, DeviceStatus, RecordingMode, StreamProtocol
+from cameras.models import CameraDetail, Device, Gateway, SensorThreshold, SignalDetail
 from cameras.services import devices_register
 from ioc import geo
 from ioc.choices import Role
@@ -143,7 +143,10 @@ def build_devices(wards: dict[str, Ward], rng: random.Random) -> list[Device]:
                 longitude=geo.coordinate(lon),
                 latitude=geo.coordinate(lat),
                 status=status,
+                status_changed_at=now - ago,
                 last_seen_at=now - ago,
+                heartbeat_seconds=30 if kind == DeviceKind.SIGNAL else 60,
+                offline_after_seconds=90 if kind == DeviceKind.SIGNAL else 180,
                 installed_on=date(2024, 1, 1) + timedelta(days=rng.randint(0, 600)),
                 **extra,
             )
@@ -192,6 +195,99 @@ def build_devices(wards: dict[str, Ward], rng: random.Random) -> list[Device]:
     return devices
 
 
+def simulator_url() -> str:
+    """Where ``manage.py simulate`` serves the demo cameras' and controllers' endpoints."""
+    from django.conf import settings
+
+    return settings.IOC_SIMULATOR_URL.rstrip("/")
+
+
+def _lan_address(rng: random.Random) -> str:
+    """A made-up address on the city's camera network (never contacted by the demo)."""
+    return f"10.19.{rng.randint(0, 255)}.{rng.randint(2, 250)}"
+
+
+def add_gateways_and_details(devices: list[Device], rng: random.Random) -> int:
+    """One gateway per ward pushing for its devices; camera, sensor and signal details."""
+    base = simulator_url()
+    gateways = {
+        ward.code: Gateway.objects.create(
+            code=f"{data.DEMO_GATEWAY_PREFIX}{ward.code}", name=f"Gateway {ward.title}", ward=ward
+        )
+        for ward in {device.ward for device in devices}
+    }
+    cameras, thresholds, signals = [], [], []
+    for device in devices:
+        device.gateway = gateways[device.ward.code]
+        if device.kind == DeviceKind.CAMERA:
+            hls = rng.random() < 0.3
+            cameras.append(
+                CameraDetail(
+                    device=device,
+                    stream_protocol=StreamProtocol.HLS if hls else StreamProtocol.RTSP,
+                    stream_main_url=(
+                        f"{base}/cameras/{device.code}/index.m3u8"
+                        if hls
+                        else f"rtsp://{_lan_address(rng)}:554/main"
+                    ),
+                    stream_sub_url=f"rtsp://{_lan_address(rng)}:554/sub",
+                    snapshot_url=f"{base}/cameras/{device.code}/snapshot.jpg",
+                    health_url=f"{base}/cameras/{device.code}/health",
+                    ptz=rng.random() < 0.2,
+                    resolution=rng.choice(["1920x1080", "2560x1440", "3840x2160"]),
+                    recording_mode=rng.choice(list(RecordingMode.values)),
+                    username="viewer",
+                    password=f"demo-{rng.getrandbits(48):012x}",
+                )
+            )
+        elif device.code.startswith("AQ-"):
+            thresholds += [
+                SensorThreshold(
+                    device=device,
+                    metric="pm25",
+                    unit="µg/m³",
+                    high=50.0,
+                    tolerance_seconds=120,
+                    severity="warning",
+                ),
+                SensorThreshold(
+                    device=device,
+                    metric="pm10",
+                    unit="µg/m³",
+                    high=100.0,
+                    tolerance_seconds=120,
+                    severity="warning",
+                ),
+            ]
+        elif device.code.startswith("WL-"):
+            thresholds.append(
+                SensorThreshold(
+                    device=device,
+                    metric="water_level",
+                    unit="m",
+                    high=25.0,
+                    tolerance_seconds=60,
+                    severity="critical",
+                )
+            )
+        elif device.kind == DeviceKind.SIGNAL:
+            signals.append(
+                SignalDetail(
+                    device=device,
+                    intersection=device.name,
+                    plan="P1",
+                    controller_url=f"{base}/signals/{device.code}",
+                    username="ops",
+                    password=f"demo-{rng.getrandbits(48):012x}",
+                )
+            )
+    Device.objects.bulk_update(devices, ["gateway"], batch_size=500)
+    CameraDetail.objects.bulk_create(cameras)
+    SensorThreshold.objects.bulk_create(thresholds)
+    SignalDetail.objects.bulk_create(signals)
+    return len(gateways)
+
+
 def demo_loaded() -> bool:
     """Whether the demo city is already in the database."""
     return (
@@ -216,6 +312,7 @@ def load_demo(*, password: str, seed: int = 2026) -> DemoSummary:
             code=code, defaults={"name": name, "email": email}
         )
     devices = devices_register(devices=build_devices(wards, rng), actor_label=ACTOR)
+    add_gateways_and_details(devices, rng)
     for username, role, scope, full_name in DEMO_USERS:
         last, _sep, first = full_name.rpartition(" ")
         staff_user_create(
