@@ -17,6 +17,8 @@ api_v1 = [
     path("wards.geojson", core_api.WardGeoJSONView.as_view(), name="api-wards-geojson"),
     path("devices.geojson", DeviceGeoJSONView.as_view(), name="api-devices-geojson"),
     path("ingest/events", IngestEventsView.as_view(), name="api-ingest-events"),
+    path("", include("cameras.urls_api")),
+    path("", include("cameras.urls_signals")),
 ]
 
 urlpatterns = [
@@ -25,6 +27,7 @@ urlpatterns = [
     path("ops/", ops_views.ops_home, name="ops-home"),
     path("ops/wards/", ops_views.ward_list, name="ops-ward-list"),
     path("ops/wards/<str:code>/", ops_views.ward_detail, name="ops-ward-detail"),
+    path("ops/devices/", include("cameras.urls_ops")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

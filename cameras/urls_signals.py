@@ -1,0 +1,5 @@
+"""URL patterns: urls_signals (included from ioc/urls.py)."""
+
+from django.urls import URLPattern, URLResolver
+
+urlpatterns: list[URLPattern | URLResolver] = []
