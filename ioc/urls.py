@@ -18,7 +18,6 @@ api_v1 = [
     path("devices.geojson", DeviceGeoJSONView.as_view(), name="api-devices-geojson"),
     path("ingest/events", IngestEventsView.as_view(), name="api-ingest-events"),
     path("", include("cameras.urls_api")),
-    path("", include("cameras.urls_signals")),
 ]
 
 urlpatterns = [
@@ -28,6 +27,8 @@ urlpatterns = [
     path("ops/wards/", ops_views.ward_list, name="ops-ward-list"),
     path("ops/wards/<str:code>/", ops_views.ward_detail, name="ops-ward-detail"),
     path("ops/devices/", include("cameras.urls_ops")),
+    # Traffic-signal commands: full paths under /ops/ and /api/v1/ live in that module.
+    path("", include("cameras.urls_signals")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
