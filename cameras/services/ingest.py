@@ -480,7 +480,7 @@ def ingest_batch_process(batch_id: int) -> ProcessResult:
             )
         devices = {
             device.pk: device
-            for device in Device.objects.select_for_update()
+            for device in Device.objects.select_for_update(of=("self",))
             .select_related("ward")
             .filter(pk__in=sorted(by_device))
             .order_by("pk")

@@ -68,7 +68,7 @@ def device_status_set(*, actor: User, device: Device, status: DeviceStatus, reas
     """
     if not reason.strip():
         raise ValidationError({"reason": "Say why the status is being changed."})
-    device = Device.objects.select_for_update().select_related("ward").get(pk=device.pk)
+    device = Device.objects.select_for_update(of=("self",)).select_related("ward").get(pk=device.pk)
     if device.status == status:
         return device
     before = {"status": device.status}
@@ -147,7 +147,7 @@ def devices_offline_sweep(*, now: datetime | None = None) -> list[str]:
     for start in range(0, len(silent), 500):
         with transaction.atomic():
             for device in (
-                Device.objects.select_for_update()
+                Device.objects.select_for_update(of=("self",))
                 .select_related("ward")
                 .filter(
                     pk__in=silent[start : start + 500],

@@ -6,10 +6,12 @@ the open alert instead of raising another.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
@@ -63,8 +65,9 @@ def alert_raise(
     rises, so a sensor stuck above its limit does not flood the operators.
     """
     now = at or timezone.now()
+    data = json.loads(json.dumps(data or {}, cls=DjangoJSONEncoder))  # times become ISO text
     open_alert = (
-        Alert.objects.select_for_update()
+        Alert.objects.select_for_update(of=("self",))
         .select_related("ward", "device", "assignee")
         .filter(device=device, cause=cause)
         .exclude(status=AlertStatus.RESOLVED)
@@ -107,7 +110,7 @@ def alert_raise(
 def alert_clear(*, device: Any, cause: str, at: datetime | None = None) -> Alert | None:
     """The condition behind an alert has cleared: resolve its open alert automatically."""
     alert = (
-        Alert.objects.select_for_update()
+        Alert.objects.select_for_update(of=("self",))
         .select_related("ward", "device", "assignee")
         .filter(device=device, cause=cause)
         .exclude(status=AlertStatus.RESOLVED)
@@ -125,7 +128,7 @@ def alert_clear(*, device: Any, cause: str, at: datetime | None = None) -> Alert
 
 def _locked(alert: Alert) -> Alert:
     return (
-        Alert.objects.select_for_update()
+        Alert.objects.select_for_update(of=("self",))
         .select_related("ward", "device", "assignee")
         .get(pk=alert.pk)
     )

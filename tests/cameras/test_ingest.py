@@ -1,0 +1,495 @@
+"""POST /api/v1/ingest/events (DESIGN.md contract) and the processing of accepted batches."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+
+from cameras.choices import DeviceStatus
+from cameras.models import Device, DeviceEvent, Gateway, IngestBatch, Reading, StatusChange
+from cameras.services import (
+    devices_offline_sweep,
+    ingest_batch_process,
+    ingest_purge,
+    ingest_sweep,
+)
+from cameras.services.registry import token_issue
+from ioc.choices import AlertStatus
+from ioc.models import Alert
+from tests.realtime_support import GroupListener, group_listener
+
+URL = "/api/v1/ingest/events"
+VN = "+07:00"
+T0 = datetime(2026, 11, 21, 8, 0, 0).astimezone()
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def event(device: str, event_id: str, type_: str = "heartbeat", **data: Any) -> dict[str, Any]:
+    return {
+        "id": event_id,
+        "device": device,
+        "ts": "2026-11-21T08:00:00+07:00",
+        "type": type_,
+        "data": data,
+    }
+
+
+def at(item: dict[str, Any], moment: datetime) -> dict[str, Any]:
+    return {**item, "ts": moment.isoformat()}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_windows() -> None:
+    """Rate-limit windows live in the cache; each test starts with none used."""
+    cache.clear()
+
+
+@pytest.fixture
+def gateway_token(demo_city: Any) -> str:
+    return token_issue(owner=Gateway.objects.get(code="DEMO-GW-05449"), actor_label="test")
+
+
+@pytest.fixture
+def aq(demo_city: Any) -> Device:
+    """An air-quality sensor of ward 05449's gateway, with pm25 > 50 for 120 s alerting."""
+    device = Device.objects.filter(code__startswith="AQ-", gateway__code="DEMO-GW-05449").first()
+    if device is None:  # the demo puts no air station there: move one in
+        device = Device.objects.get(code="AQ-001")
+        device.gateway = Gateway.objects.get(code="DEMO-GW-05449")
+        device.save(update_fields=["gateway"])
+    return fresh(device)
+
+
+def fresh(device: Device) -> Device:
+    """A device that has never reported (so test times are never older than its state)."""
+    Device.objects.filter(pk=device.pk).update(
+        last_seen_at=None, last_received_at=None, status=DeviceStatus.ONLINE, latest={}
+    )
+    device.refresh_from_db()
+    return device
+
+
+@pytest.fixture
+def camera(demo_city: Any) -> Device:
+    device = Device.objects.filter(code__startswith="CAM-05449-").order_by("code").first()
+    assert device is not None
+    return fresh(device)
+
+
+@pytest.fixture
+def listener() -> Iterator[GroupListener]:
+    with group_listener() as listening:
+        yield listening
+
+
+def post(token: str | None, body: Any, scheme: str = "Gateway", **extra: Any) -> Any:
+    headers = {"HTTP_AUTHORIZATION": f"{scheme} {token}"} if token else {}
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    return Client().post(URL, raw, content_type="application/json", **headers, **extra)
+
+
+def send(token: str, events: list[dict[str, Any]], capture: Any) -> Any:
+    """Post a batch, then process what was accepted as a worker would.
+
+    The queueing after commit is captured, not run: these tests are about what accepting
+    and processing do, whichever broker the settings name. Real workers are exercised in
+    tests/cameras/test_ingest_integration.py.
+    """
+    with capture(execute=False) as queued:
+        response = post(token, {"events": events})
+    assert response.status_code == 202, response.content
+    if response.json()["accepted"]:
+        assert len(queued) == 1, "an accepted batch queues exactly one processing task"
+    for batch_id in IngestBatch.objects.filter(processed_at__isnull=True).values_list(
+        "pk", flat=True
+    ):
+        with capture(execute=True):
+            assert ingest_batch_process(batch_id).processed
+    return response
+
+
+# --- The contract ---------------------------------------------------------------------------
+
+
+def test_batch_is_accepted_and_a_retry_counts_duplicates(
+    gateway_token: str, camera: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    events = [event(camera.code, f"hb-{n}") for n in range(3)]
+    first = send(gateway_token, events, django_capture_on_commit_callbacks)
+    assert first.json() == {"accepted": 3, "duplicates": 0}
+    again = send(
+        gateway_token, [*events, event(camera.code, "hb-3")], django_capture_on_commit_callbacks
+    )
+    assert again.json() == {"accepted": 1, "duplicates": 3}
+    assert DeviceEvent.objects.filter(device=camera).count() == 4
+
+
+def test_same_event_twice_in_one_batch_is_stored_once(
+    gateway_token: str, camera: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    response = send(
+        gateway_token,
+        [event(camera.code, "x"), event(camera.code, "x")],
+        django_capture_on_commit_callbacks,
+    )
+    assert response.json() == {"accepted": 1, "duplicates": 1}
+    assert DeviceEvent.objects.filter(device=camera, event_id="x").count() == 1
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "Gateway", "Gateway not-a-token", "Bearer abc", "Device " + "x" * 300],
+)
+def test_missing_or_unknown_token_gets_401_json(demo_city: Any, header: str | None) -> None:
+    extra = {"HTTP_AUTHORIZATION": header} if header is not None else {}
+    response = Client().post(URL, b'{"events": []}', content_type="application/json", **extra)
+    assert response.status_code == 401
+    assert "Authorization" in response.json()["detail"]
+    assert "Device" in response["WWW-Authenticate"]
+
+
+def test_device_token_may_push_only_for_its_device(camera: Device, demo_city: Any) -> None:
+    token = token_issue(owner=camera, actor_label="test")
+    other = Device.objects.exclude(pk=camera.pk).first()
+    assert other is not None
+    response = post(
+        token, {"events": [event(camera.code, "a"), event(other.code, "b")]}, scheme="Device"
+    )
+    assert response.status_code == 403
+    assert response.json()["devices"] == [other.code]
+    assert not DeviceEvent.objects.filter(event_id__in=["a", "b"]).exists()
+    assert post(token, {"events": [event(camera.code, "a")]}, scheme="Device").status_code == 202
+
+
+def test_gateway_may_not_push_for_another_wards_device_or_unknown_codes(gateway_token: str) -> None:
+    foreign = Device.objects.filter(ward__code="05440").first()
+    assert foreign is not None
+    response = post(gateway_token, {"events": [event(foreign.code, "a"), event("NO-SUCH", "b")]})
+    assert response.status_code == 403
+    assert response.json()["devices"] == sorted([foreign.code, "NO-SUCH"])
+    assert DeviceEvent.objects.count() == 0
+
+
+def test_retired_gateway_token_stops_working(gateway_token: str, camera: Device) -> None:
+    Gateway.objects.filter(code="DEMO-GW-05449").update(is_active=False)
+    assert post(gateway_token, {"events": [event(camera.code, "a")]}).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"\xff\xfe garbage", "not valid JSON"),
+        (b"[]", "JSON object"),
+        (b'{"events": {}}', "JSON object"),
+        (b'{"events": []}', "no events"),
+    ],
+)
+def test_malformed_bodies_get_400_with_a_message(
+    gateway_token: str, body: bytes, message: str
+) -> None:
+    response = post(gateway_token, body)
+    assert response.status_code == 400
+    assert message in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"ts": "2026-11-21T08:00:00"}, "ts"),
+        ({"ts": "yesterday"}, "ts"),
+        ({"ts": "2099-01-01T00:00:00+07:00"}, "ts"),
+        ({"id": ""}, "id"),
+        ({"id": 42}, "id"),
+        ({"id": "x" * 65}, "id"),
+        ({"type": "gossip"}, "type"),
+        ({"data": [1, 2]}, "data"),
+        ({"type": "reading", "data": {"pm25": "high"}}, "data"),
+        ({"type": "reading", "data": {"ok": True}}, "data"),
+        ({"data": {"note": "nul \u0000 byte"}}, "event"),
+    ],
+)
+def test_each_bad_event_is_reported_and_nothing_is_stored(
+    gateway_token: str, camera: Device, change: dict[str, Any], field: str
+) -> None:
+    good = event(camera.code, "good")
+    bad = {**event(camera.code, "bad"), **change}
+    response = post(gateway_token, {"events": [good, bad]})
+    assert response.status_code == 400
+    body = response.json()
+    assert "nothing was stored" in body["detail"]
+    assert body["errors"][0]["index"] == 1
+    assert field in body["errors"][0]["errors"]
+    assert DeviceEvent.objects.count() == 0
+
+
+def test_vietnamese_text_and_odd_unicode_are_stored_as_sent(
+    gateway_token: str, camera: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    data = {"note": "Ngập nước đường Lương Ngọc Quyến 🌧️", "zw": "a\u200bb"}
+    send(
+        gateway_token, [event(camera.code, "sự-kiện-1", **data)], django_capture_on_commit_callbacks
+    )
+    stored = DeviceEvent.objects.get(device=camera, event_id="sự-kiện-1")
+    assert stored.data == data
+
+
+def test_more_than_1000_events_is_413(gateway_token: str, camera: Device) -> None:
+    response = post(gateway_token, {"events": [event(camera.code, str(n)) for n in range(1001)]})
+    assert response.status_code == 413
+    assert "1000" in response.json()["detail"]
+
+
+def test_body_over_5_mb_is_413_before_parsing(gateway_token: str) -> None:
+    response = post(gateway_token, b"{" + b" " * (5 * 1024 * 1024 + 10) + b"}")
+    assert response.status_code == 413
+    assert "5 MB" in response.json()["detail"]
+
+
+def test_too_many_requests_per_token_is_429(
+    gateway_token: str, camera: Device, settings: Any
+) -> None:
+    settings.IOC_INGEST_REQUESTS_PER_SECOND = 2
+    codes = [
+        post(gateway_token, {"events": [event(camera.code, f"r{n}")]}).status_code for n in range(4)
+    ]
+    assert 429 in codes
+    refused = post(gateway_token, {"events": [event(camera.code, "r9")]})
+    if refused.status_code == 429:
+        assert refused["Retry-After"] == "1"
+        assert "slow down" in refused.json()["detail"]
+
+
+def test_get_is_refused_as_json(demo_city: Any) -> None:
+    response = Client().get(URL)
+    assert response.status_code == 405
+    assert "detail" in response.json()
+
+
+# --- Processing -----------------------------------------------------------------------------
+
+
+def test_readings_update_latest_state_and_bring_a_device_online(
+    gateway_token: str, aq: Device, listener: GroupListener, django_capture_on_commit_callbacks: Any
+) -> None:
+    Device.objects.filter(pk=aq.pk).update(
+        status=DeviceStatus.OFFLINE, last_seen_at=T0 - timedelta(hours=1)
+    )
+    ward = listener.join(f"ward.{aq.ward.code}")
+    send(
+        gateway_token,
+        [at(event(aq.code, "r1", "reading", pm25=12.5, pm10=30), T0)],
+        django_capture_on_commit_callbacks,
+    )
+    aq.refresh_from_db()
+    assert aq.status == DeviceStatus.ONLINE
+    assert aq.latest == {"pm25": 12.5, "pm10": 30.0}
+    assert aq.last_seen_at == T0
+    assert aq.last_received_at is not None and aq.last_received_at >= T0
+    assert set(Reading.objects.filter(device=aq).values_list("metric", "value")) == {
+        ("pm25", 12.5),
+        ("pm10", 30.0),
+    }
+    assert StatusChange.objects.filter(device=aq, to_status="online").count() == 1
+    types = {listener.receive(ward)["event"]["type"] for _ in range(2)}
+    assert types == {"device.status", "device.reading"}
+
+
+def test_an_older_event_is_stored_but_never_overwrites_newer_state(
+    gateway_token: str, aq: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    send(
+        gateway_token,
+        [at(event(aq.code, "new", "reading", pm25=20), T0)],
+        django_capture_on_commit_callbacks,
+    )
+    send(
+        gateway_token,
+        [at(event(aq.code, "old", "reading", pm25=99), T0 - timedelta(minutes=5))],
+        django_capture_on_commit_callbacks,
+    )
+    aq.refresh_from_db()
+    assert aq.latest["pm25"] == 20
+    assert aq.last_seen_at == T0
+    assert Reading.objects.filter(device=aq, value=99).count() == 1
+
+
+def test_threshold_alert_waits_for_its_tolerance_then_clears_itself(
+    gateway_token: str, aq: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    def reading(n: int, seconds: int, value: float) -> dict[str, Any]:
+        return at(event(aq.code, f"t{n}", "reading", pm25=value), T0 + timedelta(seconds=seconds))
+
+    send(gateway_token, [reading(1, 0, 60)], django_capture_on_commit_callbacks)
+    assert not Alert.objects.filter(device=aq).exists()  # breach shorter than 120 s
+    send(gateway_token, [reading(2, 130, 65)], django_capture_on_commit_callbacks)
+    alert = Alert.objects.get(device=aq, cause="threshold:pm25")
+    assert alert.status == AlertStatus.ACTIVE and alert.severity == "warning"
+    send(gateway_token, [reading(3, 200, 70)], django_capture_on_commit_callbacks)
+    assert Alert.objects.filter(device=aq).count() == 1  # refreshed, not raised again
+    send(gateway_token, [reading(4, 300, 20)], django_capture_on_commit_callbacks)
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.RESOLVED and alert.auto_cleared
+
+
+def test_detection_raises_a_critical_alert_and_clears_when_inactive(
+    gateway_token: str, camera: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    send(
+        gateway_token,
+        [event(camera.code, "d1", "detection", kind="fire", confidence=0.9)],
+        django_capture_on_commit_callbacks,
+    )
+    alert = Alert.objects.get(device=camera, cause="detection:fire")
+    assert alert.severity == "critical" and alert.ward_id == camera.ward_id
+    assert camera.name in alert.title
+    send(
+        gateway_token,
+        [event(camera.code, "d2", "detection", kind="fire", active=False)],
+        django_capture_on_commit_callbacks,
+    )
+    alert.refresh_from_db()
+    assert alert.status == AlertStatus.RESOLVED
+
+
+def test_fault_sets_fault_status_and_clearing_brings_it_back(
+    gateway_token: str, camera: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    send(
+        gateway_token,
+        [at(event(camera.code, "f1", "fault", code="tamper"), T0)],
+        django_capture_on_commit_callbacks,
+    )
+    camera.refresh_from_db()
+    assert camera.status == DeviceStatus.FAULT
+    assert Alert.objects.filter(device=camera, cause="fault:tamper", status="active").exists()
+    send(
+        gateway_token,
+        [
+            at(
+                event(camera.code, "f2", "fault", code="tamper", cleared=True),
+                T0 + timedelta(seconds=5),
+            )
+        ],
+        django_capture_on_commit_callbacks,
+    )
+    camera.refresh_from_db()
+    assert camera.status == DeviceStatus.ONLINE
+    assert not Alert.objects.filter(device=camera).exclude(status="resolved").exists()
+
+
+def test_a_device_in_maintenance_stays_in_maintenance(
+    gateway_token: str, camera: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    Device.objects.filter(pk=camera.pk).update(status=DeviceStatus.MAINTENANCE)
+    send(gateway_token, [event(camera.code, "h1")], django_capture_on_commit_callbacks)
+    camera.refresh_from_db()
+    assert camera.status == DeviceStatus.MAINTENANCE
+
+
+def test_processing_a_batch_twice_stores_nothing_twice(
+    gateway_token: str, aq: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    send(
+        gateway_token,
+        [event(aq.code, "p1", "reading", pm25=10, pm10=11)],
+        django_capture_on_commit_callbacks,
+    )
+    batch = IngestBatch.objects.get()
+    assert batch.processed_at is not None
+    assert ingest_batch_process(batch.pk).processed is False
+    assert Reading.objects.filter(device=aq).count() == 2
+
+
+def test_sweeper_requeues_batches_no_worker_processed(
+    gateway_token: str, aq: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=False):  # the queue lost the task
+        post(gateway_token, {"events": [event(aq.code, "s1", "reading", pm25=10)]})
+    batch = IngestBatch.objects.get()
+    assert batch.processed_at is None
+    assert ingest_sweep() == 0  # not stale yet
+    IngestBatch.objects.filter(pk=batch.pk).update(
+        last_queued_at=timezone.now() - timedelta(minutes=5)
+    )
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert ingest_sweep() == 1
+    assert len(queued) == 1
+    batch.refresh_from_db()
+    assert batch.last_queued_at > timezone.now() - timedelta(seconds=30)
+    assert ingest_batch_process(batch.pk).processed
+    assert ingest_sweep() == 0
+    assert Reading.objects.filter(device=aq).count() == 1
+
+
+def test_purge_deletes_only_old_processed_batches(
+    gateway_token: str, aq: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    send(gateway_token, [event(aq.code, "q1")], django_capture_on_commit_callbacks)
+    assert ingest_purge() == 0
+    IngestBatch.objects.update(processed_at=timezone.now() - timedelta(days=2))
+    assert ingest_purge() == 1
+    assert DeviceEvent.objects.filter(event_id="q1").exists()
+
+
+def test_silent_device_goes_offline_once_and_returns_on_the_next_report(
+    gateway_token: str, camera: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    now = timezone.now()
+    Device.objects.filter(pk=camera.pk).update(
+        status=DeviceStatus.ONLINE,
+        last_seen_at=now - timedelta(minutes=10),
+        last_received_at=now - timedelta(minutes=10),
+    )
+    Device.objects.exclude(pk=camera.pk).update(last_seen_at=now, last_received_at=now)
+    assert devices_offline_sweep(now=now) == [camera.code]
+    assert devices_offline_sweep(now=now + timedelta(seconds=30)) == []  # debounced
+    assert Alert.objects.filter(device=camera, cause="offline", status="active").count() == 1
+    send(
+        gateway_token,
+        [{**event(camera.code, "back"), "ts": now.isoformat()}],
+        django_capture_on_commit_callbacks,
+    )
+    camera.refresh_from_db()
+    assert camera.status == DeviceStatus.ONLINE
+    assert Alert.objects.get(device=camera, cause="offline").status == AlertStatus.RESOLVED
+
+
+def test_device_online_within_tolerance_is_not_marked_offline(camera: Device) -> None:
+    now = timezone.now()
+    Device.objects.update(
+        last_seen_at=now - timedelta(seconds=60),
+        last_received_at=now - timedelta(seconds=60),
+        status="online",
+    )
+    assert devices_offline_sweep(now=now) == []
+
+
+def test_issue_token_prints_a_working_token_and_retires_the_old(camera: Device) -> None:
+    old = token_issue(owner=camera, actor_label="test")
+    out, err = io.StringIO(), io.StringIO()
+    call_command("issue_token", "--device", camera.code, stdout=out, stderr=err)
+    token = out.getvalue().strip()
+    assert f"Authorization: Device {token}" in err.getvalue()
+    assert Device.objects.get(pk=camera.pk).token_hash != token
+    assert post(old, {"events": [event(camera.code, "a")]}, scheme="Device").status_code == 401
+    assert post(token, {"events": [event(camera.code, "a")]}, scheme="Device").status_code == 202
+
+
+def test_issue_token_for_an_unknown_code_says_so(demo_city: Any) -> None:
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="No gateway"):
+        call_command("issue_token", "--gateway", "NOPE")
