@@ -185,7 +185,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "ingest-sweep": {
         "task": "cameras.tasks.ingest_sweep_task",
-        "schedule": timedelta(seconds=30),
+        "schedule": timedelta(seconds=float(os.environ.get("IOC_INGEST_SWEEP_SECONDS", "30"))),
     },
     "devices-offline-sweep": {
         "task": "cameras.tasks.devices_offline_sweep_task",
@@ -283,6 +283,9 @@ SPECTACULAR_SETTINGS = {
 # --- Ingest -----------------------------------------------------------------------------------
 # Requests per second one device or gateway token may make (0 = unlimited).
 IOC_INGEST_REQUESTS_PER_SECOND = int(os.environ.get("IOC_INGEST_REQUESTS_PER_SECOND", "20"))
+# An accepted batch not processed this long after it was queued is queued again (the
+# broker lost it, or its worker died).
+IOC_INGEST_STALE_SECONDS = float(os.environ.get("IOC_INGEST_STALE_SECONDS", "60"))
 # A 5 MB batch must reach the ingest view's own size check (Django's default is 2.5 MB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 

@@ -127,96 +127,134 @@ def wait_for(predicate: Any, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-@pytest.fixture
-def asgi_server(demo_city_committed: Any, tmp_path: Any) -> Iterator[str]:
-    """A real uvicorn process serving the platform on PostgreSQL and Redis; yields its URL."""
-    import subprocess
-    import sys
+class Stack:
+    """Real platform processes (ASGI server, Celery workers, beat) for one test; every
+    process it started is stopped, and its database sessions gone, when the test ends."""
 
-    import httpx
+    def __init__(self, log_dir: Any) -> None:
+        self.log_dir = log_dir
+        self.processes: list[Any] = []
 
-    port = free_port()
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "ioc.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
-        env=process_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    def _start(self, name: str, args: list[str], **env: str) -> Any:
+        import subprocess
+        import sys
 
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {(tmp_path / 'server.log').read_text()}")
-        try:
-            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
+        log_path = self.log_dir / f"{name}-{len(self.processes)}.log"
+        log = open(log_path, "wb")  # noqa: SIM115
+        process = subprocess.Popen(
+            [sys.executable, *args],
+            env=process_env(**env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a kill reaches its children
+        )
+        process.log_path = log_path
+        process.log_file = log
+        self.processes.append(process)
+        return process
 
-    try:
+    def server(self, **env: str) -> str:
+        """Start uvicorn on a free port; returns its base URL once /healthz answers."""
+        import httpx
+
+        port = free_port()
+        args = ["-m", "uvicorn", "ioc.asgi:application", "--host", "127.0.0.1"]
+        process = self._start("server", [*args, "--port", str(port), "--no-access-log"], **env)
+        url = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"server exited: {process.log_path.read_text()}")
+            try:
+                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
         wait_for(ready, 30, "the ASGI server to answer /healthz")
-        yield url
-    finally:
-        process.terminate()
+        return url
+
+    def worker(self, queues: str = "default,ingest,commands", **env: str) -> Any:
+        """Start a Celery worker (prefork, one child) and wait until it is ready."""
+        process = self._start(
+            "worker",
+            [
+                "-m",
+                "celery",
+                "-A",
+                "ioc",
+                "worker",
+                "--queues",
+                queues,
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "INFO",
+                "--hostname",
+                f"test-{free_port()}@%h",
+                "--without-mingle",
+                "--without-gossip",
+            ],
+            **env,
+        )
+        wait_for(
+            lambda: b"ready." in process.log_path.read_bytes() or process.poll() is not None,
+            60,
+            "the Celery worker to start",
+        )
+        assert process.poll() is None, process.log_path.read_text()
+        return process
+
+    def beat(self, **env: str) -> Any:
+        """Start Celery beat with its schedule file in the test's own folder."""
+        schedule = str(self.log_dir / "celerybeat-schedule")
+        return self._start(
+            "beat", ["-m", "celery", "-A", "ioc", "beat", "--schedule", schedule], **env
+        )
+
+    @staticmethod
+    def kill(process: Any) -> None:
+        """SIGKILL a process and its children: no chance to finish or clean up."""
+        import signal
+
+        os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
-        log.close()
+
+    def stop_all(self) -> None:
+        import signal
+
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(20)
+            except Exception:  # a worker that ignores SIGTERM gets SIGKILL
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(10)
+            process.log_file.close()
         wait_for_other_db_sessions_to_end()
 
 
 @pytest.fixture
-def celery_worker_process(demo_city_committed: Any, tmp_path: Any) -> Iterator[Any]:
-    """A real Celery worker process on the Redis broker, consuming every queue."""
-    import subprocess
-    import sys
-
-    log_path = tmp_path / "worker.log"
-    log = open(log_path, "wb")  # noqa: SIM115
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "ioc",
-            "worker",
-            "--queues",
-            "default,ingest,commands",
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "INFO",
-            "--hostname",
-            f"test-{free_port()}@%h",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        env=process_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    wait_for(
-        lambda: b"ready." in log_path.read_bytes() or process.poll() is not None,
-        60,
-        "the Celery worker to start",
-    )
-    assert process.poll() is None, log_path.read_text()
+def stack(demo_city_committed: Any, tmp_path: Any) -> Iterator[Stack]:
+    """Start real processes on demand (see Stack); all stopped after the test."""
+    processes = Stack(tmp_path)
     try:
-        yield process
+        yield processes
     finally:
-        process.terminate()
-        process.wait(20)
-        log.close()
-        wait_for_other_db_sessions_to_end()
+        processes.stop_all()
+
+
+@pytest.fixture
+def asgi_server(stack: Stack) -> str:
+    """A real uvicorn process serving the platform on PostgreSQL and Redis; its URL."""
+    return stack.server()
+
+
+@pytest.fixture
+def celery_worker_process(stack: Stack) -> Any:
+    """A real Celery worker process on the Redis broker, consuming every queue."""
+    return stack.worker()
 
 
 def wait_for_other_db_sessions_to_end() -> None:

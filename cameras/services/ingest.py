@@ -562,9 +562,11 @@ def ingest_batch_process(batch_id: int) -> ProcessResult:
 # --- Sweeping -----------------------------------------------------------------------------
 
 
-def ingest_sweep(*, stale_after: timedelta = timedelta(seconds=60)) -> int:
+def ingest_sweep(*, stale_after: timedelta | None = None) -> int:
     """Re-queue accepted batches that no worker has processed in time (the broker lost
     them, a worker died); returns how many were re-queued."""
+    if stale_after is None:
+        stale_after = timedelta(seconds=settings.IOC_INGEST_STALE_SECONDS)
     now = timezone.now()
     stale = list(
         IngestBatch.objects.filter(processed_at__isnull=True, last_queued_at__lt=now - stale_after)

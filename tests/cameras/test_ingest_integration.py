@@ -1,0 +1,142 @@
+"""Ingest with real processes on PostgreSQL and Redis: accepted means durable.
+
+A worker killed with SIGKILL mid-stream, and a Redis that comes back without its data,
+lose no accepted batch and store nothing twice.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from django.conf import settings
+from django.utils import timezone
+
+from cameras.models import Device, DeviceEvent, Gateway, IngestBatch, Reading
+from cameras.services.registry import token_issue
+from tests.conftest import Stack, wait_for
+
+pytestmark = pytest.mark.integration
+
+BATCHES = 16
+PER_BATCH = 500  # two metrics each: 1,000 readings a batch
+
+
+def post_batches(url: str, token: str, devices: list[str], batches: int, tag: str) -> int:
+    """Push reading batches as a gateway would; returns the events accepted."""
+    accepted = 0
+    start = timezone.now()  # newer than anything the demo devices reported
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for b in range(batches):
+            events = [
+                {
+                    "id": f"{tag}-{b}-{n}",
+                    "device": devices[n % len(devices)],
+                    "ts": (start + timedelta(seconds=b * PER_BATCH + n)).isoformat(),
+                    "type": "reading",
+                    "data": {"pm25": float(n % 80), "pm10": float(n % 120)},
+                }
+                for n in range(PER_BATCH)
+            ]
+            response = client.post(
+                "/api/v1/ingest/events",
+                json={"events": events},
+                headers={"Authorization": f"Gateway {token}"},
+            )
+            assert response.status_code == 202, response.text
+            accepted += response.json()["accepted"]
+    return accepted
+
+
+def gateway_with_devices() -> tuple[str, list[str]]:
+    gateway = Gateway.objects.get(code="DEMO-GW-05449")
+    devices = list(Device.objects.filter(gateway=gateway).values_list("code", flat=True))
+    return token_issue(owner=gateway, actor_label="test"), devices
+
+
+def all_processed() -> bool:
+    return not IngestBatch.objects.filter(processed_at__isnull=True).exists()
+
+
+def test_batch_flows_from_http_through_a_real_worker(stack: Stack) -> None:
+    token, devices = gateway_with_devices()
+    url = stack.server()
+    stack.worker()
+    assert post_batches(url, token, devices, 2, "flow") == 2 * PER_BATCH
+    wait_for(all_processed, 60, "the worker to process both batches")
+    assert Reading.objects.count() == 2 * PER_BATCH * 2
+    assert Device.objects.filter(code__in=devices, latest__has_key="pm25").count() == len(devices)
+
+
+def test_worker_killed_mid_stream_loses_nothing_and_stores_nothing_twice(stack: Stack) -> None:
+    token, devices = gateway_with_devices()
+    url = stack.server()
+    assert post_batches(url, token, devices, BATCHES, "kill") == BATCHES * PER_BATCH
+    # Redelivery of the killed worker's unacknowledged task after 5 s, and the sweeper
+    # (run by beat) re-queueing anything still unprocessed after 5 s.
+    fast = {
+        "IOC_VISIBILITY_TIMEOUT": "5",
+        "IOC_INGEST_SWEEP_SECONDS": "2",
+        "IOC_INGEST_STALE_SECONDS": "5",
+    }
+    first = stack.worker(**fast)
+    wait_for(
+        lambda: IngestBatch.objects.filter(processed_at__isnull=False).count() >= 2,
+        60,
+        "the first worker to process a few batches",
+    )
+    stack.kill(first)
+    done = IngestBatch.objects.filter(processed_at__isnull=False).count()
+    assert done < BATCHES, "the worker finished everything before it could be killed"
+    stack.worker(**fast)
+    stack.beat(**fast)
+    wait_for(all_processed, 120, "every batch to be processed after the kill")
+    assert DeviceEvent.objects.filter(event_id__startswith="kill-").count() == BATCHES * PER_BATCH
+    assert Reading.objects.count() == BATCHES * PER_BATCH * 2
+
+
+def test_redis_losing_its_data_loses_no_accepted_batch(stack: Stack) -> None:
+    token, devices = gateway_with_devices()
+    url = stack.server()
+    assert post_batches(url, token, devices, 4, "flush") == 4 * PER_BATCH
+    # Redis restarts without its data: the queued tasks are gone.
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    fast = {"IOC_INGEST_SWEEP_SECONDS": "2", "IOC_INGEST_STALE_SECONDS": "3"}
+    stack.worker(**fast)
+    time.sleep(3)
+    assert IngestBatch.objects.filter(processed_at__isnull=True).count() == 4
+    stack.beat(**fast)
+    wait_for(all_processed, 60, "the sweeper to re-queue the lost batches")
+    assert Reading.objects.count() == 4 * PER_BATCH * 2
+    assert DeviceEvent.objects.filter(event_id__startswith="flush-").count() == 4 * PER_BATCH
+
+
+def test_a_retried_batch_after_processing_is_all_duplicates(stack: Stack) -> None:
+    token, devices = gateway_with_devices()
+    url = stack.server()
+    stack.worker()
+    post_batches(url, token, devices, 1, "again")
+    wait_for(all_processed, 60, "the batch to be processed")
+    with httpx.Client(base_url=url, timeout=30) as client:
+        start = timezone.now() - timedelta(hours=1)
+        events: list[dict[str, Any]] = [
+            {
+                "id": f"again-0-{n}",
+                "device": devices[n % len(devices)],
+                "ts": (start + timedelta(seconds=n)).isoformat(),
+                "type": "reading",
+                "data": {"pm25": 1.0},
+            }
+            for n in range(PER_BATCH)
+        ]
+        response = client.post(
+            "/api/v1/ingest/events",
+            json={"events": events},
+            headers={"Authorization": f"Gateway {token}"},
+        )
+    assert response.json() == {"accepted": 0, "duplicates": PER_BATCH}
+    assert Reading.objects.count() == PER_BATCH * 2
