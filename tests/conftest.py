@@ -211,6 +211,18 @@ class Stack:
             "beat", ["-m", "celery", "-A", "ioc", "beat", "--schedule", schedule], **env
         )
 
+    def manage(self, *args: str, ready: bytes = b"", **env: str) -> Any:
+        """Start ``manage.py <args>``; with ``ready``, wait until its output shows it."""
+        process = self._start("manage", ["manage.py", *args], **env)
+        if ready:
+            wait_for(
+                lambda: ready in process.log_path.read_bytes() or process.poll() is not None,
+                30,
+                f"manage.py {args[0]} to start",
+            )
+            assert process.poll() is None, process.log_path.read_text()
+        return process
+
     @staticmethod
     def kill(process: Any) -> None:
         """SIGKILL a process and its children: no chance to finish or clean up."""

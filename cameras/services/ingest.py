@@ -126,7 +126,7 @@ def numeric_values(data: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def _event_errors(raw: Any) -> tuple[dict[str, str], dict[str, Any] | None]:
+def event_errors(raw: Any) -> tuple[dict[str, str], dict[str, Any] | None]:
     """Field errors of one raw event, and its cleaned fields when there are none."""
     if not isinstance(raw, dict):
         return {"event": "must be a JSON object"}, None
@@ -177,10 +177,10 @@ def ingest_parse(payload: Any, principal: Principal) -> list[ParsedEvent]:
     cleaned: list[dict[str, Any]] = []
     errors = []
     for index, raw in enumerate(raw_events):
-        event_errors, event = _event_errors(raw)
-        if event_errors:
+        event_errors_found, event = event_errors(raw)
+        if event_errors_found:
             event_ref = raw.get("id") if isinstance(raw, dict) else None
-            errors.append({"index": index, "id": event_ref, "errors": event_errors})
+            errors.append({"index": index, "id": event_ref, "errors": event_errors_found})
         elif event is not None:
             cleaned.append(event)
     if errors:

@@ -1,0 +1,113 @@
+"""``manage.py ingest_mqtt`` against the local Mosquitto broker."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+import pytest
+
+from cameras.models import Device, DeviceEvent, IngestBatch
+from cameras.mqtt import parse_message
+from tests.conftest import ON_CI, Stack, wait_for
+
+MQTT_HOST = os.environ.get("IOC_MQTT_HOST", "127.0.0.1")
+MQTT_PORT = int(os.environ.get("IOC_MQTT_PORT", "1883"))
+
+
+def test_topic_and_payload_become_an_ingest_event() -> None:
+    event, why = parse_message(
+        "ioc/05449/CAM-05449-001/detection",
+        b'{"id": "m1", "ts": "2026-11-21T08:00:00+07:00", "data": {"kind": "fire"}}',
+    )
+    assert why == ""
+    assert event is not None
+    assert (event["device"], event["type"], event["ward"], event["data"]) == (
+        "CAM-05449-001",
+        "detection",
+        "05449",
+        {"kind": "fire"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        ("other/05449/X/heartbeat", b"{}", "not ioc/"),
+        ("ioc/05449/X", b"{}", "not ioc/"),
+        ("ioc/05449/X/heartbeat", b"{oops", "not JSON"),
+        ("ioc/05449/X/heartbeat", b"[1]", "JSON object"),
+        ("ioc/05449/X/heartbeat", b'{"id": "a", "ts": "2026-11-21T08:00:00"}', "offset"),
+        ("ioc/05449/X/gossip", b'{"id": "a", "ts": "2026-11-21T08:00:00+07:00"}', "type"),
+    ],
+)
+def test_bad_messages_are_refused_with_a_reason(topic: str, payload: bytes, reason: str) -> None:
+    event, why = parse_message(topic, payload)
+    assert event is None
+    assert reason in why
+
+
+def broker_available() -> bool:
+    try:
+        with socket.create_connection((MQTT_HOST, MQTT_PORT), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.integration
+def test_bridge_ingests_published_events_once_and_survives_bad_ones(stack: Stack) -> None:
+    if not broker_available():
+        message = f"no MQTT broker on {MQTT_HOST}:{MQTT_PORT} (mosquitto)"
+        if ON_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    camera = Device.objects.filter(ward__code="05449", kind="camera").first()
+    assert camera is not None
+    client_id = f"ioc-test-{uuid.uuid4().hex[:8]}"
+    stack.manage(
+        "ingest_mqtt",
+        "--client-id",
+        client_id,
+        "--host",
+        MQTT_HOST,
+        "--port",
+        str(MQTT_PORT),
+        ready=b"ingest_mqtt:",
+    )
+    publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{client_id}-pub")
+    publisher.connect(MQTT_HOST, MQTT_PORT)
+    publisher.loop_start()
+    try:
+        wait_for(lambda: _subscribed(stack), 15, "the bridge to subscribe")
+        topic = f"ioc/05449/{camera.code}/detection"
+        body: dict[str, Any] = {
+            "id": "mqtt-1",
+            "ts": "2026-11-21T08:00:00+07:00",
+            "data": {"kind": "crowd"},
+        }
+        for payload in [b"{broken", orjson.dumps(body), orjson.dumps(body)]:
+            publisher.publish(topic, payload, qos=1).wait_for_publish(5)
+        publisher.publish(
+            f"ioc/05440/{camera.code}/heartbeat", orjson.dumps({**body, "id": "wrong-ward"}), qos=1
+        ).wait_for_publish(5)
+        wait_for(
+            lambda: DeviceEvent.objects.filter(device=camera, event_id="mqtt-1").exists(),
+            20,
+            "the MQTT event to be stored",
+        )
+    finally:
+        publisher.loop_stop()
+        publisher.disconnect()
+    assert DeviceEvent.objects.filter(device=camera, event_id="mqtt-1").count() == 1
+    assert not DeviceEvent.objects.filter(event_id="wrong-ward").exists()
+    assert IngestBatch.objects.filter(source="mqtt").exists()
+
+
+def _subscribed(stack: Stack) -> bool:
+    """The bridge logs its subscription; messages published before it would be missed."""
+    return any(b"mqtt: subscribed to" in p.log_path.read_bytes() for p in stack.processes)
