@@ -39,7 +39,7 @@ class BridgeStats:
     errors: list[str] = field(default_factory=list)
 
 
-def parse_message(topic: str, payload: bytes) -> tuple[dict[str, Any] | None, str]:
+def parse_message(topic: str, payload: bytes | bytearray) -> tuple[dict[str, Any] | None, str]:
     """One MQTT message as a raw ingest event, or None and why it was refused."""
     parts = topic.split("/")
     if len(parts) != 4 or parts[0] != "ioc":
