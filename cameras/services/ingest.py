@@ -14,6 +14,7 @@ import functools
 import io
 import logging
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -115,14 +117,19 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+METRIC_NAME = re.compile(r"^[\w.\-]{1,32}$")
+
+
 def numeric_values(data: dict[str, Any]) -> dict[str, float]:
-    """The finite numbers of a reading's data, by metric name."""
+    """The finite numbers of a reading's data, by metric name (letters, digits, ``_.-``;
+    other keys are kept in the event but are not series)."""
     return {
-        str(key)[:32]: float(value)
+        key: float(value)
         for key, value in data.items()
         if isinstance(value, int | float)
         and not isinstance(value, bool)
         and math.isfinite(float(value))
+        and METRIC_NAME.match(key)
     }
 
 
@@ -297,26 +304,24 @@ def enqueue_batch(batch_id: int) -> None:
 # --- Processing ---------------------------------------------------------------------------
 
 
-def _copy_readings(rows: list[Reading]) -> None:
+def _copy_readings(rows: list[tuple[int, str, datetime, float]]) -> None:
     """Append readings: COPY on PostgreSQL (several times faster than INSERT), else bulk."""
     if not rows:
         return
     if connection.vendor != "postgresql":
-        Reading.objects.bulk_create(rows, batch_size=1000)
+        Reading.objects.bulk_create(
+            [Reading(device_id=d, metric=m, ts=ts, value=v) for d, m, ts, v in rows],
+            batch_size=1000,
+        )
         return
     buffer = io.StringIO()
-    for reading in rows:
-        buffer.write(
-            f"{reading.device_id}\t{reading.metric}\t{reading.ts.isoformat()}\t{reading.value!r}\n"
-        )
+    for device_id, metric, ts, value in rows:
+        buffer.write(f"{device_id}\t{metric}\t{ts.isoformat()}\t{value!r}\n")
     buffer.seek(0)
     table = Reading._meta.db_table
     connection.ensure_connection()
     with connection.connection.cursor() as cursor:
-        cursor.copy_expert(
-            f"COPY {table} (device_id, metric, ts, value) FROM STDIN",
-            buffer,
-        )
+        cursor.copy_expert(f"COPY {table} (device_id, metric, ts, value) FROM STDIN", buffer)
 
 
 def _title(template: str, **values: Any) -> str:
@@ -462,101 +467,123 @@ def status_change(device: Device, new_status: str, at: datetime, cause: str) -> 
     return change
 
 
+# A worker takes the batch it was asked for plus up to this many other pending ones in one
+# transaction: fewer commits and device-row updates when the queue is long.
+BATCHES_PER_TRANSACTION = 8
+
+
 def ingest_batch_process(batch_id: int) -> ProcessResult:
-    """Process one accepted batch exactly once: readings, latest state, rules, live events."""
+    """Process an accepted batch exactly once: readings, latest state, rules, live events.
+
+    Batches are locked with SKIP LOCKED: a batch another worker is processing is left to
+    it (and, should that worker die, to the sweeper).
+    """
     with transaction.atomic():
-        batch = (
-            IngestBatch.objects.select_for_update()
-            .filter(pk=batch_id, processed_at__isnull=True)
-            .first()
+        if connection.vendor == "postgresql":
+            # The events themselves were committed durably when accepted; what is derived
+            # here is redone by the sweeper if a crash loses this commit, since the batch
+            # then stays unprocessed. So this commit need not wait for the disk.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        pending = IngestBatch.objects.select_for_update(skip_locked=True).filter(
+            processed_at__isnull=True
         )
+        batch = pending.filter(pk=batch_id).first()
         if batch is None:
             return ProcessResult(processed=False)
-        result = ProcessResult(processed=True)
-        by_device: dict[int, list[tuple[str, str, datetime, dict[str, Any]]]] = defaultdict(list)
+        batches = [
+            batch,
+            *pending.exclude(pk=batch_id).order_by("pk")[: BATCHES_PER_TRANSACTION - 1],
+        ]
+        result = _process(batches)
+        IngestBatch.objects.filter(pk__in=[b.pk for b in batches]).update(
+            processed_at=timezone.now(), attempts=F("attempts") + 1
+        )
+        return result
+
+
+def _process(batches: list[IngestBatch]) -> ProcessResult:
+    """The work of ingest_batch_process, for batches already locked."""
+    result = ProcessResult(processed=True)
+    by_device: dict[int, list[tuple[str, str, datetime, dict[str, Any], datetime]]] = defaultdict(
+        list
+    )
+    for batch in batches:
         for device_id, _code, event_id, kind, ts_text, data in batch.events:
             by_device[int(device_id)].append(
-                (event_id, kind, datetime.fromisoformat(ts_text), data)
+                (event_id, kind, datetime.fromisoformat(ts_text), data, batch.received_at)
             )
-        devices = {
-            device.pk: device
-            for device in Device.objects.select_for_update(of=("self",))
-            .select_related("ward")
-            .filter(pk__in=sorted(by_device))
-            .order_by("pk")
-        }
-        thresholds: dict[int, list[SensorThreshold]] = defaultdict(list)
-        for threshold in SensorThreshold.objects.filter(device_id__in=list(devices)):
-            thresholds[threshold.device_id].append(threshold)
-        readings: list[Reading] = []
-        changes: list[StatusChange] = []
-        changed_devices: list[Device] = []
-        now = timezone.now()
-        for device_id, events in by_device.items():
-            device = devices.get(device_id)
-            if device is None:
-                continue  # deleted since it was accepted
-            events.sort(key=lambda item: item[2])
-            previous_seen = device.last_seen_at
-            latest = dict(device.latest)
-            status = device.status
-            newer = False
-            for _event_id, kind, ts, data in events:
-                values = numeric_values(data) if kind == EventType.READING else {}
-                readings.extend(
-                    Reading(device_id=device_id, metric=metric, ts=ts, value=value)
-                    for metric, value in values.items()
-                )
-                if kind == EventType.DETECTION:
-                    _apply_detection(device, data, ts, result)
-                elif kind == EventType.FAULT:
-                    _apply_fault(device, data, ts, result)
-                if previous_seen is not None and ts <= previous_seen:
-                    continue  # out of order: stored, but never overwrites newer state
-                newer = True
-                latest.update(values)
-                if values and thresholds.get(device_id):
-                    _apply_thresholds(device, thresholds[device_id], values, ts, result)
-                if kind == EventType.STATUS and device.kind == DeviceKind.SIGNAL:
-                    _apply_signal_state(device, data, ts)
-                new_status = _next_status(status, kind, data)
-                if new_status != status:
-                    changes.append(status_change(device, new_status, ts, f"report:{kind}"))
-                    result.status_changes.append((device.code, new_status))
-                    if new_status == DeviceStatus.ONLINE:
-                        alert_clear(device=device, cause="offline", at=ts)
-                    status = new_status
-            if newer:
-                device.last_seen_at = events[-1][2]
-                device.last_received_at = batch.received_at
-                fresh_values = {k: v for k, v in latest.items() if device.latest.get(k) != v}
-                device.latest = latest
-                changed_devices.append(device)
-                if fresh_values:
-                    # One coalesced reading event per device and batch, not one per event.
-                    realtime.publish(
-                        realtime.Event(
-                            type=realtime.EventType.DEVICE_READING,
-                            ward=device.ward.code,
-                            data={
-                                "device": device.code,
-                                "values": fresh_values,
-                                "ts": device.last_seen_at,
-                            },
-                        )
+    devices = {
+        device.pk: device
+        for device in Device.objects.select_for_update(of=("self",))
+        .select_related("ward")
+        .filter(pk__in=sorted(by_device))
+        .order_by("pk")
+    }
+    thresholds: dict[int, list[SensorThreshold]] = defaultdict(list)
+    for threshold in SensorThreshold.objects.filter(device_id__in=list(devices)):
+        thresholds[threshold.device_id].append(threshold)
+    readings: list[tuple[int, str, datetime, float]] = []
+    changes: list[StatusChange] = []
+    changed_devices: list[Device] = []
+    for device_id, events in by_device.items():
+        device = devices.get(device_id)
+        if device is None:
+            continue  # deleted since it was accepted
+        events.sort(key=lambda item: item[2])
+        previous_seen = device.last_seen_at
+        latest = dict(device.latest)
+        status = device.status
+        newest: tuple[datetime, datetime] | None = None
+        for _event_id, kind, ts, data, received_at in events:
+            values = numeric_values(data) if kind == EventType.READING else {}
+            readings.extend((device_id, metric, ts, value) for metric, value in values.items())
+            if kind == EventType.DETECTION:
+                _apply_detection(device, data, ts, result)
+            elif kind == EventType.FAULT:
+                _apply_fault(device, data, ts, result)
+            if previous_seen is not None and ts <= previous_seen:
+                continue  # out of order: stored, but never overwrites newer state
+            newest = (ts, max(received_at, newest[1]) if newest else received_at)
+            latest.update(values)
+            if values and thresholds.get(device_id):
+                _apply_thresholds(device, thresholds[device_id], values, ts, result)
+            if kind == EventType.STATUS and device.kind == DeviceKind.SIGNAL:
+                _apply_signal_state(device, data, ts)
+            new_status = _next_status(status, kind, data)
+            if new_status != status:
+                changes.append(status_change(device, new_status, ts, f"report:{kind}"))
+                result.status_changes.append((device.code, new_status))
+                if new_status == DeviceStatus.ONLINE:
+                    alert_clear(device=device, cause="offline", at=ts)
+                status = new_status
+        if newest is not None:
+            device.last_seen_at, device.last_received_at = newest
+            fresh_values = {k: v for k, v in latest.items() if device.latest.get(k) != v}
+            device.latest = latest
+            changed_devices.append(device)
+            if fresh_values:
+                # One coalesced reading event per device and transaction, not one per event.
+                realtime.publish(
+                    realtime.Event(
+                        type=realtime.EventType.DEVICE_READING,
+                        ward=device.ward.code,
+                        data={
+                            "device": device.code,
+                            "values": fresh_values,
+                            "ts": device.last_seen_at,
+                        },
                     )
-        _copy_readings(readings)
-        StatusChange.objects.bulk_create(changes)
-        Device.objects.bulk_update(
-            changed_devices,
-            ["last_seen_at", "last_received_at", "latest", "status", "status_changed_at"],
-            batch_size=500,
-        )
-        batch.processed_at = now
-        batch.attempts += 1
-        batch.save(update_fields=["processed_at", "attempts"])
-        result.readings = len(readings)
-        return result
+                )
+    _copy_readings(readings)
+    StatusChange.objects.bulk_create(changes)
+    Device.objects.bulk_update(
+        changed_devices,
+        ["last_seen_at", "last_received_at", "latest", "status", "status_changed_at"],
+        batch_size=500,
+    )
+    result.readings = len(readings)
+    return result
 
 
 # --- Sweeping -----------------------------------------------------------------------------

@@ -116,7 +116,8 @@ def send(token: str, events: list[dict[str, Any]], capture: Any) -> Any:
         "pk", flat=True
     ):
         with capture(execute=True):
-            assert ingest_batch_process(batch_id).processed
+            ingest_batch_process(batch_id)
+    assert not IngestBatch.objects.filter(processed_at__isnull=True).exists()
     return response
 
 
@@ -493,3 +494,31 @@ def test_issue_token_for_an_unknown_code_says_so(demo_city: Any) -> None:
 
     with pytest.raises(CommandError, match="No gateway"):
         call_command("issue_token", "--gateway", "NOPE")
+
+
+def test_metric_names_that_could_break_storage_are_not_series(
+    gateway_token: str, aq: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    send(
+        gateway_token,
+        [event(aq.code, "m1", "reading", **{"pm25": 5, "bad\tname": 1, "x\\y": 2, "nhiệt_độ": 30})],
+        django_capture_on_commit_callbacks,
+    )
+    assert set(Reading.objects.filter(device=aq).values_list("metric", flat=True)) == {
+        "pm25",
+        "nhiệt_độ",
+    }
+    assert DeviceEvent.objects.get(device=aq, event_id="m1").data["bad\tname"] == 1
+
+
+def test_one_transaction_takes_several_pending_batches(
+    gateway_token: str, aq: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=False):
+        for n in range(3):
+            post(gateway_token, {"events": [event(aq.code, f"g{n}", "reading", pm25=n)]})
+    first, *others = IngestBatch.objects.order_by("pk").values_list("pk", flat=True)
+    assert ingest_batch_process(first).processed
+    assert not IngestBatch.objects.filter(processed_at__isnull=True).exists()
+    assert all(not ingest_batch_process(pk).processed for pk in others)
+    assert Reading.objects.filter(device=aq).count() == 3
