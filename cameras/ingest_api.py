@@ -127,7 +127,7 @@ class IngestEventsView(APIView):
         except orjson.JSONDecodeError as exc:
             return json_response(400, {"detail": f"The body is not valid JSON: {exc}"})
         try:
-            events = ingest_parse(payload, principal)
+            events = ingest_parse(payload, principal, may_hold_nul=b"\\u0000" in body)
             result = ingest_accept(events=events, source=f"{principal.kind}:{principal.code}")
         except IngestRejected as exc:
             return json_response(exc.status, exc.body)

@@ -133,7 +133,12 @@ def numeric_values(data: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def event_errors(raw: Any) -> tuple[dict[str, str], dict[str, Any] | None]:
+EVENT_TYPES = frozenset(EventType.values)
+
+
+def event_errors(
+    raw: Any, *, check_nul: bool = True
+) -> tuple[dict[str, str], dict[str, Any] | None]:
     """Field errors of one raw event, and its cleaned fields when there are none."""
     if not isinstance(raw, dict):
         return {"event": "must be a JSON object"}, None
@@ -157,21 +162,27 @@ def event_errors(raw: Any) -> tuple[dict[str, str], dict[str, Any] | None]:
                 errors["ts"] = "the time needs a UTC offset, e.g. 2026-11-21T08:00:00+07:00"
             elif ts > timezone.now() + MAX_FUTURE:
                 errors["ts"] = "the time is more than a day in the future: check the clock"
-    if kind not in EventType.values:
+    if kind not in EVENT_TYPES:
         errors["type"] = f"must be one of {', '.join(EventType.values)}"
     if not isinstance(data, dict):
         errors["data"] = "must be a JSON object"
     elif kind == EventType.READING and not numeric_values(data):
         errors["data"] = 'a reading needs at least one numeric value, e.g. {"pm25": 35.2}'
-    if _has_nul(raw):
+    if check_nul and _has_nul(raw):
         errors["event"] = "text may not contain NUL characters"
     if errors:
         return errors, None
     return {}, {"id": event_id, "device": device, "ts": ts, "type": kind, "data": data}
 
 
-def ingest_parse(payload: Any, principal: Principal) -> list[ParsedEvent]:
-    """Validate a decoded request body for ``principal``; IngestRejected says what is wrong."""
+def ingest_parse(
+    payload: Any, principal: Principal, *, may_hold_nul: bool = True
+) -> list[ParsedEvent]:
+    """Validate a decoded request body for ``principal``; IngestRejected says what is wrong.
+
+    ``may_hold_nul=False`` skips the search for NUL characters when the caller knows the
+    raw body has none (JSON can only carry one escaped, as ``\\u0000``).
+    """
     if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
         raise IngestRejected(400, 'The body must be a JSON object like {"events": [...]}.')
     raw_events = payload["events"]
@@ -184,7 +195,7 @@ def ingest_parse(payload: Any, principal: Principal) -> list[ParsedEvent]:
     cleaned: list[dict[str, Any]] = []
     errors = []
     for index, raw in enumerate(raw_events):
-        event_errors_found, event = event_errors(raw)
+        event_errors_found, event = event_errors(raw, check_nul=may_hold_nul)
         if event_errors_found:
             event_ref = raw.get("id") if isinstance(raw, dict) else None
             errors.append({"index": index, "id": event_ref, "errors": event_errors_found})
