@@ -238,21 +238,26 @@ def main() -> None:
     lost = expected_events - stored_events
     duplicated = stored_readings - 2 * stored_events
     end_to_end = expected_events / total_seconds
-    print(
-        f"events sent:                 {expected_events:,} in {batches:,} batches of {options.batch}"
-    )
-    print(
-        f"HTTP accepted:               {accepted:,} (+{duplicates} duplicates) in {http_seconds:.1f} s "
-        f"= {accepted / http_seconds:,.0f} events/s"
-    )
-    print(
-        f"end to end into PostgreSQL:  {total_seconds:.1f} s = {end_to_end:,.0f} events/s sustained"
-    )
-    print(f"events lost:                 {lost}")
-    print(f"readings duplicated:         {duplicated}")
-    print(
-        f"raw COPY, same rows:         {copy_rate:,.0f} rows/s (end to end = {end_to_end / copy_rate:.0%} of it)"
-    )
+    rows = [
+        ("events sent", f"{expected_events:,} in {batches:,} batches of {options.batch}"),
+        (
+            "HTTP accepted",
+            f"{accepted:,} (+{duplicates} duplicates) in {http_seconds:.1f} s"
+            f" = {accepted / http_seconds:,.0f} events/s",
+        ),
+        (
+            "end to end into PostgreSQL",
+            f"{total_seconds:.1f} s = {end_to_end:,.0f} events/s sustained",
+        ),
+        ("events lost", str(lost)),
+        ("readings duplicated", str(duplicated)),
+        (
+            "raw COPY, same rows",
+            f"{copy_rate:,.0f} rows/s (end to end = {end_to_end / copy_rate:.1%} of it)",
+        ),
+    ]
+    for label, value in rows:
+        print(f"{label + ':':<29}{value}")
     if lost or duplicated:
         sys.exit("FAIL: events were lost or duplicated")
 
@@ -267,8 +272,8 @@ def raw_copy_rate(rows: int) -> float:
         buffer.write(f"{n % 300 + 1}\tpm25\t{now}\t{float(n % 90)}\n")
     with connection.cursor() as cursor:
         cursor.execute(
-            "CREATE TEMP TABLE bench_copy (id bigserial PRIMARY KEY, device_id bigint, metric varchar(32),"
-            " ts timestamptz, value double precision)"
+            "CREATE TEMP TABLE bench_copy (id bigserial PRIMARY KEY, device_id bigint,"
+            " metric varchar(32), ts timestamptz, value double precision)"
         )
         cursor.execute("CREATE INDEX ON bench_copy (device_id, metric, ts)")
     buffer.seek(0)

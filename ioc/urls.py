@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cameras.api import DeviceGeoJSONView
@@ -11,7 +11,7 @@ from dashboards import views as ops_views
 from ioc import api as core_api
 from services import views as portal_views
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("wards/", core_api.WardListView.as_view(), name="api-wards"),
     path("wards/<str:code>/", core_api.WardDetailView.as_view(), name="api-ward-detail"),
     path("wards.geojson", core_api.WardGeoJSONView.as_view(), name="api-wards-geojson"),
