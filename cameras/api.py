@@ -1,19 +1,53 @@
-"""REST API of the device registry: the map's GeoJSON (DESIGN.md contract)."""
+"""REST API of the device registry: the map's GeoJSON (DESIGN.md contract), the device
+list and detail (administrators write through services), readings series and events."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import generics
+from rest_framework import serializers as drf_serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cameras.choices import DeviceKind, DeviceStatus
-from cameras.selectors import devices_visible_to
+from cameras.choices import DeviceKind, DeviceStatus, EventType
+from cameras.models import Device, DeviceEvent
+from cameras.selectors import (
+    device_events_for,
+    device_filters_parse,
+    device_get_for_user,
+    device_metrics,
+    device_with_details_for_user,
+    devices_filtered,
+    devices_visible_to,
+    reading_series,
+)
+from cameras.serializers import (
+    DeviceDetailSerializer,
+    DeviceEventSerializer,
+    DeviceSerializer,
+    DeviceWriteSerializer,
+)
+from cameras.services.devices import device_create, device_delete, device_update
 from ioc import geo
+from ioc.models import User
+from ioc.permissions import IsAdminRole
 
 
 def _bad_request(message: str) -> Response:
@@ -73,3 +107,269 @@ def device_feature(row: Mapping[str, Any]) -> dict[str, Any]:
         },
         feature_id=row["code"],
     )
+
+
+# --- Device registry: list, detail, writes, readings, events ---------------------------------
+
+MAX_POINTS = 2000
+DEFAULT_POINTS = 200
+DEFAULT_SERIES_RANGE = timedelta(hours=24)
+MAX_SERIES_RANGE = timedelta(days=366)
+# "+07:00" arrives as " 07:00" when a client leaves the plus sign of a query unencoded.
+_UNENCODED_OFFSET = re.compile(r"(.*\d)\s(\d{2}(?::?\d{2})?)")
+
+
+class BadParameter(ValidationError):
+    """A query parameter the endpoint cannot use: 400 ``{"detail": "..."}``."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__({"detail": message})
+
+
+def parse_time(name: str, text: str) -> datetime:
+    """An ISO 8601 time with a UTC offset (or Z) from a query parameter."""
+    text = text.strip()
+    if match := _UNENCODED_OFFSET.fullmatch(text):
+        text = f"{match[1]}+{match[2]}"
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise BadParameter(
+            f"{name} must be an ISO 8601 time with an offset, e.g. 2026-01-31T08:00:00+07:00."
+        ) from exc
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise BadParameter(f"{name} needs a UTC offset, e.g. 2026-01-31T08:00:00+07:00.")
+    return value
+
+
+def parse_range(params: Mapping[str, str], *, default: timedelta | None) -> tuple[Any, Any]:
+    """The ``from``/``to`` times of a query; with ``default``, the range ending now."""
+    start = parse_time("from", params["from"]) if params.get("from") else None
+    end = parse_time("to", params["to"]) if params.get("to") else None
+    if default is not None:
+        end = end or timezone.now()
+        start = start or end - default
+    if start is not None and end is not None and start >= end:
+        raise BadParameter("from must be before to.")
+    return start, end
+
+
+def device_or_404(request: Request, code: str) -> Device:
+    """A device the caller may see, with its details; 404 for anything else."""
+    try:
+        return device_with_details_for_user(request.user, code)
+    except Device.DoesNotExist as exc:
+        raise Http404("No such device.") from exc
+
+
+def _local_iso(moment: datetime) -> str:
+    """A time as ISO 8601 with the city's offset."""
+    return timezone.localtime(moment).isoformat()
+
+
+def _validation_response(exc: DjangoValidationError) -> Response:
+    """A model or service validation error as a 400 answer, field by field."""
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+    return Response(errors, status=400)
+
+
+DEVICE_FILTER_PARAMETERS = [
+    OpenApiParameter("q", OpenApiTypes.STR, description="part of the code or name"),
+    OpenApiParameter("ward", OpenApiTypes.STR, description="ward code"),
+    OpenApiParameter("kind", OpenApiTypes.STR, enum=DeviceKind.values),
+    OpenApiParameter("status", OpenApiTypes.STR, enum=DeviceStatus.values),
+]
+
+
+class DeviceListView(generics.ListAPIView[Device]):
+    """Devices the caller may see, filtered and paginated; administrators add devices."""
+
+    serializer_class = DeviceSerializer
+
+    def get_permissions(self) -> Any:
+        if self.request.method == "POST":
+            return [IsAdminRole()]
+        return super().get_permissions()
+
+    def get_queryset(self) -> QuerySet[Device]:
+        filters, errors = device_filters_parse(self.request.query_params)
+        if errors:
+            raise BadParameter(" ".join(errors.values()))
+        return devices_filtered(self.request.user, filters)
+
+    @extend_schema(parameters=DEVICE_FILTER_PARAMETERS)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=DeviceWriteSerializer, responses={201: DeviceDetailSerializer})
+    def post(self, request: Request) -> Response:
+        """Register a device; its ward is the one containing its point (administrators)."""
+        serializer = DeviceWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        values, ward = serializer.values()
+        assert isinstance(request.user, User)
+        try:
+            device = device_create(
+                actor=request.user,
+                code=serializer.validated_data["code"],
+                values=values,
+                ward_code=ward,
+            )
+        except DjangoValidationError as exc:
+            return _validation_response(exc)
+        fresh = device_or_404(request, device.code)
+        return Response(DeviceDetailSerializer(fresh).data, status=201)
+
+
+class DeviceDetailView(generics.RetrieveAPIView[Device]):
+    """One device by code with its details; administrators change or remove it.
+
+    A device outside the caller's wards answers 404, as one that does not exist.
+    """
+
+    serializer_class = DeviceDetailSerializer
+    http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def get_permissions(self) -> Any:
+        if self.request.method in ("PATCH", "DELETE"):
+            return [IsAdminRole()]
+        return super().get_permissions()
+
+    def get_object(self) -> Device:
+        return device_or_404(self.request, self.kwargs["code"])
+
+    @extend_schema(request=DeviceWriteSerializer, responses={200: DeviceDetailSerializer})
+    def patch(self, request: Request, code: str) -> Response:
+        """Change registry fields; a new point moves the device to the ward containing it."""
+        device = self.get_object()
+        serializer = DeviceWriteSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        if serializer.validated_data.get("code", device.code) != device.code:
+            return Response({"code": ["A device's code cannot change."]}, status=400)
+        values, ward = serializer.values()
+        assert isinstance(request.user, User)
+        try:
+            device_update(actor=request.user, device=device, values=values, ward_code=ward)
+        except DjangoValidationError as exc:
+            return _validation_response(exc)
+        return Response(DeviceDetailSerializer(device_or_404(request, code)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, code: str) -> Response:
+        """Remove a device and its history from the registry (audited)."""
+        device = self.get_object()
+        assert isinstance(request.user, User)
+        device_delete(actor=request.user, device=device)
+        return Response(status=204)
+
+
+READING_SERIES_SCHEMA = inline_serializer(
+    name="ReadingSeries",
+    fields={
+        "device": drf_serializers.CharField(),
+        "metric": drf_serializers.CharField(),
+        "unit": drf_serializers.CharField(),
+        "low": drf_serializers.FloatField(allow_null=True),
+        "high": drf_serializers.FloatField(allow_null=True),
+        "from": drf_serializers.DateTimeField(),
+        "to": drf_serializers.DateTimeField(),
+        "points": drf_serializers.IntegerField(),
+        "bucket_seconds": drf_serializers.FloatField(),
+        "buckets": inline_serializer(
+            name="ReadingBucket",
+            many=True,
+            fields={
+                "start": drf_serializers.DateTimeField(),
+                "avg": drf_serializers.FloatField(),
+                "min": drf_serializers.FloatField(),
+                "max": drf_serializers.FloatField(),
+                "count": drf_serializers.IntegerField(),
+            },
+        ),
+    },
+)
+
+
+class DeviceReadingsView(APIView):
+    """A metric's readings of one device, downsampled in the database for charts."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("metric", OpenApiTypes.STR, required=True, description="pm25, ..."),
+            OpenApiParameter("from", OpenApiTypes.DATETIME, description="default: to - 24 h"),
+            OpenApiParameter("to", OpenApiTypes.DATETIME, description="default: now"),
+            OpenApiParameter(
+                "points", OpenApiTypes.INT, description=f"buckets, 1-{MAX_POINTS} (200)"
+            ),
+        ],
+        responses={200: READING_SERIES_SCHEMA},
+    )
+    def get(self, request: Request, code: str) -> Response:
+        device = device_or_404(request, code)
+        params = request.query_params
+        metric = params.get("metric", "").strip()
+        if not metric:
+            known = ", ".join(device_metrics(device)) or "none yet"
+            raise BadParameter(f"metric is required (this device reports: {known}).")
+        start, end = parse_range(params, default=DEFAULT_SERIES_RANGE)
+        if end - start > MAX_SERIES_RANGE:
+            raise BadParameter("from and to may be 366 days apart at most.")
+        try:
+            points = int(params.get("points") or DEFAULT_POINTS)
+        except ValueError as exc:
+            raise BadParameter(f"points must be a whole number from 1 to {MAX_POINTS}.") from exc
+        if not 1 <= points <= MAX_POINTS:
+            raise BadParameter(f"points must be a whole number from 1 to {MAX_POINTS}.")
+        buckets = reading_series(device, metric=metric, start=start, end=end, points=points)
+        threshold = next((t for t in device.thresholds.all() if t.metric == metric), None)
+        return Response(
+            {
+                "device": device.code,
+                "metric": metric,
+                "unit": threshold.unit if threshold else "",
+                "low": threshold.low if threshold else None,
+                "high": threshold.high if threshold else None,
+                "from": _local_iso(start),
+                "to": _local_iso(end),
+                "points": points,
+                "bucket_seconds": (end - start).total_seconds() / points,
+                "buckets": [
+                    {
+                        "start": _local_iso(b.start),
+                        "avg": b.avg,
+                        "min": b.min,
+                        "max": b.max,
+                        "count": b.count,
+                    }
+                    for b in buckets
+                ],
+            }
+        )
+
+
+class DeviceEventsView(generics.ListAPIView[DeviceEvent]):
+    """One device's events as it sent them, newest first, paginated."""
+
+    serializer_class = DeviceEventSerializer
+
+    def get_queryset(self) -> QuerySet[DeviceEvent]:
+        try:
+            device = device_get_for_user(self.request.user, self.kwargs["code"])
+        except Device.DoesNotExist as exc:
+            raise Http404("No such device.") from exc
+        params = self.request.query_params
+        event_type = params.get("type", "").strip()
+        if event_type and event_type not in EventType.values:
+            raise BadParameter(f"type must be one of: {', '.join(EventType.values)}.")
+        start, end = parse_range(params, default=None)
+        return device_events_for(device, event_type=event_type, start=start, end=end)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("type", OpenApiTypes.STR, enum=EventType.values),
+            OpenApiParameter("from", OpenApiTypes.DATETIME),
+            OpenApiParameter("to", OpenApiTypes.DATETIME),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)

@@ -2,15 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db import NotSupportedError
+from django.db.models import (
+    Avg,
+    Count,
+    FloatField,
+    Func,
+    IntegerField,
+    Max,
+    Min,
+    Q,
+    QuerySet,
+    Value,
+)
+from django.db.models.functions import Cast, Floor
 
-from cameras.choices import DeviceKind, DeviceStatus
-from cameras.models import Device, Gateway
+from cameras.choices import CommandStatus, DeviceKind, DeviceStatus
+from cameras.models import (
+    CameraDetail,
+    Device,
+    DeviceEvent,
+    Gateway,
+    Reading,
+    SensorThreshold,
+    SignalCommand,
+    SignalDetail,
+    StatusChange,
+)
 from cameras.services.ingest import Principal
 from cameras.services.registry import token_hash
+from ioc.choices import AlertStatus
+from ioc.models import Alert
 from ioc.selectors import AnyUser, scope_by_ward
 
 
@@ -67,3 +94,347 @@ def principal_for_authorization(header: str) -> Principal | None:
         row = Gateway.objects.filter(token_hash=hashed, is_active=True).values("pk", "code").first()
         return Principal("gateway", row["code"], row["pk"]) if row else None
     return None
+
+
+# --- Device list, detail and series (staff pages and the device API) ------------------------
+
+
+@dataclass(frozen=True)
+class DeviceFilters:
+    """What a device list is narrowed to: a search text and exact ward, kind, status."""
+
+    q: str = ""
+    ward: str = ""
+    kind: str = ""
+    status: str = ""
+
+    def as_params(self) -> dict[str, str]:
+        """The filters that are set, as query parameters."""
+        return {key: value for key, value in asdict(self).items() if value}
+
+
+def device_filters_parse(params: Mapping[str, Any]) -> tuple[DeviceFilters, dict[str, str]]:
+    """Filters from query parameters, and an error per parameter that has a bad value.
+
+    A bad kind or status is left out of the filters: pages ignore it, the API answers 400.
+    """
+    errors: dict[str, str] = {}
+    values = {name: str(params.get(name) or "").strip() for name in ("q", "ward", "kind", "status")}
+    for name, allowed in (("kind", DeviceKind.values), ("status", DeviceStatus.values)):
+        if values[name] and values[name] not in allowed:
+            errors[name] = f"{name} must be one of: {', '.join(allowed)}."
+            values[name] = ""
+    values["q"] = values["q"][:100]
+    return DeviceFilters(**values), errors
+
+
+def devices_filtered(
+    user: AnyUser, filters: DeviceFilters, *, ignore_status: bool = False
+) -> QuerySet[Device]:
+    """The devices ``user`` may see that match ``filters``, by code (ward and gateway joined).
+
+    ``ignore_status`` drops the status filter, for counting devices by status.
+    """
+    queryset = devices_visible_to(user).select_related("gateway")
+    if filters.q:
+        queryset = queryset.filter(Q(code__icontains=filters.q) | Q(name__icontains=filters.q))
+    if filters.ward:
+        queryset = queryset.filter(ward__code=filters.ward)
+    if filters.kind:
+        queryset = queryset.filter(kind=filters.kind)
+    if filters.status and not ignore_status:
+        queryset = queryset.filter(status=filters.status)
+    return queryset.order_by("code")
+
+
+def device_status_counts(user: AnyUser, filters: DeviceFilters) -> dict[str, int]:
+    """How many devices matching ``filters`` (status aside) are in each status: one query."""
+    rows = (
+        devices_filtered(user, filters, ignore_status=True)
+        .order_by()
+        .values("status")
+        .annotate(count=Count("id"))
+    )
+    counts = dict.fromkeys(DeviceStatus.values, 0)
+    counts.update({row["status"]: row["count"] for row in rows})
+    return counts
+
+
+# Credentials stay in the database on every read path except the snapshot proxy.
+CREDENTIAL_FIELDS = ("camera__username", "camera__password", "signal__username", "signal__password")
+
+
+def device_with_details_for_user(user: AnyUser, code: str) -> Device:
+    """One visible device with its ward, gateway and camera or signal details, credentials
+    not loaded; Device.DoesNotExist when ``user`` may not see it (404)."""
+    return (
+        devices_visible_to(user)
+        .select_related("gateway", "camera", "signal")
+        .defer(*CREDENTIAL_FIELDS)
+        .prefetch_related("thresholds")
+        .get(code=code)
+    )
+
+
+def device_camera(device: Device) -> CameraDetail | None:
+    """The camera details of a device, or None (not a camera, or none recorded)."""
+    try:
+        return device.camera
+    except CameraDetail.DoesNotExist:
+        return None
+
+
+def device_signal(device: Device) -> SignalDetail | None:
+    """The traffic-signal details of a device, or None."""
+    try:
+        return device.signal
+    except SignalDetail.DoesNotExist:
+        return None
+
+
+def device_metrics(device: Device) -> list[str]:
+    """The metrics a sensor has thresholds for or last reported, sorted (no query when
+    thresholds were prefetched)."""
+    names = {threshold.metric for threshold in device.thresholds.all()}
+    names.update(
+        key
+        for key, value in (device.latest or {}).items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    )
+    return sorted(names)
+
+
+@dataclass
+class DeviceDossier:
+    """Everything the device page shows about one device."""
+
+    device: Device
+    camera: CameraDetail | None
+    signal: SignalDetail | None
+    thresholds: list[SensorThreshold]
+    metrics: list[str]
+    status_history: list[StatusChange]
+    events: list[DeviceEvent]
+    open_alerts: list[Alert]
+    commands: list[SignalCommand] = field(default_factory=list)
+    live_command: SignalCommand | None = None
+
+
+STATUS_HISTORY_LENGTH = 20
+RECENT_EVENTS_LENGTH = 50
+RECENT_COMMANDS_LENGTH = 10
+
+
+def device_dossier_for_user(user: AnyUser, code: str) -> DeviceDossier:
+    """The device page's data for one device ``user`` may see (Device.DoesNotExist
+    otherwise): a fixed number of queries, whatever the history's length."""
+    device = device_with_details_for_user(user, code)
+    dossier = DeviceDossier(
+        device=device,
+        camera=device_camera(device),
+        signal=device_signal(device),
+        thresholds=sorted(device.thresholds.all(), key=lambda t: t.metric),
+        metrics=device_metrics(device),
+        status_history=list(device.status_changes.order_by("-at", "-id")[:STATUS_HISTORY_LENGTH]),
+        events=list(device.events.order_by("-ts", "-id")[:RECENT_EVENTS_LENGTH]),
+        open_alerts=list(
+            Alert.objects.filter(device=device)
+            .exclude(status=AlertStatus.RESOLVED)
+            .order_by("-raised_at", "-id")
+        ),
+    )
+    if device.kind == DeviceKind.SIGNAL:
+        dossier.commands = list(
+            device.commands.select_related("requested_by").order_by("-requested_at", "-id")[
+                :RECENT_COMMANDS_LENGTH
+            ]
+        )
+        dossier.live_command = signal_live_command(device)
+    return dossier
+
+
+LIVE_COMMAND_STATUSES = (CommandStatus.PENDING, CommandStatus.SENT, CommandStatus.ACTIVE)
+
+
+def signal_live_command(device: Device) -> SignalCommand | None:
+    """The signal's command that is pending, sent or active (at most one), or None."""
+    return (
+        device.commands.filter(status__in=LIVE_COMMAND_STATUSES)
+        .select_related("requested_by")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class SnapshotSource:
+    """Where and as whom the server fetches a camera's still image (never sent to clients)."""
+
+    url: str
+    username: str
+    password: str
+
+
+def camera_snapshot_source(user: AnyUser, code: str) -> SnapshotSource | None:
+    """The snapshot address and credentials of a camera ``user`` may see; None when the
+    device is not visible, not a camera, or has no snapshot address."""
+    row = (
+        devices_visible_to(user)
+        .filter(code=code, kind=DeviceKind.CAMERA)
+        .exclude(camera__snapshot_url="")
+        .values("camera__snapshot_url", "camera__username", "camera__password")
+        .first()
+    )
+    if row is None or not row["camera__snapshot_url"]:
+        return None
+    return SnapshotSource(
+        row["camera__snapshot_url"], row["camera__username"] or "", row["camera__password"] or ""
+    )
+
+
+def device_events_for(
+    device: Device,
+    *,
+    event_type: str = "",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> QuerySet[DeviceEvent]:
+    """A device's events, newest first, narrowed by type and a [start, end) time range.
+
+    The device must come from a scoped selector: this adds no scoping of its own.
+    """
+    queryset = DeviceEvent.objects.filter(device=device)
+    if event_type:
+        queryset = queryset.filter(type=event_type)
+    if start is not None:
+        queryset = queryset.filter(ts__gte=start)
+    if end is not None:
+        queryset = queryset.filter(ts__lt=end)
+    return queryset.order_by("-ts", "-id")
+
+
+class EpochMilliseconds(Func):
+    """Milliseconds since 1970-01-01 UTC of a datetime column, computed in SQL.
+
+    PostgreSQL: ``EXTRACT(EPOCH FROM ts)`` is an exact numeric. SQLite stores UTC text that
+    ``julianday`` reads with its fractional seconds (``strftime('%s')`` would drop them);
+    rounding to whole milliseconds removes julianday's floating-point noise, so bucket
+    edges fall exactly where they should.
+    """
+
+    arity = 1
+    output_field = FloatField()
+
+    def as_sql(
+        self,
+        compiler: Any,
+        connection: Any,
+        function: str | None = None,
+        template: str | None = None,
+        arg_joiner: str | None = None,
+        **extra_context: Any,
+    ) -> Any:
+        # The vendor methods below call Func.as_sql with their own template.
+        raise NotSupportedError("EpochMilliseconds supports PostgreSQL and SQLite only.")
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(
+            compiler, connection, template="(EXTRACT(EPOCH FROM %(expressions)s) * 1000)", **extra
+        )
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return super().as_sql(
+            compiler,
+            connection,
+            template="ROUND((julianday(%(expressions)s) - 2440587.5) * 86400000.0)",
+            **extra,
+        )
+
+
+@dataclass(frozen=True)
+class ReadingBucket:
+    """One slice of a downsampled series: when it starts and the values that fell in it."""
+
+    start: datetime
+    avg: float
+    min: float
+    max: float
+    count: int
+
+
+def reading_series(
+    device: Device, *, metric: str, start: datetime, end: datetime, points: int
+) -> list[ReadingBucket]:
+    """A metric's readings in [start, end) split into ``points`` equal buckets, each with
+    its average, minimum and maximum; empty buckets are left out. One aggregate query:
+
+    bucket = floor((epoch_ms(ts) - epoch_ms(start)) * points / span_ms)
+
+    (multiplying before dividing keeps the arithmetic exact for whole milliseconds).
+    The device must come from a scoped selector.
+    """
+    start_ms = round(start.timestamp() * 1000)
+    span_ms = round(end.timestamp() * 1000) - start_ms
+    bucket = Cast(
+        Floor((EpochMilliseconds("ts") - Value(start_ms)) * Value(points) / Value(span_ms)),
+        IntegerField(),
+    )
+    rows = (
+        Reading.objects.filter(device=device, metric=metric, ts__gte=start, ts__lt=end)
+        .annotate(bucket=bucket)
+        .order_by()
+        .values("bucket")
+        .annotate(avg=Avg("value"), low=Min("value"), high=Max("value"), count=Count("id"))
+        .order_by("bucket")
+    )
+    merged: dict[int, ReadingBucket] = {}
+    width = (end - start) / points
+    for row in rows:
+        # A reading less than half a millisecond before ``end`` rounds onto it (SQLite).
+        index = min(max(int(row["bucket"]), 0), points - 1)
+        current = ReadingBucket(
+            start=start + width * index,
+            avg=float(row["avg"]),
+            min=float(row["low"]),
+            max=float(row["high"]),
+            count=int(row["count"]),
+        )
+        if index in merged:
+            current = _merge_buckets(merged[index], current)
+        merged[index] = current
+    return [merged[index] for index in sorted(merged)]
+
+
+def _merge_buckets(a: ReadingBucket, b: ReadingBucket) -> ReadingBucket:
+    """Two partial aggregates of one bucket as one."""
+    count = a.count + b.count
+    return ReadingBucket(
+        start=a.start,
+        avg=(a.avg * a.count + b.avg * b.count) / count,
+        min=min(a.min, b.min),
+        max=max(a.max, b.max),
+        count=count,
+    )
+
+
+def device_export_rows(user: AnyUser, filters: DeviceFilters) -> Iterator[Mapping[str, Any]]:
+    """The registry fields of the devices ``user`` may see that match ``filters``, as plain
+    rows for the CSV export (one query, streamed; no credentials, no tokens)."""
+    return (
+        devices_filtered(user, filters)
+        .values(
+            "code",
+            "name",
+            "kind",
+            "ward__code",
+            "latitude",
+            "longitude",
+            "address",
+            "vendor",
+            "model_name",
+            "installed_on",
+            "status",
+            "last_seen_at",
+            "tags",
+        )
+        .iterator(chunk_size=2000)
+    )

@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from cameras import services
+from cameras.services import polling, signals
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -22,3 +23,27 @@ def ingest_sweep_task() -> int:
 def devices_offline_sweep_task() -> int:
     """Mark silent devices offline (debounced by each device's tolerance)."""
     return len(services.devices_offline_sweep())
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def signal_command_send_task(command_id: int) -> bool:
+    """Deliver one traffic-signal command (idempotent: only a pending command is sent)."""
+    return signals.signal_command_deliver(command_id) is not None
+
+
+@shared_task(ignore_result=True)
+def signal_commands_expire_task() -> int:
+    """Return expired overrides to automatic; re-queue or give up stuck commands."""
+    return signals.signal_commands_expire()
+
+
+@shared_task(ignore_result=True)
+def cameras_poll_task() -> int:
+    """Poll the cameras' health and snapshot URLs; returns how many answered."""
+    return polling.cameras_poll().healthy
+
+
+@shared_task(ignore_result=True)
+def signals_poll_task() -> int:
+    """Read the traffic-signal controllers' state; returns how many answered."""
+    return polling.signals_poll().healthy

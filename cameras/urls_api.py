@@ -1,5 +1,14 @@
-"""URL patterns: urls_api (included from ioc/urls.py)."""
+"""URL patterns: urls_api (included from ioc/urls.py under /api/v1/)."""
 
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern, URLResolver, path
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from cameras import api
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("devices/", api.DeviceListView.as_view(), name="api-devices"),
+    path("devices/<str:code>/", api.DeviceDetailView.as_view(), name="api-device-detail"),
+    path(
+        "devices/<str:code>/readings", api.DeviceReadingsView.as_view(), name="api-device-readings"
+    ),
+    path("devices/<str:code>/events", api.DeviceEventsView.as_view(), name="api-device-events"),
+]

@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
 
 import uvicorn
 from asgiref.sync import sync_to_async
 from celery.beat import Scheduler
+from django.conf import settings
 
 from ioc.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
+SIMULATOR_PREFIX = "simulator:"
 
 
 async def run_beat(max_interval: float = 1.0) -> None:
@@ -31,15 +39,125 @@ async def run_beat(max_interval: float = 1.0) -> None:
         await asyncio.sleep(min(max(due_in, 0.05), max_interval))
 
 
-async def serve(*, host: str, port: int, beat: bool = True) -> None:
-    """Serve the ASGI application, with the beat schedule beside it, until interrupted."""
+class SimulatorProcess:
+    """``manage.py simulate`` as a child of the embedded server: its output relayed with a
+    "simulator:" prefix, stopped with the server. Its failure never stops the server."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.process: subprocess.Popen[bytes] | None = None
+        self.stopping = False
+
+    def command(self) -> list[str]:
+        """The child's command line (the same Python, the same settings)."""
+        manage = str(settings.BASE_DIR / "manage.py")
+        return [sys.executable, manage, "simulate", "--url", self.server_url]
+
+    def start(self) -> None:
+        """Start the child and the thread that relays its output."""
+        if self.stopping:
+            return
+        # The child also watches this pid: should the server be killed outright, the
+        # simulator stops by itself instead of lingering.
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "IOC_SIMULATOR_PARENT_PID": str(os.getpid())}
+        try:
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=str(settings.BASE_DIR),
+            )
+        except OSError as exc:
+            self.say(f"could not start ({exc}); the server carries on without it")
+            return
+        threading.Thread(target=self._relay, name="simulator-output", daemon=True).start()
+
+    @staticmethod
+    def say(line: str) -> None:
+        """One console line, with the prefix."""
+        if not line.startswith(SIMULATOR_PREFIX):
+            line = f"{SIMULATOR_PREFIX} {line}"
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    def _relay(self) -> None:
+        process = self.process
+        if process is None or process.stdout is None:
+            return
+        for raw in process.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            if line:
+                self.say(line)
+        status = process.wait()
+        if status != 0 and not self.stopping:
+            self.say(f"stopped (exit status {status}); the server carries on without it")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Terminate the child and wait for it (killed if it does not go in time)."""
+        self.stopping = True
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn that stops the companion processes as soon as it shuts down.
+
+    On SIGTERM uvicorn shuts down and then re-raises the signal with the default handler,
+    which ends this process before any ``finally`` block runs: shutdown is the last safe
+    moment to stop the children.
+    """
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.on_shutdown = on_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await asyncio.to_thread(self.on_shutdown)
+        await super().shutdown(sockets=sockets)
+
+
+async def start_when_serving(server: uvicorn.Server, simulator: SimulatorProcess) -> None:
+    """Start the simulator once the server accepts connections (never if it fails to)."""
+    while not server.started:
+        if server.should_exit:
+            return
+        await asyncio.sleep(0.1)
+    await asyncio.to_thread(simulator.start)
+
+
+async def serve(
+    *, host: str, port: int, beat: bool = True, simulator_url: str | None = None
+) -> None:
+    """Serve the ASGI application, with the beat schedule beside it, until interrupted;
+    with ``simulator_url``, run ``manage.py simulate`` against it as a child process."""
     config = uvicorn.Config(
         "ioc.asgi:application", host=host, port=port, lifespan="off", log_level="warning"
     )
-    server = uvicorn.Server(config)
+    # Tasks run in-process here, and Celery logs a line for each one it runs or schedules:
+    # with the simulator's feed that is dozens a second. Failures still log as errors.
+    for name in ("celery.app.trace", "celery.beat"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    simulator = SimulatorProcess(simulator_url) if simulator_url else None
+    server = EmbeddedServer(config, on_shutdown=simulator.stop if simulator else lambda: None)
     beat_task = asyncio.create_task(run_beat()) if beat else None
+    simulator_task = (
+        asyncio.create_task(start_when_serving(server, simulator)) if simulator else None
+    )
     try:
         await server.serve()
     finally:
+        if simulator_task is not None:
+            simulator_task.cancel()
+        if simulator is not None:
+            simulator.stop()
         if beat_task is not None:
             beat_task.cancel()

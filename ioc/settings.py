@@ -191,6 +191,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cameras.tasks.devices_offline_sweep_task",
         "schedule": timedelta(seconds=20),
     },
+    # Time-limited traffic-signal overrides return to automatic when due.
+    "signal-commands-expire": {
+        "task": "cameras.tasks.signal_commands_expire_task",
+        "schedule": timedelta(seconds=15),
+    },
+    "cameras-poll": {
+        "task": "cameras.tasks.cameras_poll_task",
+        "schedule": timedelta(seconds=float(os.environ.get("IOC_CAMERA_POLL_SECONDS", "60"))),
+    },
+    "signals-poll": {
+        "task": "cameras.tasks.signals_poll_task",
+        "schedule": timedelta(seconds=float(os.environ.get("IOC_SIGNAL_POLL_SECONDS", "30"))),
+    },
 }
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -278,6 +291,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models name a field "kind" or "status" with different choices.
+    "ENUM_NAME_OVERRIDES": {
+        "DeviceKindEnum": "cameras.choices.DeviceKind",
+        "DeviceStatusEnum": "cameras.choices.DeviceStatus",
+        "WardKindEnum": "ioc.choices.WardKind",
+        "CommandStatusEnum": "cameras.choices.CommandStatus",
+    },
 }
 
 # --- Ingest -----------------------------------------------------------------------------------

@@ -15,6 +15,15 @@ from ioc.demo import data
 from ioc.demo.loader import load_demo
 
 
+def local_url(host: str, port: int) -> str:
+    """The URL a process on this machine uses to reach a server listening on host:port."""
+    if host in {"", "0.0.0.0", "::"}:  # noqa: S104 - recognising "every interface"
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 class Command(BaseCommand):
     """Start the embedded platform on one port, ready to use."""
 
@@ -24,6 +33,11 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-demo", action="store_true", help="Do not load the demo city.")
+        parser.add_argument(
+            "--no-simulator",
+            action="store_true",
+            help="Do not start `manage.py simulate` (the demo devices stay silent).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from ioc.embedded import serve
@@ -37,10 +51,19 @@ class Command(BaseCommand):
             )
             self._print_logins()
         url = f"http://{options['host']}:{options['port']}/"
+        simulator_url = None
+        if not options["no_simulator"]:
+            simulator_url = local_url(options["host"], options["port"])
+            self.stdout.write(
+                f"The simulator starts with the server (--no-simulator to leave it out); "
+                f"device endpoints on {settings.IOC_SIMULATOR_URL}."
+            )
         self.stdout.write(self.style.SUCCESS(f"IOC ready on {url}") + "  (Ctrl-C to stop)")
         sys.stdout.flush()
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(host=options["host"], port=options["port"]))
+            asyncio.run(
+                serve(host=options["host"], port=options["port"], simulator_url=simulator_url)
+            )
 
     def _print_logins(self) -> None:
         """Tell the new user how to log in (the demo accounts exist only in the demo)."""
