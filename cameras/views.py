@@ -43,7 +43,7 @@ from cameras.services.csv_io import (
 from cameras.services.signals import signal_command_allowed
 from ioc.choices import Role
 from ioc.models import User
-from ioc.selectors import AnyUser, wards_visible_to
+from ioc.selectors import AnyUser, may_handle_alerts, wards_visible_to
 from ioc.text import vietnamese_sort_key
 from ioc.views import staff_required
 
@@ -141,6 +141,7 @@ def device_detail(request: HttpRequest, code: str) -> HttpResponse:
             "live_command": dossier.live_command,
             # The form (cameras/signal_command_form.html) is the signal commands' own.
             "can_command": signal_command_allowed(request.user, device),
+            "can_handle_alerts": may_handle_alerts(request.user),
             "hls_url": hls_url(dossier.camera) if dossier.camera else None,
             "latest": [
                 (metric, value, units.get(metric, ""))

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from cameras import selectors as device_selectors
 from cameras.choices import DeviceStatus
 from ioc import selectors
+from ioc.alerts_api import alert_act
 from ioc.choices import Role
-from ioc.models import Ward
+from ioc.models import Alert, Ward
 from ioc.text import vietnamese_sort_key
 from ioc.views import staff_required
 
@@ -91,3 +97,25 @@ def ward_detail(request: HttpRequest, code: str) -> HttpResponse:
             "devices_geojson_url": reverse("api-devices-geojson") + f"?ward={ward.code}",
         },
     )
+
+
+@staff_required
+@require_POST
+def alert_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Acknowledge, take (assign to oneself) or resolve an alert from a page, then go back."""
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("ops-home")
+    if not selectors.may_handle_alerts(request.user):
+        raise PermissionDenied("Department staff see alerts but do not handle them.")
+    try:
+        alert = selectors.alert_get_for_user(request.user, pk)
+    except Alert.DoesNotExist as exc:
+        raise Http404("No such alert.") from exc
+    try:
+        alert_act(request.user, alert, action, request.POST.dict())  # type: ignore[arg-type]
+    except ValidationError as exc:
+        messages.error(request, " ".join(" ".join(v) for v in exc.message_dict.values()))
+    else:
+        messages.success(request, _("Alert updated: %(title)s") % {"title": alert.title})
+    return redirect(back)

@@ -15,7 +15,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 
 from ioc.choices import Role
-from ioc.models import User, Ward
+from ioc.models import Alert, User, Ward
 from ioc.realtime import CITY_GROUP, ward_group
 
 AnyUser = User | AnonymousUser
@@ -91,3 +91,25 @@ def current_ward_codes() -> list[str]:
 def public_wards() -> QuerySet[Ward]:
     """The current wards as the public portal shows them (names and boundaries are public)."""
     return Ward.objects.current().order_by("name")
+
+
+def alerts_visible_to(user: AnyUser) -> QuerySet[Alert]:
+    """Alerts in the wards ``user`` may see, newest first."""
+    return scope_by_ward(
+        Alert.objects.select_related(
+            "ward", "device", "assignee", "acknowledged_by", "resolved_by"
+        ),
+        user,
+    ).order_by("-raised_at", "-id")
+
+
+def alert_get_for_user(user: AnyUser, alert_id: int) -> Alert:
+    """One alert if ``user`` may see it; Alert.DoesNotExist otherwise (views answer 404)."""
+    return alerts_visible_to(user).get(pk=alert_id)
+
+
+def may_handle_alerts(user: AnyUser) -> bool:
+    """Who may acknowledge, assign and resolve: everyone on the operations side except
+    department staff, whose city-wide view is read-only."""
+    staff = _staff(user)
+    return staff is not None and staff.role != Role.DEPARTMENT_STAFF

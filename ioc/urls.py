@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from cameras.api import DeviceGeoJSONView
 from cameras.ingest_api import IngestEventsView
 from dashboards import views as ops_views
+from ioc import alerts_api
 from ioc import api as core_api
 from services import views as portal_views
 
@@ -17,6 +18,13 @@ api_v1: list[URLPattern | URLResolver] = [
     path("wards.geojson", core_api.WardGeoJSONView.as_view(), name="api-wards-geojson"),
     path("devices.geojson", DeviceGeoJSONView.as_view(), name="api-devices-geojson"),
     path("ingest/events", IngestEventsView.as_view(), name="api-ingest-events"),
+    path("alerts/", alerts_api.AlertListView.as_view(), name="api-alerts"),
+    path("alerts/<int:pk>/", alerts_api.AlertDetailView.as_view(), name="api-alert-detail"),
+    path(
+        "alerts/<int:pk>/<str:action>",
+        alerts_api.AlertActionView.as_view(),
+        name="api-alert-action",
+    ),
     path("", include("cameras.urls_api")),
 ]
 
@@ -27,6 +35,7 @@ urlpatterns = [
     path("ops/wards/", ops_views.ward_list, name="ops-ward-list"),
     path("ops/wards/<str:code>/", ops_views.ward_detail, name="ops-ward-detail"),
     path("ops/devices/", include("cameras.urls_ops")),
+    path("ops/alerts/<int:pk>/<str:action>/", ops_views.alert_action, name="ops-alert-action"),
     # Traffic-signal commands: full paths under /ops/ and /api/v1/ live in that module.
     path("", include("cameras.urls_signals")),
     path(

@@ -1,0 +1,155 @@
+"""REST API for alerts: read them (scoped by ward), acknowledge, assign and resolve them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ioc import selectors
+from ioc.choices import AlertStatus
+from ioc.models import Alert, User
+from ioc.services import alert_acknowledge, alert_assign, alert_resolve
+
+
+class AlertSerializer(serializers.ModelSerializer[Alert]):
+    """An alert as the dashboard and integrators read it."""
+
+    ward = serializers.CharField(source="ward.code", read_only=True)
+    device = serializers.SerializerMethodField()
+    assignee = serializers.SerializerMethodField()
+    acknowledged_by = serializers.SerializerMethodField()
+    resolved_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "ward",
+            "device",
+            "kind",
+            "cause",
+            "severity",
+            "status",
+            "title",
+            "data",
+            "raised_at",
+            "last_seen_at",
+            "occurrences",
+            "acknowledged_at",
+            "acknowledged_by",
+            "assignee",
+            "resolved_at",
+            "resolved_by",
+            "auto_cleared",
+            "note",
+        ]
+
+    def get_device(self, alert: Alert) -> str | None:
+        return alert.device.code if alert.device else None
+
+    def get_assignee(self, alert: Alert) -> str | None:
+        return alert.assignee.get_username() if alert.assignee else None
+
+    def get_acknowledged_by(self, alert: Alert) -> str | None:
+        return alert.acknowledged_by.get_username() if alert.acknowledged_by else None
+
+    def get_resolved_by(self, alert: Alert) -> str | None:
+        return alert.resolved_by.get_username() if alert.resolved_by else None
+
+
+class AlertListView(generics.ListAPIView[Alert]):
+    """Alerts in the caller's wards, newest first; ``status=open`` for all not resolved."""
+
+    serializer_class = AlertSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=["open", *AlertStatus.values]),
+            OpenApiParameter("severity", str),
+            OpenApiParameter("ward", str),
+            OpenApiParameter("device", str),
+        ]
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self) -> Any:
+        queryset = selectors.alerts_visible_to(self.request.user)
+        params = self.request.query_params
+        wanted = params.get("status")
+        if wanted == "open":
+            queryset = queryset.exclude(status=AlertStatus.RESOLVED)
+        elif wanted:
+            queryset = queryset.filter(status=wanted)
+        if severity := params.get("severity"):
+            queryset = queryset.filter(severity=severity)
+        if ward := params.get("ward"):
+            queryset = queryset.filter(ward__code=ward)
+        if device := params.get("device"):
+            queryset = queryset.filter(device__code=device)
+        return queryset
+
+
+class AlertDetailView(generics.RetrieveAPIView[Alert]):
+    """One alert; 404 outside the caller's wards."""
+
+    serializer_class = AlertSerializer
+
+    def get_object(self) -> Alert:
+        try:
+            return selectors.alert_get_for_user(self.request.user, int(self.kwargs["pk"]))
+        except Alert.DoesNotExist as exc:
+            raise Http404("No such alert.") from exc
+
+
+ACTION_BODY = inline_serializer(
+    "AlertAction",
+    fields={
+        "note": serializers.CharField(required=False, help_text="required to resolve"),
+        "assignee": serializers.CharField(required=False, help_text="username, to assign"),
+    },
+)
+
+
+def alert_act(user: User, alert: Alert, action: str, data: dict[str, Any]) -> Alert:
+    """Run one staff action on an alert through its service (shared by API and pages)."""
+    note = str(data.get("note") or "")
+    if action == "acknowledge":
+        return alert_acknowledge(actor=user, alert=alert, note=note)
+    if action == "resolve":
+        return alert_resolve(actor=user, alert=alert, note=note)
+    if action == "assign":
+        username = str(data.get("assignee") or user.get_username())
+        try:
+            assignee = User.objects.get(username=username, is_active=True)
+        except User.DoesNotExist as exc:
+            raise ValidationError({"assignee": f"No active staff account '{username}'."}) from exc
+        return alert_assign(actor=user, alert=alert, assignee=assignee)
+    raise Http404("No such action.")
+
+
+class AlertActionView(APIView):
+    """POST acknowledge, assign (``assignee``, default: yourself) or resolve (``note``)."""
+
+    @extend_schema(request=ACTION_BODY, responses={200: AlertSerializer})
+    def post(self, request: Request, pk: int, action: str) -> Response:
+        if not selectors.may_handle_alerts(request.user):
+            raise PermissionDenied("Department staff see alerts but do not handle them.")
+        try:
+            alert = selectors.alert_get_for_user(request.user, int(pk))
+        except Alert.DoesNotExist as exc:
+            raise Http404("No such alert.") from exc
+        try:
+            data = request.data.dict() if hasattr(request.data, "dict") else dict(request.data)
+            alert = alert_act(request.user, alert, action, data)  # type: ignore[arg-type]
+        except ValidationError as exc:
+            return Response(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
+        return Response(AlertSerializer(alert).data)
