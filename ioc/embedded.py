@@ -29,6 +29,9 @@ SIMULATOR_PREFIX = "simulator:"
 
 async def run_beat(max_interval: float = 1.0) -> None:
     """Run the beat schedule in-process until cancelled."""
+    # Register every app's tasks first: the scheduler runs a task it knows eagerly, but
+    # would hand an unknown name to the (absent) broker.
+    await sync_to_async(celery_app.loader.import_default_modules, thread_sensitive=False)()
     scheduler = await sync_to_async(Scheduler, thread_sensitive=False)(app=celery_app, lazy=False)
     while True:
         try:
