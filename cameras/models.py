@@ -251,6 +251,7 @@ class IngestBatch(models.Model):
 
     received_at = models.DateTimeField(_("received at"), db_index=True)
     source = models.CharField(_("source"), max_length=80)
+    # The ids of the DeviceEvent rows this batch stored (the events themselves live there).
     events = models.JSONField(_("events"))
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)

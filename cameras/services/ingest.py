@@ -29,7 +29,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from cameras.choices import DeviceKind, DeviceStatus, EventType
-from cameras.models import Device, IngestBatch, Reading, SensorThreshold, SignalDetail, StatusChange
+from cameras.models import (
+    Device,
+    DeviceEvent,
+    IngestBatch,
+    Reading,
+    SensorThreshold,
+    SignalDetail,
+    StatusChange,
+)
 from ioc import realtime
 from ioc.choices import AlertKind, Severity
 from ioc.services.alerts import alert_clear, alert_raise
@@ -238,8 +246,8 @@ def ingest_parse(
     ]
 
 
-def _insert_new_events(events: list[ParsedEvent], received_at: datetime) -> set[tuple[int, str]]:
-    """Insert the events, skipping those already stored; return the keys that were new.
+def _insert_new_events(events: list[ParsedEvent], received_at: datetime) -> list[int]:
+    """Insert the events, skipping those already stored; return the new rows' ids.
 
     One multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING per batch, on PostgreSQL and
     SQLite alike: the database decides what is a duplicate, even across processes.
@@ -248,7 +256,7 @@ def _insert_new_events(events: list[ParsedEvent], received_at: datetime) -> set[
     json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
     row = f"(%s, %s, %s, %s, %s, %s{json_cast})"
     received = connection.ops.adapt_datetimefield_value(received_at)
-    new: set[tuple[int, str]] = set()
+    new: list[int] = []
     with connection.cursor() as cursor:
         for start in range(0, len(events), 500):
             chunk = events[start : start + 500]
@@ -265,10 +273,10 @@ def _insert_new_events(events: list[ParsedEvent], received_at: datetime) -> set[
             cursor.execute(
                 f"INSERT INTO {table} (device_id, event_id, type, ts, received_at, data) "  # noqa: S608
                 f"VALUES {', '.join([row] * len(chunk))} "
-                "ON CONFLICT (device_id, event_id) DO NOTHING RETURNING device_id, event_id",
+                "ON CONFLICT (device_id, event_id) DO NOTHING RETURNING id",
                 params,
             )
-            new.update((int(device_id), str(event_id)) for device_id, event_id in cursor.fetchall())
+            new.extend(int(row[0]) for row in cursor.fetchall())
     return new
 
 
@@ -276,30 +284,20 @@ def ingest_accept(*, events: list[ParsedEvent], source: str) -> AcceptResult:
     """Store a validated batch durably and queue its processing after commit."""
     received_at = timezone.now()
     with transaction.atomic():
-        new_keys = _insert_new_events(events, received_at)
-        fresh = [event for event in events if (event.device_id, event.event_id) in new_keys]
-        # The same event twice in one batch: the database kept one.
-        seen: set[tuple[int, str]] = set()
-        unique_fresh = []
-        for event in fresh:
-            key = (event.device_id, event.event_id)
-            if key not in seen:
-                seen.add(key)
-                unique_fresh.append(event)
+        # The same event twice in one batch, or again later: the database keeps one.
+        new_ids = _insert_new_events(events, received_at)
         batch_id = None
-        if unique_fresh:
+        if new_ids:
+            # The outbox names the stored events; the worker reads them from there.
             batch = IngestBatch.objects.create(
                 received_at=received_at,
                 source=source[:80],
                 last_queued_at=received_at,
-                events=[
-                    [e.device_id, e.device_code, e.event_id, e.type, e.ts.isoformat(), e.data]
-                    for e in unique_fresh
-                ],
+                events=new_ids,
             )
             batch_id = batch.pk
             transaction.on_commit(lambda: enqueue_batch(batch.pk))
-    return AcceptResult(len(unique_fresh), len(events) - len(unique_fresh), batch_id)
+    return AcceptResult(len(new_ids), len(events) - len(new_ids), batch_id)
 
 
 def enqueue_batch(batch_id: int) -> None:
@@ -519,11 +517,14 @@ def _process(batches: list[IngestBatch]) -> ProcessResult:
     by_device: dict[int, list[tuple[str, str, datetime, dict[str, Any], datetime]]] = defaultdict(
         list
     )
+    received = {}
     for batch in batches:
-        for device_id, _code, event_id, kind, ts_text, data in batch.events:
-            by_device[int(device_id)].append(
-                (event_id, kind, datetime.fromisoformat(ts_text), data, batch.received_at)
-            )
+        received.update(dict.fromkeys(batch.events, batch.received_at))
+    stored = DeviceEvent.objects.filter(pk__in=list(received)).values_list(
+        "pk", "device_id", "event_id", "type", "ts", "data"
+    )
+    for pk, device_id, event_id, kind, ts, data in stored:
+        by_device[device_id].append((event_id, kind, ts, data, received[pk]))
     devices = {
         device.pk: device
         for device in Device.objects.select_for_update(of=("self",))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Max
+from django.utils import translation
 
 from cameras.choices import DeviceStatus
 from cameras.models import Device, StatusChange
@@ -21,6 +23,15 @@ from ioc.models import AuditEntry, User, Ward
 
 OWN, OTHER = "05449", "05440"
 HEADER = ",".join(EXPORT_COLUMNS)
+
+
+@pytest.fixture(autouse=True)
+def _english_messages(settings: Any) -> Iterator[None]:
+    """These tests read the import's messages in their English source form (the
+    Vietnamese ones are checked by tests/ioc/test_i18n.py)."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture
