@@ -19,5 +19,5 @@ RUN DJANGO_SECRET_KEY=build-only IOC_STATIC_MANIFEST=1 python manage.py collects
 
 RUN useradd --system --home /var/lib/ioc ioc && mkdir -p /var/lib/ioc && chown ioc /var/lib/ioc
 USER ioc
-EXPOSE 8000
-CMD ["uvicorn", "ioc.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--proxy-headers", "--lifespan", "off"]
+EXPOSE 8000 8001
+CMD ["gunicorn", "ioc.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2"]

@@ -35,7 +35,7 @@ serve: $(STAMP)
 	@test -n "$$REDIS_URL" || { echo "Set REDIS_URL (redis://...)"; exit 2; }
 	$(PY) manage.py migrate --noinput
 	IOC_STATIC_MANIFEST=1 $(PY) manage.py collectstatic --noinput -v0
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start -f Procfile
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" IOC_WS_PORT=$${IOC_WS_PORT:-8001} $(VENV)/bin/honcho start -f Procfile
 
 ## lint: ruff, formatting, Django checks, migrations, mypy
 lint: $(DEV_STAMP)

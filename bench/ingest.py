@@ -1,7 +1,8 @@
 """Ingest throughput on the production-shaped stack, end to end.
 
-Starts, against a scratch PostgreSQL database and Redis: the ASGI web server (uvicorn, 2
-processes) and one Celery worker (2 processes) on the ingest queue; loads the demo city;
+Starts, against a scratch PostgreSQL database and Redis: the HTTP server (gunicorn, 2
+processes, as `make serve` runs it; ``--web uvicorn`` for the ASGI server instead) and one
+Celery worker (2 processes) on the ingest queue; loads the demo city;
 pushes batches of 500 readings through POST /api/v1/ingest/events from concurrent
 clients as the ward gateways would; and waits until every accepted batch is processed.
 It prints sustained events/s from the first request until the last batch is in the
@@ -78,6 +79,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument(
+        "--web",
+        choices=["gunicorn", "uvicorn"],
+        default="gunicorn",
+        help="the HTTP server: gunicorn (WSGI, as `make serve` runs it) or uvicorn (ASGI)",
+    )
     options = parser.parse_args()
 
     var_dir = tempfile.mkdtemp(prefix="ioc-bench-")
@@ -133,29 +140,14 @@ def main() -> None:
     expected_events = batches * options.batch
 
     port = free_port()
+    if options.web == "gunicorn":
+        web = ["-m", "gunicorn", "ioc.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+        web += ["--workers", str(options.web_workers), "--log-level", "warning"]
+    else:
+        web = ["-m", "uvicorn", "ioc.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
+        web += ["--workers", str(options.web_workers), "--no-access-log", "--lifespan", "off"]
     processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "ioc.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(options.web_workers),
-                "--no-access-log",
-                "--lifespan",
-                "off",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            start_new_session=True,
-        ),
+        subprocess.Popen([sys.executable, *web], cwd=ROOT, env=env, start_new_session=True),
         subprocess.Popen(
             [
                 sys.executable,

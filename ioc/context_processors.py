@@ -18,6 +18,7 @@ def platform(request: HttpRequest) -> dict[str, Any]:
         "IOC_TILE_URL": settings.IOC_TILE_URL,
         "IOC_TILE_ATTRIBUTION": settings.IOC_TILE_ATTRIBUTION,
         "IOC_EMBEDDED": settings.EMBEDDED,
+        "IOC_WS_PORT": settings.IOC_WS_PORT,
         "map_labels": {
             "status": dict(DeviceStatus.choices),
             "kind": dict(DeviceKind.choices),

@@ -311,6 +311,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 
 # Where `manage.py simulate` serves the demo cameras' snapshots and the controllers' API.
 IOC_SIMULATOR_URL = os.environ.get("IOC_SIMULATOR_URL", "http://127.0.0.1:8100")
+# The port of the websocket server when it is not the page's own (`make serve` runs HTTP
+# on gunicorn and websockets on uvicorn; behind the reverse proxy both share one port).
+IOC_WS_PORT = os.environ.get("IOC_WS_PORT", "")
 
 # --- Mail, logging ----------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(

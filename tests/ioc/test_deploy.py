@@ -1,0 +1,65 @@
+"""docker-compose.yml cannot run here (no Docker engine): check it against the Procfile
+that `make serve` runs, so the two stay the same processes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def procfile() -> dict[str, list[str]]:
+    processes = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, command = line.split(":", 1)
+            processes[name] = re.sub(r"\$\{[^}]+\}", "X", command).split()
+    return processes
+
+
+def compose() -> dict[str, dict]:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+
+
+def test_every_procfile_process_is_a_compose_service_running_the_same_program() -> None:
+    services = compose()
+    for name, command in procfile().items():
+        assert name in services, f"docker-compose.yml lacks the {name!r} process"
+        service_command = services[name]["command"]
+        assert service_command[:2] == command[:2], name
+        for option in ("--queues", "--workers", "--concurrency"):
+            if option in command and option in service_command:
+                index, service_index = command.index(option), service_command.index(option)
+                if command[index + 1] != "X":
+                    assert service_command[service_index + 1] == command[index + 1], (name, option)
+
+
+def test_compose_runs_postgres_16_and_redis_7_with_append_only_persistence() -> None:
+    services = compose()
+    assert services["postgres"]["image"] == "postgres:16"
+    assert services["redis"]["image"] == "redis:7"
+    assert "--appendonly" in services["redis"]["command"]
+    assert (
+        services["redis"]["command"][services["redis"]["command"].index("--appendonly") + 1]
+        == "yes"
+    )
+
+
+def test_compose_app_services_wait_for_migrations_and_get_the_stack_urls() -> None:
+    services = compose()
+    for name in procfile():
+        depends = services[name].get("depends_on", {})
+        assert depends.get("migrate", {}).get("condition") == "service_completed_successfully", name
+        environment = services[name]["environment"]
+        assert environment["DATABASE_URL"].startswith("postgres://")
+        assert environment["REDIS_URL"].startswith("redis://redis:")
+
+
+def test_proxy_routes_websockets_to_the_asgi_service() -> None:
+    config = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "location /ws/" in config and "proxy_pass http://ws:8001" in config
+    assert "proxy_pass http://web:8000" in config
+    assert compose()["proxy"]["volumes"][0].startswith("./deploy/nginx.conf:")
