@@ -48,7 +48,7 @@ lint: $(DEV_STAMP)
 ## test: lint, then the suite on SQLite (unit), then on PostgreSQL + Redis (everything)
 test: lint
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m "not integration" -p no:cacheprovider
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -p no:cacheprovider
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) -m pytest -m "not embedded" -p no:cacheprovider
 
 ## bench: benchmarks that print figures (not part of the test command)
 bench: $(DEV_STAMP)

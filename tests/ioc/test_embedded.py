@@ -14,9 +14,10 @@ from ioc.celery import app as celery_app
 from ioc.embedded import run_beat
 from tests.realtime_support import group_listener
 
-pytestmark = pytest.mark.skipif(
-    not settings.EMBEDDED, reason="the in-process beat exists only in the embedded mode"
-)
+pytestmark = [
+    pytest.mark.embedded,
+    pytest.mark.skipif(not settings.EMBEDDED, reason="the in-process beat is embedded-only"),
+]
 
 
 @pytest.fixture
