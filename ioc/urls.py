@@ -26,6 +26,7 @@ api_v1: list[URLPattern | URLResolver] = [
         name="api-alert-action",
     ),
     path("", include("cameras.urls_api")),
+    path("", include("dashboards.urls_api")),
 ]
 
 urlpatterns = [
