@@ -1,9 +1,63 @@
-"""Django admin for the device registry (audited like every staff write)."""
+"""Django admin for the device registry (audited like every staff write).
 
+Camera and controller passwords are write-only here too: the form never sends a stored
+password back to the browser, and leaving the field empty keeps the stored one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from cameras.models import Device
+from cameras.models import (
+    CameraDetail,
+    Device,
+    Gateway,
+    SensorThreshold,
+    SignalCommand,
+    SignalDetail,
+)
 from ioc.admin import AuditedAdmin
+
+
+class WriteOnlyPasswordForm(forms.ModelForm):
+    """A model form whose ``password`` is never rendered back and is kept when left empty."""
+
+    password = forms.CharField(
+        label=_("password"),
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=_("Leave empty to keep the stored password."),
+    )
+
+    def clean_password(self) -> str:
+        value: str = self.cleaned_data.get("password") or ""
+        if not value and self.instance.pk:
+            return str(type(self.instance).objects.get(pk=self.instance.pk).password)
+        return value
+
+
+class CameraDetailInline(admin.StackedInline):
+    model = CameraDetail
+    form = WriteOnlyPasswordForm
+    extra = 0
+    readonly_fields = ["snapshot_at"]
+
+
+class SignalDetailInline(admin.StackedInline):
+    model = SignalDetail
+    form = WriteOnlyPasswordForm
+    extra = 0
+    readonly_fields = ["mode", "plan", "phase", "faults", "comm_status", "state_at"]
+
+
+class SensorThresholdInline(admin.TabularInline):
+    model = SensorThreshold
+    extra = 0
+    readonly_fields = ["breach_since"]
 
 
 @admin.register(Device)
@@ -12,4 +66,48 @@ class DeviceAdmin(AuditedAdmin):
     list_filter = ["kind", "status", "ward"]
     search_fields = ["code", "name", "address"]
     list_select_related = ["ward"]
-    readonly_fields = ["last_seen_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "last_seen_at",
+        "last_received_at",
+        "status_changed_at",
+        "latest",
+        "token_hash",
+        "token_issued_at",
+        "created_at",
+        "updated_at",
+    ]
+    inlines = [CameraDetailInline, SignalDetailInline, SensorThresholdInline]
+    audit_exclude = ("token_hash",)
+
+    def get_inlines(self, request: Any, obj: Device | None) -> list[Any]:
+        """Only the details that fit the device's kind."""
+        inlines: dict[str, list[Any]] = {
+            "camera": [CameraDetailInline],
+            "signal": [SignalDetailInline],
+            "sensor": [SensorThresholdInline],
+        }
+        return inlines.get(obj.kind, []) if obj is not None else []
+
+
+@admin.register(Gateway)
+class GatewayAdmin(AuditedAdmin):
+    list_display = ["code", "name", "ward", "is_active", "token_issued_at", "last_seen_at"]
+    list_filter = ["is_active", "ward"]
+    search_fields = ["code", "name"]
+    readonly_fields = ["token_hash", "token_issued_at", "last_seen_at"]
+    audit_exclude = ("token_hash",)
+
+
+@admin.register(SignalCommand)
+class SignalCommandAdmin(admin.ModelAdmin):
+    """Commands are given from the operations pages; the admin only reads them."""
+
+    list_display = ["device", "action", "plan", "status", "requested_by", "requested_at"]
+    list_filter = ["status", "action"]
+    search_fields = ["device__code", "reason"]
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False

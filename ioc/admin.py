@@ -10,7 +10,7 @@ from django.db import models
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from ioc.models import AuditEntry, Department, User, Ward
+from ioc.models import Alert, AuditEntry, Department, User, Ward
 from ioc.services import audit_record, snapshot
 
 
@@ -101,4 +101,20 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    """Alerts are handled on the operations pages (audited services); here they are read."""
+
+    list_display = ["raised_at", "title", "ward", "severity", "status", "occurrences"]
+    list_filter = ["status", "severity", "kind", "ward"]
+    search_fields = ["title", "cause", "device__code"]
+    list_select_related = ["ward"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
