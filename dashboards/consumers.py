@@ -1,7 +1,9 @@
 """The live channel of the staff screens (DESIGN.md websocket contract).
 
 The consumer authorises in ``connect()``, joins only the groups its user may see, sends a
-snapshot first and then relays events: it never filters a wider stream late.
+snapshot first and then relays events: it never filters a wider stream late. Every relayed
+message carries its ``group`` and that group's ``seq``; a client that sees a gap (or a
+heartbeat ahead of what it has seen) sends ``{"type": "resync"}`` and gets a new snapshot.
 """
 
 from __future__ import annotations
@@ -12,34 +14,15 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
-from cameras.selectors import device_map_features
+from dashboards.selectors import snapshot_for
 from ioc import selectors
-
-
-def _snapshot_for(user: Any) -> dict[str, Any]:
-    """The state a freshly connected client starts from, scoped to ``user``."""
-    wards = list(selectors.wards_visible_to(user).values_list("code", flat=True))
-    devices = {
-        row["code"]: {
-            "status": row["status"],
-            "kind": row["kind"],
-            "ward": row["ward__code"],
-            "last_seen_at": row["last_seen_at"].isoformat() if row["last_seen_at"] else None,
-        }
-        for row in device_map_features(user)
-    }
-    return {
-        "type": "snapshot",
-        "at": timezone.now().isoformat(),
-        "wards": wards,
-        "devices": devices,
-    }
 
 
 class OpsConsumer(AsyncJsonWebsocketConsumer):
     """``/ws/ops/``: session-authenticated, scoped, snapshot first, then events."""
 
     groups_joined: list[str]
+    user: Any = None
 
     async def connect(self) -> None:
         """Refuse anyone without a staff role; join the user's groups; send the snapshot."""
@@ -52,9 +35,13 @@ class OpsConsumer(AsyncJsonWebsocketConsumer):
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined = groups
+        self.user = user
         await self.accept()
-        snapshot = await database_sync_to_async(_snapshot_for)(user)
-        await self.send_json(snapshot)
+        await self.send_snapshot()
+
+    async def send_snapshot(self) -> None:
+        """Send the user's current state (read after joining, so no event falls between)."""
+        await self.send_json(await database_sync_to_async(snapshot_for)(self.user))
 
     async def disconnect(self, code: int) -> None:
         """Leave the groups joined in connect()."""
@@ -62,9 +49,13 @@ class OpsConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        """Clients only listen; a ping gets a pong so they can measure the round trip."""
-        if isinstance(content, dict) and content.get("type") == "ping":
+        """A ping gets a pong (to measure the round trip), a resync a fresh snapshot;
+        anything else is ignored: clients change nothing through this channel."""
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "ping":
             await self.send_json({"type": "pong", "at": timezone.now().isoformat()})
+        elif kind == "resync":
+            await self.send_snapshot()
 
     async def ops_event(self, message: dict[str, Any]) -> None:
         """Relay one event from a group this consumer joined."""

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cameras import selectors as device_selectors
-from cameras.choices import DeviceStatus
+from cameras.choices import DeviceKind, DeviceStatus
 from ioc import selectors
 from ioc.alerts_api import alert_act
-from ioc.choices import Role
+from ioc.choices import AlertStatus, Role, Severity
 from ioc.models import Alert, Ward
 from ioc.text import vietnamese_sort_key
 from ioc.views import staff_required
@@ -46,6 +50,101 @@ def _ward_rows(request: HttpRequest) -> list[dict[str, object]]:
     return rows
 
 
+# How many open alerts the page renders before the live channel takes over.
+FEED_LENGTH = 50
+
+
+def _device_kpis(devices: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
+    """Devices online per kind, with the percentage, from the devices' state."""
+    kpis: dict[str, dict[str, object]] = {}
+    for kind in DeviceKind.values:
+        statuses = [d["status"] for d in devices.values() if d["kind"] == kind]
+        online = sum(1 for status in statuses if status == DeviceStatus.ONLINE)
+        total = len(statuses)
+        kpis[kind] = {
+            "total": total,
+            "online": online,
+            "online_pct": round(100 * online / total) if total else None,
+        }
+    return kpis
+
+
+def _live_initial_state(request: HttpRequest, ward_codes: list[str]) -> dict[str, object]:
+    """What the page renders before the websocket answers, shaped like the live channel's
+    snapshot, so the map and feed draw the same data whether or not the socket connects."""
+    devices = {
+        row["code"]: {
+            "status": row["status"],
+            "kind": row["kind"],
+            "ward": row["ward__code"],
+            "last_seen_at": row["last_seen_at"],
+            "lat": float(row["latitude"]) if row["latitude"] is not None else None,
+            "lon": float(row["longitude"]) if row["longitude"] is not None else None,
+            "name": row["name"],
+        }
+        for row in device_selectors.device_map_features(request.user)
+    }
+    open_alerts = selectors.alerts_visible_to(request.user).exclude(status=AlertStatus.RESOLVED)
+    severity_counts = dict.fromkeys(Severity.values, 0)
+    for row in open_alerts.order_by().values("severity").annotate(n=Count("id")):
+        severity_counts[row["severity"]] = row["n"]
+    alerts = [
+        {
+            "id": alert.pk,
+            "device": alert.device.code if alert.device else None,
+            "ward": alert.ward.code,
+            "kind": alert.kind,
+            "cause": alert.cause,
+            "severity": alert.severity,
+            "status": alert.status,
+            "title": alert.title,
+            "raised_at": alert.raised_at,
+            "last_seen_at": alert.last_seen_at,
+            "occurrences": alert.occurrences,
+            "assignee": alert.assignee.get_username() if alert.assignee else None,
+            "auto_cleared": alert.auto_cleared,
+        }
+        for alert in open_alerts[:FEED_LENGTH]
+    ]
+    return {
+        "type": "snapshot",
+        "at": timezone.now(),
+        "wards": ward_codes,
+        "devices": devices,
+        "alerts": alerts,
+        "kpis": {
+            "devices": _device_kpis(devices),
+            "alerts": severity_counts,
+            "alerts_open": sum(severity_counts.values()),
+        },
+    }
+
+
+def _live_labels() -> dict[str, object]:
+    """The interface text the dashboard's scripts show, translated on the server."""
+    return {
+        "live": _("Live"),
+        "connecting": _("Connecting…"),
+        "reconnecting": _("Reconnecting…"),
+        "staleSince": _("Stale since %(time)s"),
+        "updatedAgo": _("updated %(age)s ago"),
+        "notUpdated": _("not updated live"),
+        "seconds": _("%(n)s s"),
+        "minutes": _("%(n)s min"),
+        "hours": _("%(n)s h"),
+        "noAlerts": _("No open alerts."),
+        "noMatch": _("No device matches."),
+        "lastSeen": _("Last seen"),
+        "never": _("never"),
+        "openDevice": _("Open the device page"),
+        "snapshotAlt": _("Latest image from %(name)s"),
+        "close": _("Close"),
+        "occurrences": _("×%(n)s"),
+        "severity": {value: str(label) for value, label in Severity.choices},
+        "alertStatus": {value: str(label) for value, label in AlertStatus.choices},
+    }
+
+
 @staff_required
 def ops_home(request: HttpRequest) -> HttpResponse:
     """The staff landing page: the city at a glance; a one-ward official lands on the ward."""
@@ -59,10 +158,29 @@ def ops_home(request: HttpRequest) -> HttpResponse:
         key: sum(int(row[key]) for row in rows)  # type: ignore[call-overload]
         for key in ("total", "online", "cameras", "sensors", "signals")
     }
+    initial = _live_initial_state(request, [str(row["ward"].code) for row in rows])  # type: ignore[attr-defined]
+    kpis: Any = initial["kpis"]
     return render(
         request,
         "ops/home.html",
-        {"rows": rows, "totals": totals, "ward_count": len(rows), "nav": "home"},
+        {
+            "rows": rows,
+            "totals": totals,
+            "ward_count": len(rows),
+            "nav": "home",
+            "live_initial": initial,
+            "live_labels": _live_labels(),
+            "device_tiles": [
+                (kind, label, kpis["devices"][kind]) for kind, label in DeviceKind.choices
+            ],
+            "alert_tiles": [
+                (severity, label, kpis["alerts"][severity])
+                for severity, label in reversed(Severity.choices)
+            ],
+            "feed_alerts": initial["alerts"],
+            "device_kinds": DeviceKind.choices,
+            "device_statuses": DeviceStatus.choices,
+        },
     )
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
@@ -58,8 +60,13 @@ class Event:
             "type": str(self.type),
             "ward": self.ward,
             "at": self.at.isoformat(),
-            "data": json.loads(json.dumps(self.data, cls=DjangoJSONEncoder)),
+            "data": json_safe(self.data),
         }
+
+
+def json_safe(data: Any) -> Any:
+    """``data`` as plain JSON types (datetimes and decimals become text, as Django encodes)."""
+    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 
 
 def ward_group(ward_code: str) -> str:
@@ -68,36 +75,138 @@ def ward_group(ward_code: str) -> str:
 
 
 def publish(event: Event) -> None:
-    """Send ``event`` to ``city`` and to its ward's group once the transaction commits."""
+    """Send ``event`` to ``city`` and to its ward's group once the transaction commits.
+
+    ``device.reading`` events are coalesced per device within one transaction: a later
+    reading merges into the pending one (its values win), so at most one leaves per device.
+    """
     message = event.as_message()  # fail fast, inside the service, on non-JSON data
     groups = [CITY_GROUP, ward_group(event.ward)] if event.ward else [CITY_GROUP]
-    transaction.on_commit(lambda: send_to_groups(groups, message))
+    key = _coalescing_key(message)
+    if key is not None and (pending := _pending_delivery(key)) is not None:
+        pending.merge(message)
+        return
+    transaction.on_commit(_Delivery(groups, message, key))
+
+
+def _coalescing_key(message: dict[str, Any]) -> tuple[str, str] | None:
+    """What identifies events that may be merged before commit (one device's readings)."""
+    if message["type"] == EventType.DEVICE_READING and message["data"].get("device"):
+        return (message["type"], str(message["data"]["device"]))
+    return None
+
+
+class _Delivery:
+    """A message waiting for the commit; readings of the same device merge into it."""
+
+    def __init__(
+        self, groups: list[str], message: dict[str, Any], key: tuple[str, str] | None
+    ) -> None:
+        self.groups = groups
+        self.message = message
+        self.key = key
+
+    def merge(self, later: dict[str, Any]) -> None:
+        """Take a later reading of the same device: its fields win, values are merged."""
+        values = {**self.message["data"].get("values", {}), **later["data"].get("values", {})}
+        self.message = {**later, "data": {**self.message["data"], **later["data"]}}
+        if values:
+            self.message["data"]["values"] = values
+
+    def __call__(self) -> None:
+        send_to_groups(self.groups, self.message)
+
+
+def _pending_delivery(key: tuple[str, str]) -> _Delivery | None:
+    """The delivery of ``key`` already waiting for this transaction's commit, if any.
+
+    Only one registered at the current savepoint depth qualifies: merging into an outer
+    one would keep values that a rollback of the inner savepoint should have dropped.
+    Callbacks of rolled-back savepoints are already gone from ``run_on_commit``.
+    """
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        return None  # autocommit: on_commit sends at once, nothing to merge into
+    current = set(connection.savepoint_ids)
+    for savepoint_ids, callback, _robust in reversed(connection.run_on_commit):
+        if isinstance(callback, _Delivery) and callback.key == key:
+            return callback if set(savepoint_ids) == current else None
+    return None
+
+
+def seq_key(group: str) -> str:
+    """The cache key of a group's sequence counter."""
+    return f"realtime:seq:{group}"
+
+
+def next_seq(group: str) -> int:
+    """Advance and return the sequence number of ``group`` (one cache incr, shared by all
+    processes through the cache: Redis in production)."""
+    key = seq_key(group)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # the first message of this group (or the cache lost the key)
+        cache.add(key, 0, timeout=None)
+        return int(cache.incr(key))
+
+
+def current_seqs(groups: list[str]) -> dict[str, int]:
+    """The last sequence number sent through each group (0 before the first message)."""
+    found = cache.get_many([seq_key(group) for group in groups])
+    return {group: int(found.get(seq_key(group)) or 0) for group in groups}
 
 
 def send_to_groups(groups: list[str], message: dict[str, Any]) -> None:
-    """Deliver a message to groups now. A channel-layer outage is logged, never raised:
-    the write that caused the event has already committed, and clients resynchronise."""
+    """Deliver a message to groups now, each copy numbered with that group's next ``seq``.
+
+    A channel-layer (or cache) outage is logged, never raised: the write that caused the
+    event has already committed, and clients resynchronise.
+    """
     layer = get_channel_layer()
     if layer is None:
         return
-    payload = {"type": CONSUMER_MESSAGE_TYPE, "event": message}
     try:
         for group in groups:
-            async_to_sync(layer.group_send)(group, payload)
+            _group_send(layer, group, {**message, "group": group, "seq": next_seq(group)})
     except Exception:  # the channel layer (Redis) is down or refused the message
         logger.warning(
             "realtime: could not deliver %s to %s", message["type"], groups, exc_info=True
         )
 
 
+def _group_send(layer: Any, group: str, event: dict[str, Any]) -> None:
+    """One browser message through one group, wrapped for the consumers' handler."""
+    async_to_sync(layer.group_send)(group, {"type": CONSUMER_MESSAGE_TYPE, "event": event})
+
+
 def heartbeat(ward_codes: list[str]) -> int:
-    """Send a heartbeat through ``city`` and every ward group; returns the groups reached."""
-    message = {
-        "type": str(EventType.HEARTBEAT),
-        "ward": "",
-        "at": timezone.now().isoformat(),
-        "data": {},
-    }
+    """Send a heartbeat through ``city`` and every ward group; returns the groups reached.
+
+    Each carries its group's current ``seq`` (not advanced): a client that last saw a lower
+    number for that group has missed a message and resynchronises.
+    """
+    layer = get_channel_layer()
     groups = [CITY_GROUP, *(ward_group(code) for code in ward_codes)]
-    send_to_groups(groups, message)
+    if layer is None:
+        return len(groups)
+    at = timezone.now().isoformat()
+    try:
+        for group, seq in current_seqs(groups).items():
+            message = {
+                "type": str(EventType.HEARTBEAT),
+                "group": group,
+                "seq": seq,
+                "at": at,
+                "ward": "",
+                "data": {},
+            }
+            _group_send(layer, group, message)
+    except Exception:  # as in send_to_groups: logged, the next beat tries again
+        logger.warning("realtime: could not deliver heartbeat to %s", groups, exc_info=True)
     return len(groups)
+
+
+def heartbeat_seconds() -> float:
+    """How often beat sends the heartbeat (the schedule in settings is the one source)."""
+    schedule = settings.CELERY_BEAT_SCHEDULE["realtime-heartbeat"]["schedule"]
+    return cast(timedelta, schedule).total_seconds()

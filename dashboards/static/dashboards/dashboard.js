@@ -1,0 +1,522 @@
+// The operations dashboard at /ops/: map, KPI tiles, alert feed and device panel, drawn
+// from the state the server rendered and kept current by the live channel (live.js).
+// Works without map tiles: ward boundaries and devices are the platform's own data.
+import { LiveChannel } from "./live.js";
+
+const readJSON = (id) => JSON.parse(document.getElementById(id)?.textContent || "{}");
+const mapLabels = readJSON("ioc-map-labels");
+const labels = readJSON("ioc-live-labels");
+const initial = readJSON("ioc-live-initial");
+
+const STATUS_COLOURS = { online: "#1a9850", offline: "#7f8c8d", fault: "#d73027", maintenance: "#e08e0b" };
+const KIND_RADIUS = { camera: 5, sensor: 6, signal: 7 };
+const SEVERITIES = ["critical", "warning", "info"];
+const FEED_MAX = 100;
+const MUTE_KEY = "ioc.dashboard.muted";
+const TIME_ZONE = "Asia/Ho_Chi_Minh";
+
+const root = document.querySelector("[data-dashboard]");
+const mapElement = root.querySelector("[data-dashboard-map]");
+
+// --- Small helpers ---------------------------------------------------------------------
+
+function format(template, values) {
+  return String(template || "").replace(/%\((\w+)\)s/g, (_m, key) => String(values[key] ?? ""));
+}
+
+function dateParts(value) {
+  const date = value instanceof Date ? value : new Date(value);
+  if (Number.isNaN(date.getTime())) return null;
+  const parts = new Intl.DateTimeFormat("en-GB", {
+    timeZone: TIME_ZONE, hour12: false, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+  }).formatToParts(date);
+  return Object.fromEntries(parts.map((p) => [p.type, p.value]));
+}
+
+/** "hh:mm" in Vietnam time (24 h). */
+function clock(value) {
+  const p = dateParts(value);
+  return p ? `${p.hour}:${p.minute}` : "–";
+}
+
+/** "hh:mm dd/mm/yyyy" in Vietnam time. */
+function stamp(value) {
+  const p = dateParts(value);
+  return p ? `${p.hour}:${p.minute} ${p.day}/${p.month}/${p.year}` : (labels.never || "–");
+}
+
+function age(since) {
+  const seconds = Math.max(0, Math.round((Date.now() - since.getTime()) / 1000));
+  if (seconds < 90) return format(labels.seconds, { n: seconds });
+  if (seconds < 5400) return format(labels.minutes, { n: Math.round(seconds / 60) });
+  return format(labels.hours, { n: Math.round(seconds / 3600) });
+}
+
+function fold(text) {
+  return String(text || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").replace(/đ/g, "d").replace(/Đ/g, "D").toLowerCase();
+}
+
+function deviceURL(code) {
+  return root.dataset.deviceUrl.replace("__code__", encodeURIComponent(code));
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
+
+// --- State -----------------------------------------------------------------------------
+
+const state = {
+  devices: {},
+  alerts: new Map(), // open alerts by id
+  unseen: { critical: 0, warning: 0, info: 0 }, // open alerts counted by the server but not listed
+  updated: { devices: null, alerts: null },
+  filters: { kinds: new Set(["camera", "sensor", "signal"]), ward: "", status: "" },
+  selected: null,
+};
+
+const markers = new Map(); // code -> L.CircleMarker
+let map = null;
+let wardsLayer = null;
+let devicesLayer = null;
+let renderer = null;
+
+const isOpen = (alert) => alert && alert.status !== "resolved";
+
+// --- Map -------------------------------------------------------------------------------
+
+function addBaseMap() {
+  const url = mapElement.dataset.tileUrl;
+  if (!url) return;
+  let failures = 0;
+  const layer = L.tileLayer(url, { maxZoom: 19, attribution: mapElement.dataset.tileAttribution || "" });
+  layer.on("tileerror", () => {
+    failures += 1;
+    if (failures === 4) {
+      // Tiles are unreachable (offline intranet): say so once and keep the vector layers.
+      const note = L.control({ position: "bottomleft" });
+      note.onAdd = () => Object.assign(L.DomUtil.create("div", "map-note"), { textContent: mapLabels.noTiles || "" });
+      note.addTo(map);
+      mapElement.classList.add("no-tiles");
+    }
+  });
+  layer.addTo(map);
+}
+
+function wardAlertCounts() {
+  const counts = {};
+  for (const alert of state.alerts.values()) {
+    if (alert.ward) counts[alert.ward] = (counts[alert.ward] || 0) + 1;
+  }
+  return counts;
+}
+
+function choropleth(count) {
+  if (!count) return { fillColor: "#2a6fb0", fillOpacity: 0.05 };
+  if (count === 1) return { fillColor: "#fdd835", fillOpacity: 0.3 };
+  if (count <= 3) return { fillColor: "#fb8c00", fillOpacity: 0.35 };
+  return { fillColor: "#d73027", fillOpacity: 0.4 };
+}
+
+function styleWards() {
+  if (!wardsLayer) return;
+  const counts = wardAlertCounts();
+  wardsLayer.eachLayer((layer) => {
+    const code = layer.feature.properties.code;
+    const focused = !state.filters.ward || state.filters.ward === code;
+    layer.setStyle({
+      color: "#0b3d6e", weight: focused ? 1.6 : 0.8, opacity: focused ? 0.9 : 0.4, ...choropleth(counts[code] || 0),
+    });
+    const name = layer.feature.properties.title || layer.feature.properties.name;
+    layer.setTooltipContent(counts[code] ? `${name} · ${counts[code]}` : name);
+  });
+}
+
+async function loadWards() {
+  const response = await fetch(mapElement.dataset.wardsUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  if (!response.ok) throw new Error(`wards: HTTP ${response.status}`);
+  const geojson = await response.json();
+  wardsLayer = L.geoJSON(geojson, {
+    onEachFeature: (feature, layer) => {
+      layer.bindTooltip(feature.properties.title || feature.properties.name || "", { sticky: true });
+      layer.on("click", () => selectWard(feature.properties.code));
+    },
+  }).addTo(map);
+  wardsLayer.bringToBack();
+  mapElement.iocWards = wardsLayer;
+  styleWards();
+  const bounds = wardsLayer.getBounds();
+  if (bounds.isValid()) map.fitBounds(bounds, { padding: [12, 12], animate: false });
+}
+
+function markerStyle(device) {
+  return {
+    renderer, radius: KIND_RADIUS[device.kind] || 5, weight: device.kind === "signal" ? 2.5 : 1,
+    color: device.kind === "signal" ? "#072a4d" : "#ffffff",
+    fillColor: STATUS_COLOURS[device.status] || "#555", fillOpacity: 0.95,
+  };
+}
+
+function visible(device) {
+  const f = state.filters;
+  return f.kinds.has(device.kind) && (!f.ward || device.ward === f.ward) && (!f.status || device.status === f.status);
+}
+
+function drawDevice(code) {
+  const device = state.devices[code];
+  let marker = markers.get(code);
+  if (!device || device.lat == null || device.lon == null) {
+    if (marker) { devicesLayer.removeLayer(marker); markers.delete(code); }
+    return;
+  }
+  if (!marker) {
+    marker = L.circleMarker([device.lat, device.lon], markerStyle(device));
+    marker.deviceCode = code;
+    marker.on("click", () => showDevice(code));
+    markers.set(code, marker);
+  } else {
+    marker.setLatLng([device.lat, device.lon]);
+    marker.setStyle(markerStyle(device));
+  }
+  const title = device.name ? `${code} · ${device.name}` : code;
+  if (marker.getTooltip()) marker.setTooltipContent(title);
+  else marker.bindTooltip(title);
+  if (visible(device)) devicesLayer.addLayer(marker);
+  else devicesLayer.removeLayer(marker);
+}
+
+function drawAllDevices() {
+  if (!devicesLayer) return;
+  for (const code of markers.keys()) if (!state.devices[code]) drawDevice(code);
+  for (const code of Object.keys(state.devices)) drawDevice(code);
+  fillSearchList();
+}
+
+function initMap() {
+  map = L.map(mapElement, { preferCanvas: true, zoomControl: true }).setView([21.5928, 105.8442], 12);
+  mapElement.iocMap = map;
+  renderer = L.canvas({ padding: 0.3 });
+  addBaseMap();
+  devicesLayer = L.featureGroup().addTo(map);
+  mapElement.iocDevices = devicesLayer;
+  drawAllDevices();
+  loadWards()
+    .catch((error) => { mapElement.dataset.error = String(error); console.error(error); })
+    .finally(() => {
+      devicesLayer.bringToFront?.();
+      mapElement.dataset.ready = "true";
+    });
+}
+
+// --- Filters and search ----------------------------------------------------------------
+
+function selectWard(code) {
+  const select = root.querySelector("#filter-ward");
+  select.value = code;
+  applyFilters();
+}
+
+function applyFilters() {
+  const form = root.querySelector("[data-map-tools]");
+  state.filters.kinds = new Set([...form.querySelectorAll("input[name=kind]:checked")].map((i) => i.value));
+  state.filters.ward = form.elements.ward.value;
+  state.filters.status = form.elements.status.value;
+  drawAllDevices();
+  styleWards();
+  if (state.filters.ward && wardsLayer) {
+    const ward = wardsLayer.getLayers().find((layer) => layer.feature.properties.code === state.filters.ward);
+    if (ward) map.fitBounds(ward.getBounds(), { padding: [16, 16] });
+  }
+}
+
+function fillSearchList() {
+  const list = root.querySelector("#device-search-list");
+  const codes = Object.keys(state.devices).sort();
+  if (list.childElementCount === codes.length) return;
+  list.replaceChildren(...codes.map((code) => el("option", { value: code, label: state.devices[code].name || code })));
+}
+
+function findDevice(query) {
+  const q = fold(query.trim());
+  if (!q) return null;
+  const codes = Object.keys(state.devices);
+  return codes.find((code) => fold(code) === q)
+    || codes.find((code) => fold(code).startsWith(q))
+    || codes.find((code) => fold(state.devices[code].name).includes(q))
+    || codes.find((code) => fold(code).includes(q))
+    || null;
+}
+
+function search(query) {
+  const note = root.querySelector("[data-search-note]");
+  const code = findDevice(query);
+  note.hidden = Boolean(code) || !query.trim();
+  note.textContent = labels.noMatch || "";
+  if (!code) return;
+  const device = state.devices[code];
+  if (!visible(device)) {
+    // Show what was asked for, even when a filter hid it.
+    const form = root.querySelector("[data-map-tools]");
+    for (const box of form.querySelectorAll("input[name=kind]")) box.checked = true;
+    form.elements.ward.value = "";
+    form.elements.status.value = "";
+    applyFilters();
+  }
+  if (device.lat != null && device.lon != null) map.setView([device.lat, device.lon], Math.max(map.getZoom(), 16));
+  showDevice(code);
+}
+
+// --- Side panel ------------------------------------------------------------------------
+
+function showDevice(code) {
+  const device = state.devices[code];
+  const panel = root.querySelector("[data-device-panel]");
+  if (!device) { panel.hidden = true; state.selected = null; return; }
+  const changed = state.selected !== code;
+  state.selected = code;
+  panel.hidden = false;
+  panel.dataset.device = code;
+  panel.querySelector("[data-device-name]").textContent = device.name || code;
+  panel.querySelector("[data-device-code]").textContent = code;
+  panel.querySelector("[data-device-kind]").textContent = (mapLabels.kind || {})[device.kind] || device.kind || "";
+  const badge = panel.querySelector("[data-device-status]");
+  badge.className = `badge status-${device.status}`;
+  badge.textContent = (mapLabels.status || {})[device.status] || device.status || "";
+  panel.querySelector("[data-device-seen]").textContent = device.last_seen_at ? stamp(device.last_seen_at) : (labels.never || "–");
+  panel.querySelector("[data-device-link]").href = deviceURL(code);
+  const figure = panel.querySelector("[data-device-snapshot]");
+  figure.hidden = device.kind !== "camera";
+  if (device.kind === "camera" && changed) {
+    const image = figure.querySelector("[data-device-image]");
+    const error = figure.querySelector("[data-device-image-error]");
+    image.hidden = false;
+    error.hidden = true;
+    image.onerror = () => { image.hidden = true; error.hidden = false; };
+    image.alt = format(labels.snapshotAlt, { name: device.name || code });
+    image.src = `${root.dataset.snapshotUrl.replace("__code__", encodeURIComponent(code))}?t=${Date.now()}`;
+  }
+  if (changed && window.matchMedia("(max-width: 900px)").matches) panel.scrollIntoView({ behavior: "smooth", block: "nearest" });
+}
+
+// --- KPI tiles -------------------------------------------------------------------------
+
+function renderKpis() {
+  for (const tile of root.querySelectorAll("[data-kpi-kind]")) {
+    const kind = tile.dataset.kpiKind;
+    const all = Object.values(state.devices).filter((d) => d.kind === kind);
+    const online = all.filter((d) => d.status === "online").length;
+    tile.querySelector("[data-kpi-value]").textContent = online.toLocaleString("vi-VN");
+    tile.querySelector("[data-kpi-total]").textContent = all.length.toLocaleString("vi-VN");
+    tile.querySelector("[data-kpi-pct]").textContent = all.length ? `${Math.round((100 * online) / all.length)}%` : "–";
+  }
+  const counts = { ...state.unseen };
+  for (const alert of state.alerts.values()) counts[alert.severity] = (counts[alert.severity] || 0) + 1;
+  for (const tile of root.querySelectorAll("[data-kpi-severity]")) {
+    const count = counts[tile.dataset.kpiSeverity] || 0;
+    tile.querySelector("[data-kpi-value]").textContent = count.toLocaleString("vi-VN");
+    tile.classList.toggle("has-alerts", count > 0);
+  }
+}
+
+// --- Alert feed ------------------------------------------------------------------------
+
+function feedItem(alert) {
+  const meta = el("span", { class: "feed-meta muted" });
+  meta.append(`${stamp(alert.raised_at)} · ${(labels.severity || {})[alert.severity] || alert.severity}`);
+  if (alert.status && alert.status !== "active") meta.append(` · ${(labels.alertStatus || {})[alert.status] || alert.status}`);
+  if (alert.occurrences > 1) meta.append(` · ${format(labels.occurrences, { n: alert.occurrences })}`);
+  if (alert.device) {
+    meta.append(" · ");
+    meta.append(el("a", { href: deviceURL(alert.device), text: alert.device }));
+  }
+  return el(
+    "li",
+    { class: `feed-item severity-${SEVERITIES.includes(alert.severity) ? alert.severity : "info"}`, "data-alert-id": String(alert.id) },
+    el("strong", { class: "feed-title", text: alert.title || alert.cause || "" }),
+    meta,
+  );
+}
+
+function renderFeed() {
+  const feed = root.querySelector("[data-feed]");
+  const alerts = [...state.alerts.values()]
+    .sort((a, b) => (Date.parse(b.raised_at) || 0) - (Date.parse(a.raised_at) || 0) || b.id - a.id)
+    .slice(0, FEED_MAX);
+  if (!alerts.length) {
+    feed.replaceChildren(el("li", { class: "muted feed-empty", text: labels.noAlerts || "" }));
+    return;
+  }
+  feed.replaceChildren(...alerts.map(feedItem));
+}
+
+// --- Sound for critical alerts (Web Audio: no file to serve) ----------------------------
+
+let audio = null;
+const muted = () => window.localStorage.getItem(MUTE_KEY) === "1";
+
+function audioContext() {
+  if (!audio && (window.AudioContext || window.webkitAudioContext)) {
+    audio = new (window.AudioContext || window.webkitAudioContext)();
+  }
+  return audio;
+}
+
+function chime() {
+  if (muted()) return;
+  const context = audioContext();
+  if (!context || context.state !== "running") return; // no user gesture yet: stay silent
+  const start = context.currentTime;
+  for (const [offset, frequency] of [[0, 880], [0.22, 660], [0.44, 880]]) {
+    const oscillator = context.createOscillator();
+    const gain = context.createGain();
+    oscillator.type = "sine";
+    oscillator.frequency.value = frequency;
+    gain.gain.setValueAtTime(0.0001, start + offset);
+    gain.gain.exponentialRampToValueAtTime(0.25, start + offset + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, start + offset + 0.2);
+    oscillator.connect(gain).connect(context.destination);
+    oscillator.start(start + offset);
+    oscillator.stop(start + offset + 0.21);
+  }
+}
+
+function renderMute() {
+  const button = root.querySelector("[data-mute]");
+  button.setAttribute("aria-pressed", String(muted()));
+  button.querySelector("[data-mute-on]").hidden = muted();
+  button.querySelector("[data-mute-off]").hidden = !muted();
+}
+
+// --- Applying the live channel's messages ------------------------------------------------
+
+function applySnapshot(snapshot, { live }) {
+  const devices = snapshot.devices || {};
+  const next = {};
+  for (const [code, device] of Object.entries(devices)) {
+    // An older server's snapshot has no position or name: keep what the page already knows.
+    next[code] = { ...(state.devices[code] || {}), ...device };
+    for (const key of ["lat", "lon", "name"]) if (device[key] == null && state.devices[code]) next[code][key] = state.devices[code][key];
+  }
+  state.devices = next;
+  window.iocDashboard.devices = next;
+  const at = live ? new Date() : new Date(snapshot.at || Date.now());
+  state.updated.devices = at;
+  if (Array.isArray(snapshot.alerts)) {
+    state.alerts = new Map(snapshot.alerts.filter(isOpen).map((alert) => [alert.id, alert]));
+    const listed = { critical: 0, warning: 0, info: 0 };
+    for (const alert of state.alerts.values()) listed[alert.severity] = (listed[alert.severity] || 0) + 1;
+    const total = snapshot.kpis?.alerts || listed;
+    for (const severity of SEVERITIES) state.unseen[severity] = Math.max(0, (total[severity] || 0) - listed[severity]);
+    state.updated.alerts = at;
+  }
+  window.iocDashboard.alerts = state.alerts;
+  drawAllDevices();
+  styleWards();
+  renderKpis();
+  renderFeed();
+  if (state.selected) showDevice(state.selected);
+}
+
+function applyDeviceEvent(event) {
+  const data = event.data || {};
+  const code = data.device;
+  if (!code) return;
+  const device = state.devices[code] || (state.devices[code] = { ward: event.ward });
+  if (event.type === "device.status" && data.status) device.status = data.status;
+  for (const key of ["kind", "name", "lat", "lon", "last_seen_at"]) if (data[key] != null) device[key] = data[key];
+  if (data.ward || event.ward) device.ward = data.ward || event.ward;
+  if (event.type === "device.reading" && !data.last_seen_at && event.at) device.last_seen_at = event.at;
+  state.updated.devices = new Date();
+  drawDevice(code);
+  renderKpis();
+  if (state.selected === code) showDevice(code);
+}
+
+function applyAlertEvent(event) {
+  const alert = { ...(event.data || {}) };
+  if (alert.id == null) return;
+  alert.ward = alert.ward || event.ward;
+  const known = state.alerts.get(alert.id);
+  if (isOpen(alert)) {
+    state.alerts.set(alert.id, { ...(known || {}), ...alert });
+    if (event.type === "alert.raised" && !known && alert.severity === "critical") chime();
+  } else if (known) {
+    state.alerts.delete(alert.id);
+  } else if (state.unseen[alert.severity] > 0) {
+    state.unseen[alert.severity] -= 1; // closed an alert the feed did not list
+  }
+  state.updated.alerts = new Date();
+  styleWards();
+  renderKpis();
+  renderFeed();
+}
+
+function applyEvent(event) {
+  if (String(event.type).startsWith("device.")) applyDeviceEvent(event);
+  else if (String(event.type).startsWith("alert.")) applyAlertEvent(event);
+}
+
+// --- Status indicator and ages -----------------------------------------------------------
+
+const indicator = document.querySelector("[data-live-status]");
+
+function renderIndicator(channel) {
+  if (!indicator) return;
+  indicator.dataset.state = channel.state;
+  if (channel.state === "live") indicator.textContent = labels.live || "Live";
+  else if (channel.state === "reconnecting") indicator.textContent = labels.reconnecting || "Reconnecting…";
+  else if (channel.state === "stale") indicator.textContent = format(labels.staleSince, { time: clock(channel.since) });
+  else indicator.textContent = labels.connecting || "Connecting…";
+  indicator.title = stamp(channel.since);
+}
+
+function renderAges() {
+  for (const [source, at] of Object.entries(state.updated)) {
+    const target = root.querySelector(`[data-age="${source}"]`);
+    if (target && at) target.textContent = format(labels.updatedAgo, { age: age(at) });
+  }
+}
+
+// --- Start -------------------------------------------------------------------------------
+
+const renderedAt = new Date(initial.at || Date.now());
+const channel = new LiveChannel({ dataAt: renderedAt });
+window.iocDashboard = { devices: state.devices, alerts: state.alerts, state, channel, markers };
+
+applySnapshot(initial, { live: false });
+initMap();
+renderMute();
+renderIndicator(channel);
+renderAges();
+
+channel.onSnapshot((snapshot) => applySnapshot(snapshot, { live: true }));
+channel.onEvent(applyEvent);
+channel.onState(() => renderIndicator(channel));
+channel.start();
+window.setInterval(() => { renderAges(); if (channel.state === "stale") renderIndicator(channel); }, 1000);
+
+const tools = root.querySelector("[data-map-tools]");
+tools.addEventListener("change", (event) => { if (event.target.name !== "q") applyFilters(); });
+tools.querySelector("#device-search").addEventListener("change", (event) => search(event.target.value));
+tools.querySelector("#device-search").addEventListener("keydown", (event) => {
+  if (event.key === "Enter") { event.preventDefault(); search(event.target.value); }
+});
+root.querySelector("[data-device-close]").addEventListener("click", () => {
+  root.querySelector("[data-device-panel]").hidden = true;
+  state.selected = null;
+});
+root.querySelector("[data-mute]").addEventListener("click", () => {
+  window.localStorage.setItem(MUTE_KEY, muted() ? "0" : "1");
+  renderMute();
+  if (!muted()) audioContext()?.resume();
+});
+// Browsers start audio only after a gesture: the first click anywhere unlocks it.
+document.addEventListener("pointerdown", () => { if (!muted()) audioContext()?.resume(); }, { once: true });

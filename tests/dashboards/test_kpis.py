@@ -1,0 +1,178 @@
+"""KPIs and the websocket snapshot: figures and contents scoped by ward, fixed query counts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from cameras.choices import DeviceKind, DeviceStatus
+from cameras.models import Device
+from dashboards.selectors import kpis_for, snapshot_for
+from ioc import realtime
+from ioc.choices import AlertKind, AlertStatus, Severity
+from ioc.models import Alert, User
+from ioc.services import alert_raise
+
+OWN, OTHER = "05449", "05440"
+
+
+def raise_for(ward_code: str, severity: Severity, cause: str = "detection:fire") -> Alert:
+    device = Device.objects.filter(ward__code=ward_code).order_by("code").first()
+    assert device is not None
+    alert, _created = alert_raise(
+        ward=device.ward,
+        device=device,
+        kind=AlertKind.DETECTION,
+        cause=cause,
+        severity=severity,
+        title=f"Fire at {device.name}",
+    )
+    return alert
+
+
+def expected_device_kpis(**ward_filter: Any) -> dict[str, dict[str, Any]]:
+    """The device figures computed the slow, obvious way (one query per kind)."""
+    figures = {}
+    for kind in DeviceKind.values:
+        devices = Device.objects.filter(kind=kind, **ward_filter)
+        total = devices.count()
+        online = devices.filter(status=DeviceStatus.ONLINE).count()
+        figures[kind] = {
+            "total": total,
+            "online": online,
+            "online_pct": round(100 * online / total, 1) if total else 0.0,
+        }
+    return figures
+
+
+@pytest.fixture
+def alerts_in_two_wards(demo_city: Any) -> None:
+    raise_for(OWN, Severity.CRITICAL)
+    raise_for(OWN, Severity.WARNING, cause="threshold:pm25")
+    resolved = raise_for(OWN, Severity.INFO, cause="detection:crowd")
+    Alert.objects.filter(pk=resolved.pk).update(status=AlertStatus.RESOLVED)
+    raise_for(OTHER, Severity.CRITICAL)
+    raise_for(OTHER, Severity.INFO, cause="detection:crowd")
+
+
+def test_operator_kpis_cover_the_whole_city(alerts_in_two_wards: None) -> None:
+    kpis = kpis_for(User.objects.get(username="operator"))
+
+    assert kpis["devices"] == expected_device_kpis()
+    assert kpis["devices"]["camera"]["total"] == 304
+    assert kpis["alerts"] == {"critical": 2, "warning": 1, "info": 1}
+    assert kpis["alerts_open"] == 4
+
+
+def test_ward_official_kpis_count_only_their_ward(alerts_in_two_wards: None) -> None:
+    kpis = kpis_for(User.objects.get(username="official1"))
+
+    assert kpis["devices"] == expected_device_kpis(ward__code=OWN)
+    assert 0 < kpis["devices"]["camera"]["total"] < 304
+    assert kpis["alerts"] == {"critical": 1, "warning": 1, "info": 0}
+    assert kpis["alerts_open"] == 2
+
+
+def test_online_percentage_follows_device_status(demo_city: Any) -> None:
+    Device.objects.filter(ward__code=OWN, kind=DeviceKind.CAMERA).update(
+        status=DeviceStatus.OFFLINE
+    )
+    first = Device.objects.filter(ward__code=OWN, kind=DeviceKind.CAMERA).order_by("code")[0]
+    Device.objects.filter(pk=first.pk).update(status=DeviceStatus.ONLINE)
+    total = Device.objects.filter(ward__code=OWN, kind=DeviceKind.CAMERA).count()
+
+    cameras = kpis_for(User.objects.get(username="official1"))["devices"]["camera"]
+
+    assert cameras == {"total": total, "online": 1, "online_pct": round(100 / total, 1)}
+
+
+def test_department_staff_see_city_wide_kpis(alerts_in_two_wards: None) -> None:
+    assert kpis_for(User.objects.get(username="department1"))["alerts_open"] == 4
+
+
+def test_kpis_take_two_queries_whatever_the_scope(
+    alerts_in_two_wards: None, django_assert_num_queries: Any
+) -> None:
+    for username in ("operator", "official1"):
+        user = User.objects.get(username=username)
+        with django_assert_num_queries(2):  # devices by kind, open alerts by severity
+            kpis_for(user)
+
+
+def test_kpi_api_is_scoped_to_the_callers_wards(alerts_in_two_wards: None, login: Any) -> None:
+    response = login("official1").get("/api/v1/kpis")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["at"]
+    assert body["alerts"] == {"critical": 1, "warning": 1, "info": 0}
+    assert body["devices"] == expected_device_kpis(ward__code=OWN)
+    assert login("operator").get("/api/v1/kpis").json()["alerts_open"] == 4
+
+
+def test_kpi_api_query_count_is_fixed(
+    alerts_in_two_wards: None, login: Any, django_assert_num_queries: Any
+) -> None:
+    client = login("official1")
+    client.get("/api/v1/kpis")
+    with django_assert_num_queries(4):  # session, user, devices by kind, alerts by severity
+        client.get("/api/v1/kpis")
+
+
+def test_kpi_api_refuses_anonymous_callers(demo_city: Any, client: Any) -> None:
+    assert client.get("/api/v1/kpis").status_code == 403
+
+
+def test_kpi_api_is_in_the_openapi_schema(demo_city: Any, login: Any) -> None:
+    schema = login("operator").get("/api/schema/", {"format": "json"}).json()
+
+    operation = schema["paths"]["/api/v1/kpis"]["get"]
+    assert "200" in operation["responses"]
+
+
+def test_snapshot_holds_only_the_officials_ward(alerts_in_two_wards: None) -> None:
+    snapshot = snapshot_for(User.objects.get(username="official1"))
+
+    assert snapshot["type"] == "snapshot"
+    assert snapshot["wards"] == [OWN]
+    assert snapshot["seq"] == realtime.current_seqs([realtime.ward_group(OWN)])
+    assert snapshot["heartbeat_seconds"] == realtime.heartbeat_seconds()
+    assert set(snapshot["devices"]) == set(
+        Device.objects.filter(ward__code=OWN).values_list("code", flat=True)
+    )
+    device = Device.objects.filter(ward__code=OWN).order_by("code").first()
+    assert device is not None
+    assert snapshot["devices"][device.code] == {
+        "status": device.status,
+        "kind": device.kind,
+        "ward": OWN,
+        "last_seen_at": realtime.json_safe(device.last_seen_at),
+        "lat": float(device.latitude),
+        "lon": float(device.longitude),
+        "name": device.name,
+    }
+    assert [alert["ward"] for alert in snapshot["alerts"]] == [OWN, OWN]
+    assert [alert["severity"] for alert in snapshot["alerts"]] == ["warning", "critical"]
+    assert snapshot["kpis"] == kpis_for(User.objects.get(username="official1"))
+    json.dumps(snapshot)  # plain JSON, as the consumer sends it
+
+
+def test_operator_snapshot_has_every_ward_and_the_city_group(alerts_in_two_wards: None) -> None:
+    snapshot = snapshot_for(User.objects.get(username="operator"))
+
+    assert len(snapshot["wards"]) == 32
+    assert list(snapshot["seq"]) == [realtime.CITY_GROUP]
+    assert len(snapshot["devices"]) == Device.objects.count()
+    assert {alert["ward"] for alert in snapshot["alerts"]} == {OWN, OTHER}
+    assert snapshot["kpis"]["alerts_open"] == 4
+
+
+def test_snapshot_query_count_is_fixed(
+    alerts_in_two_wards: None, django_assert_num_queries: Any
+) -> None:
+    user = User.objects.get(username="official1")
+    # groups, devices, wards, alerts (ward, device, users joined), two KPI aggregates
+    with django_assert_num_queries(6):
+        snapshot_for(user)

@@ -1,0 +1,208 @@
+"""The live dashboard end to end: a real ASGI server and Celery worker on PostgreSQL and
+Redis, events pushed over HTTP as a gateway would, and Debian's chromium (Playwright)
+seeing them arrive at /ops/ without a reload."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from django.utils import timezone
+
+from cameras.choices import DeviceKind, DeviceStatus
+from cameras.models import Device
+from cameras.services.registry import token_issue
+from tests.conftest import DEMO_PASSWORD, ON_CI, Stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+CHROMIUM = os.environ.get("IOC_CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(os.environ.get("IOC_SCREENSHOTS", "test-results"))
+
+
+@pytest.fixture
+def live_stack(stack: Stack) -> dict[str, Any]:
+    """The server, a worker, and everything the test needs from the database, read before
+    the browser starts (an ORM call under Playwright opens a connection nobody closes)."""
+    camera, other = (
+        Device.objects.filter(kind=DeviceKind.CAMERA, gateway__isnull=False)
+        .exclude(status=DeviceStatus.FAULT)
+        .select_related("gateway")
+        .order_by("code")[:2]
+    )
+    tokens = {camera.gateway_id: token_issue(owner=camera.gateway, actor_label="test")}
+    if other.gateway_id not in tokens:
+        tokens[other.gateway_id] = token_issue(owner=other.gateway, actor_label="test")
+    devices = Device.objects.filter(latitude__isnull=False, longitude__isnull=False).count()
+    url = stack.server()
+    stack.worker()
+    return {
+        "url": url,
+        "devices": devices,
+        "camera": camera.code,
+        "camera_token": tokens[camera.gateway_id],
+        "faulty": other.code,
+        "faulty_token": tokens[other.gateway_id],
+    }
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's chromium under Playwright (Playwright's own browser download is not used)."""
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: apt-get install chromium"
+        if ON_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield instance
+        instance.close()
+
+
+def push(base: str, token: str, device: str, event_type: str, data: dict[str, Any]) -> None:
+    """Send one event through the ingest API with a gateway token."""
+    event = {
+        "id": f"live-{uuid.uuid4().hex}",
+        "device": device,
+        "ts": timezone.now().isoformat(),
+        "type": event_type,
+        "data": data,
+    }
+    response = httpx.post(
+        f"{base}/api/v1/ingest/events",
+        json={"events": [event]},
+        headers={"Authorization": f"Gateway {token}"},
+        timeout=10,
+    )
+    assert response.status_code == 202, response.text
+
+
+def open_dashboard(context: Any, base: str) -> Any:
+    """Log in as the city operator and wait until /ops/ says it is live."""
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("form.form button[type=submit]")
+    page.wait_for_url(f"{base}/ops/")
+    page.wait_for_selector("[data-live-status][data-state=live]", timeout=20000)
+    page.wait_for_selector("[data-dashboard-map][data-ready=true]", timeout=15000)
+    return page
+
+
+def critical_count(page: Any) -> int:
+    text = page.locator("[data-kpi-severity=critical] [data-kpi-value]").inner_text()
+    return int(re.sub(r"\D", "", text) or 0)
+
+
+def shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def test_operator_sees_alerts_and_device_faults_arrive_live(
+    live_stack: dict[str, Any], browser: Any
+) -> None:
+    base, camera, faulty = live_stack["url"], live_stack["camera"], live_stack["faulty"]
+    context = browser.new_context(viewport={"width": 1600, "height": 900})
+    page = open_dashboard(context, base)
+    # Devices are drawn from the snapshot, with no second fetch: one marker per device.
+    drawn = page.evaluate(
+        """() => [document.querySelector('[data-dashboard-map]').iocDevices.getLayers().length,
+                 Object.keys(window.iocDashboard.devices).length]"""
+    )
+    assert drawn[0] == drawn[1] == live_stack["devices"]
+    before = critical_count(page)
+    page.evaluate("() => { window.__noReload = true; }")
+
+    push(base, live_stack["camera_token"], camera, "detection", {"kind": "fire"})
+    item = f"[data-feed] li.severity-critical a[href='/ops/devices/{camera}/']"
+    page.wait_for_selector(item, timeout=20000)
+    page.wait_for_function(
+        "n => Number(document.querySelector('[data-kpi-severity=critical] [data-kpi-value]')"
+        ".textContent.replace(/\\D/g, '')) === n",
+        arg=before + 1,
+        timeout=10000,
+    )
+    assert page.locator("[data-feed] li").first.locator(f"a[href='/ops/devices/{camera}/']").count()
+
+    push(base, live_stack["faulty_token"], faulty, "fault", {"code": "tamper"})
+    page.wait_for_function(
+        "code => window.iocDashboard.devices[code]?.status === 'fault'", arg=faulty, timeout=20000
+    )
+    assert page.evaluate("() => window.__noReload") is True, "the page must not reload"
+
+    # Search pans to the device and opens its panel, with the camera's snapshot image.
+    page.fill("#device-search", faulty)
+    page.press("#device-search", "Enter")
+    page.wait_for_selector(f"[data-device-panel][data-device='{faulty}']:not([hidden])")
+    assert page.locator("[data-device-panel] [data-device-status]").get_attribute("class") == (
+        "badge status-fault"
+    )
+    assert (
+        page.locator("[data-device-panel] [data-device-image]")
+        .get_attribute("src")
+        .startswith(f"/ops/devices/{faulty}/snapshot.jpg")
+    )
+    assert re.search(r"\d", page.locator("[data-age=alerts]").inner_text())
+    shot(page, "ops-live-desktop")
+    assert page.errors == []
+    context.close()
+
+
+def test_dashboard_on_a_phone_stacks_feed_under_the_map(
+    live_stack: dict[str, Any], browser: Any
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = open_dashboard(context, live_stack["url"])
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 390, "the dashboard must not scroll sideways on a phone"
+    map_box = page.locator("[data-dashboard-map]").bounding_box()
+    feed_box = page.locator("[data-feed]").bounding_box()
+    assert feed_box["y"] >= map_box["y"] + map_box["height"], "the feed sits under the map"
+    shot(page, "ops-live-phone")
+    page.locator(".feed-panel").scroll_into_view_if_needed()
+    shot(page, "ops-live-phone-feed")
+    assert page.errors == []
+    context.close()
+
+
+def test_without_a_websocket_the_page_shows_what_the_server_rendered_as_stale(
+    live_stack: dict[str, Any], browser: Any
+) -> None:
+    context = browser.new_context(viewport={"width": 1600, "height": 900})
+    # Every websocket fails, as behind a proxy that does not pass them.
+    context.route_web_socket(re.compile(r".*/ws/ops/"), lambda ws: ws.close())
+    page = context.new_page()
+    page.goto(f"{live_stack['url']}/accounts/login/")
+    page.fill("#id_username", "operator")
+    page.fill("#id_password", DEMO_PASSWORD)
+    page.click("form.form button[type=submit]")
+    page.wait_for_selector("[data-live-status][data-state=stale]", timeout=20000)
+    # "Stale since hh:mm", the time the server rendered the page.
+    assert re.search(r"\d\d:\d\d", page.locator("[data-live-status]").inner_text())
+    assert page.evaluate("() => Object.keys(window.iocDashboard.devices).length") > 0
+    page.wait_for_selector("[data-dashboard-map][data-ready=true]", timeout=15000)
+    shot(page, "ops-live-stale")
+    context.close()
