@@ -45,10 +45,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def recreate_database() -> None:
+def recreate_database(database_url: str = DATABASE_URL) -> None:
+    """Drop and create the scratch database the bench runs on."""
     import psycopg2
 
-    url = urlparse(DATABASE_URL)
+    url = urlparse(database_url)
     name = url.path.lstrip("/")
     admin = psycopg2.connect(
         host=url.hostname,
