@@ -6,17 +6,16 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cameras import selectors as device_selectors
 from cameras.choices import DeviceKind, DeviceStatus
+from dashboards.selectors import open_alerts_for, snapshot_for
 from ioc import selectors
 from ioc.alerts_api import alert_act
 from ioc.choices import AlertStatus, Role, Severity
@@ -52,72 +51,6 @@ def _ward_rows(request: HttpRequest) -> list[dict[str, object]]:
 
 # How many open alerts the page renders before the live channel takes over.
 FEED_LENGTH = 50
-
-
-def _device_kpis(devices: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
-    """Devices online per kind, with the percentage, from the devices' state."""
-    kpis: dict[str, dict[str, object]] = {}
-    for kind in DeviceKind.values:
-        statuses = [d["status"] for d in devices.values() if d["kind"] == kind]
-        online = sum(1 for status in statuses if status == DeviceStatus.ONLINE)
-        total = len(statuses)
-        kpis[kind] = {
-            "total": total,
-            "online": online,
-            "online_pct": round(100 * online / total) if total else None,
-        }
-    return kpis
-
-
-def _live_initial_state(request: HttpRequest, ward_codes: list[str]) -> dict[str, object]:
-    """What the page renders before the websocket answers, shaped like the live channel's
-    snapshot, so the map and feed draw the same data whether or not the socket connects."""
-    devices = {
-        row["code"]: {
-            "status": row["status"],
-            "kind": row["kind"],
-            "ward": row["ward__code"],
-            "last_seen_at": row["last_seen_at"],
-            "lat": float(row["latitude"]) if row["latitude"] is not None else None,
-            "lon": float(row["longitude"]) if row["longitude"] is not None else None,
-            "name": row["name"],
-        }
-        for row in device_selectors.device_map_features(request.user)
-    }
-    open_alerts = selectors.alerts_visible_to(request.user).exclude(status=AlertStatus.RESOLVED)
-    severity_counts = dict.fromkeys(Severity.values, 0)
-    for row in open_alerts.order_by().values("severity").annotate(n=Count("id")):
-        severity_counts[row["severity"]] = row["n"]
-    alerts = [
-        {
-            "id": alert.pk,
-            "device": alert.device.code if alert.device else None,
-            "ward": alert.ward.code,
-            "kind": alert.kind,
-            "cause": alert.cause,
-            "severity": alert.severity,
-            "status": alert.status,
-            "title": alert.title,
-            "raised_at": alert.raised_at,
-            "last_seen_at": alert.last_seen_at,
-            "occurrences": alert.occurrences,
-            "assignee": alert.assignee.get_username() if alert.assignee else None,
-            "auto_cleared": alert.auto_cleared,
-        }
-        for alert in open_alerts[:FEED_LENGTH]
-    ]
-    return {
-        "type": "snapshot",
-        "at": timezone.now(),
-        "wards": ward_codes,
-        "devices": devices,
-        "alerts": alerts,
-        "kpis": {
-            "devices": _device_kpis(devices),
-            "alerts": severity_counts,
-            "alerts_open": sum(severity_counts.values()),
-        },
-    }
 
 
 def _live_labels() -> dict[str, object]:
@@ -158,7 +91,9 @@ def ops_home(request: HttpRequest) -> HttpResponse:
         key: sum(int(row[key]) for row in rows)  # type: ignore[call-overload]
         for key in ("total", "online", "cameras", "sensors", "signals")
     }
-    initial = _live_initial_state(request, [str(row["ward"].code) for row in rows])  # type: ignore[attr-defined]
+    # The live channel's own snapshot: the map and feed draw the same data whether or not
+    # the websocket connects.
+    initial = snapshot_for(user)
     kpis: Any = initial["kpis"]
     return render(
         request,
@@ -177,7 +112,7 @@ def ops_home(request: HttpRequest) -> HttpResponse:
                 (severity, label, kpis["alerts"][severity])
                 for severity, label in reversed(Severity.choices)
             ],
-            "feed_alerts": initial["alerts"],
+            "feed_alerts": open_alerts_for(user, limit=FEED_LENGTH),
             "device_kinds": DeviceKind.choices,
             "device_statuses": DeviceStatus.choices,
         },

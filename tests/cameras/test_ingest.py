@@ -263,14 +263,14 @@ def test_too_many_requests_per_token_is_429(
     gateway_token: str, camera: Device, settings: Any
 ) -> None:
     settings.IOC_INGEST_REQUESTS_PER_SECOND = 2
-    codes = [
-        post(gateway_token, {"events": [event(camera.code, f"r{n}")]}).status_code for n in range(4)
-    ]
-    assert 429 in codes
-    refused = post(gateway_token, {"events": [event(camera.code, "r9")]})
-    if refused.status_code == 429:
-        assert refused["Retry-After"] == "1"
-        assert "slow down" in refused.json()["detail"]
+    # Four requests: at most two a second pass; they may straddle a second boundary, so
+    # at least one of the four is refused either way.
+    answers = [post(gateway_token, {"events": [event(camera.code, f"r{n}")]}) for n in range(4)]
+    refused = [answer for answer in answers if answer.status_code == 429]
+    assert refused, [answer.status_code for answer in answers]
+    assert refused[0]["Retry-After"] == "1"
+    assert "slow down" in refused[0].json()["detail"]
+    assert DeviceEvent.objects.filter(event_id__startswith="r").count() == 4 - len(refused)
 
 
 def test_get_is_refused_as_json(demo_city: Any) -> None:

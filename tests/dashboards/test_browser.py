@@ -3,29 +3,14 @@ the portal, with the real ASGI server on PostgreSQL and Redis and no map tiles r
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cameras.models import Device
-from tests.conftest import DEMO_PASSWORD, ON_CI
+from tests.conftest import DEMO_PASSWORD, SCREENSHOTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-CHROMIUM = os.environ.get("IOC_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(os.environ.get("IOC_SCREENSHOTS", "test-results"))
 
 
 @pytest.fixture
@@ -36,22 +21,6 @@ def expected(asgi_server: str) -> dict[str, int]:
         "devices": Device.objects.count(),
         "devices_05449": Device.objects.filter(ward__code="05449").count(),
     }
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """Debian's chromium under Playwright (Playwright's own browser download is not used)."""
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: apt-get install chromium"
-        if ON_CI:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield instance
-        instance.close()
 
 
 def log_in(page: Any, base: str, username: str) -> None:

@@ -4,11 +4,8 @@ seeing them arrive at /ops/ without a reload."""
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,21 +15,9 @@ from django.utils import timezone
 from cameras.choices import DeviceKind, DeviceStatus
 from cameras.models import Device
 from cameras.services.registry import token_issue
-from tests.conftest import DEMO_PASSWORD, ON_CI, Stack
+from tests.conftest import DEMO_PASSWORD, SCREENSHOTS, Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-CHROMIUM = os.environ.get("IOC_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SCREENSHOTS = Path(os.environ.get("IOC_SCREENSHOTS", "test-results"))
 
 
 @pytest.fixture
@@ -59,22 +44,6 @@ def live_stack(stack: Stack) -> dict[str, Any]:
         "faulty": other.code,
         "faulty_token": tokens[other.gateway_id],
     }
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """Debian's chromium under Playwright (Playwright's own browser download is not used)."""
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: apt-get install chromium"
-        if ON_CI:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield instance
-        instance.close()
 
 
 def push(base: str, token: str, device: str, event_type: str, data: dict[str, Any]) -> None:
