@@ -151,7 +151,8 @@ if REDIS_URL:
             # The pub/sub layer delivers ~6x more group messages per second than the
             # list-based core layer on this hardware (shared/PERFORMANCE.md).
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "ioc"},
+            # Separate prefixes let two deployments (or two test runs) share one Redis.
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("IOC_CHANNEL_PREFIX", "ioc")},
         }
     }
 else:
