@@ -16,9 +16,11 @@ from cameras.models import Device
 from cameras.selectors import device_map_features
 from ioc import realtime, selectors
 from ioc.choices import AlertStatus, Severity
-from ioc.models import Alert
+from ioc.models import Alert, Incident
+from ioc.models.incidents import OPEN_STATUSES
 from ioc.selectors import AnyUser, scope_by_ward
 from ioc.services.alerts import alert_payload
+from ioc.services.incidents import incident_payload
 
 SNAPSHOT_ALERTS = 500
 
@@ -29,8 +31,8 @@ def _percent(part: int, whole: int) -> float:
 
 
 def kpis_for(user: AnyUser) -> dict[str, Any]:
-    """Device availability by kind and open alerts by severity in the wards ``user`` may
-    see: two aggregate queries, whatever the number of devices, alerts or wards."""
+    """Device availability by kind, open alerts and open incidents by severity in the wards
+    ``user`` may see: three aggregate queries, whatever the number of rows or wards."""
     device_rows = (
         scope_by_ward(Device.objects.all(), user)
         .order_by()
@@ -53,7 +55,22 @@ def kpis_for(user: AnyUser) -> dict[str, Any]:
     )
     alerts = dict.fromkeys(Severity.values, 0)
     alerts.update({row["severity"]: row["count"] for row in alert_rows})
-    return {"devices": devices, "alerts": alerts, "alerts_open": sum(alerts.values())}
+    incident_rows = (
+        scope_by_ward(Incident.objects.all(), user)
+        .filter(status__in=OPEN_STATUSES)
+        .order_by()
+        .values("severity")
+        .annotate(count=Count("id"))
+    )
+    incidents = dict.fromkeys(Severity.values, 0)
+    incidents.update({row["severity"]: row["count"] for row in incident_rows})
+    return {
+        "devices": devices,
+        "alerts": alerts,
+        "alerts_open": sum(alerts.values()),
+        "incidents": incidents,
+        "incidents_open": sum(incidents.values()),
+    }
 
 
 def open_alerts_for(user: AnyUser, *, limit: int = SNAPSHOT_ALERTS) -> list[dict[str, Any]]:
@@ -61,6 +78,13 @@ def open_alerts_for(user: AnyUser, *, limit: int = SNAPSHOT_ALERTS) -> list[dict
     payloads with their ward's code (one query)."""
     alerts = selectors.alerts_visible_to(user).exclude(status=AlertStatus.RESOLVED)[:limit]
     return [{**alert_payload(alert), "ward": alert.ward.code} for alert in alerts]
+
+
+def open_incidents_for(user: AnyUser, *, limit: int = SNAPSHOT_ALERTS) -> list[dict[str, Any]]:
+    """The open and in-progress incidents ``user`` may see, newest first, as live-event
+    payloads with their ward's code (one query)."""
+    incidents = selectors.incidents_visible_to(user).filter(status__in=OPEN_STATUSES)[:limit]
+    return [{**incident_payload(incident), "ward": incident.ward.code} for incident in incidents]
 
 
 def _coordinate(value: Any) -> float | None:
@@ -96,6 +120,7 @@ def snapshot_for(user: AnyUser) -> dict[str, Any]:
         ),
         "devices": devices,
         "alerts": open_alerts_for(user),
+        "incidents": open_incidents_for(user),
         "kpis": kpis_for(user),
     }
     return dict(realtime.json_safe(snapshot))

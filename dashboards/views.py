@@ -18,7 +18,7 @@ from cameras.choices import DeviceKind, DeviceStatus
 from dashboards.selectors import open_alerts_for, snapshot_for
 from ioc import selectors
 from ioc.alerts_api import alert_act
-from ioc.choices import AlertStatus, Role, Severity
+from ioc.choices import AlertStatus, IncidentStatus, Role, Severity
 from ioc.models import Alert, Ward
 from ioc.text import vietnamese_sort_key
 from ioc.views import staff_required
@@ -75,6 +75,9 @@ def _live_labels() -> dict[str, object]:
         "occurrences": _("×%(n)s"),
         "severity": {value: str(label) for value, label in Severity.choices},
         "alertStatus": {value: str(label) for value, label in AlertStatus.choices},
+        "incident": _("Incident"),
+        "openIncident": _("Open an incident"),
+        "incidentStatus": {value: str(label) for value, label in IncidentStatus.choices},
     }
 
 
@@ -113,6 +116,8 @@ def ops_home(request: HttpRequest) -> HttpResponse:
                 for severity, label in reversed(Severity.choices)
             ],
             "feed_alerts": open_alerts_for(user, limit=FEED_LENGTH),
+            "incidents_open": kpis["incidents_open"],
+            "can_handle_incidents": selectors.may_handle_incidents(user),
             "device_kinds": DeviceKind.choices,
             "device_statuses": DeviceStatus.choices,
         },

@@ -10,7 +10,16 @@ from django.db import models
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from ioc.models import Alert, AuditEntry, Department, User, Ward
+from ioc.models import (
+    Alert,
+    AuditEntry,
+    Department,
+    Incident,
+    IncidentType,
+    IncidentTypeStep,
+    User,
+    Ward,
+)
 from ioc.services import audit_record, snapshot
 
 
@@ -112,6 +121,53 @@ class AlertAdmin(admin.ModelAdmin):
     list_filter = ["status", "severity", "kind", "ward"]
     search_fields = ["title", "cause", "device__code"]
     list_select_related = ["ward"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class IncidentTypeStepInline(admin.TabularInline):
+    model = IncidentTypeStep
+    extra = 1
+    fields = ["position", "text"]
+
+
+@admin.register(IncidentType)
+class IncidentTypeAdmin(AuditedAdmin):
+    """Incident types and their standard steps: each new incident copies the steps into
+    its checklist (incidents already open keep theirs)."""
+
+    list_display = ["name", "code", "default_severity", "is_active", "position"]
+    list_editable = ["position"]
+    list_filter = ["is_active", "default_severity"]
+    search_fields = ["name", "code"]
+    inlines = [IncidentTypeStepInline]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        before = list(form.instance.steps.values_list("text", flat=True)) if change else []
+        super().save_related(request, form, formsets, change)
+        after = list(form.instance.steps.values_list("text", flat=True))
+        if after != before:
+            audit_record(
+                actor=request.user if isinstance(request.user, User) else None,
+                action="incidenttype.steps_changed_in_admin",
+                obj=form.instance,
+                before={"steps": before},
+                after={"steps": after},
+            )
+
+
+@admin.register(Incident)
+class IncidentAdmin(admin.ModelAdmin):
+    """Incidents are worked on the operations pages (audited services); here they are read."""
+
+    list_display = ["created_at", "title", "incident_type", "ward", "severity", "status"]
+    list_filter = ["status", "severity", "incident_type", "ward"]
+    search_fields = ["title", "description"]
+    list_select_related = ["ward", "incident_type"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

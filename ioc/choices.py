@@ -45,3 +45,25 @@ class AlertStatus(models.TextChoices):
     ACTIVE = "active", _("Active")
     ACKNOWLEDGED = "acknowledged", _("Acknowledged")
     RESOLVED = "resolved", _("Resolved")
+
+
+class IncidentStatus(models.TextChoices):
+    """Life of an incident: open, someone works it, it is dealt with, it is closed."""
+
+    OPEN = "open", _("Open")
+    IN_PROGRESS = "in_progress", _("In progress")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+
+
+class IncidentEntryKind(models.TextChoices):
+    """What one line of an incident's timeline records."""
+
+    CREATED = "created", _("Opened")
+    NOTE = "note", _("Note")
+    STATUS = "status", _("Status changed")
+    ASSIGNED = "assigned", _("Assigned")
+    SEVERITY = "severity", _("Severity changed")
+    LINKED = "linked", _("Linked")
+    UNLINKED = "unlinked", _("Unlinked")
+    CHECKLIST = "checklist", _("Checklist")

@@ -9,13 +9,16 @@ Who sees what:
 
 from __future__ import annotations
 
+import math
+from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from ioc.choices import Role
-from ioc.models import Alert, User, Ward
+from ioc.choices import AlertStatus, Role
+from ioc.geo import distance_m
+from ioc.models import Alert, Incident, User, Ward
 from ioc.realtime import CITY_GROUP, ward_group
 
 AnyUser = User | AnonymousUser
@@ -113,3 +116,69 @@ def may_handle_alerts(user: AnyUser) -> bool:
     department staff, whose city-wide view is read-only."""
     staff = _staff(user)
     return staff is not None and staff.role != Role.DEPARTMENT_STAFF
+
+
+def may_handle_incidents(user: AnyUser) -> bool:
+    """Incidents are handled by the same people as alerts (department staff read only)."""
+    return may_handle_alerts(user)
+
+
+def incidents_visible_to(user: AnyUser) -> QuerySet[Incident]:
+    """Incidents in the wards ``user`` may see, newest first."""
+    return scope_by_ward(
+        Incident.objects.select_related("ward", "incident_type", "assignee", "created_by"),
+        user,
+    ).order_by("-created_at", "-id")
+
+
+def incident_get_for_user(user: AnyUser, incident_id: int) -> Incident:
+    """One incident if ``user`` may see it; Incident.DoesNotExist otherwise (404)."""
+    return incidents_visible_to(user).get(pk=incident_id)
+
+
+def incident_alerts_for(user: AnyUser, incident: Incident) -> QuerySet[Alert]:
+    """The alerts linked to ``incident`` that ``user`` may see."""
+    return alerts_visible_to(user).filter(incident=incident)
+
+
+def incident_staff_for(incident: Incident) -> list[User]:
+    """Who may be given the incident: active operators and admins, and the officials of its
+    ward, in name order."""
+    staff = User.objects.filter(is_active=True).filter(
+        Q(is_superuser=True)
+        | Q(role__in=[Role.ADMIN, Role.CITY_OPERATOR])
+        | Q(role=Role.WARD_OFFICIAL, wards=incident.ward_id)
+    )
+    return sorted(staff.distinct(), key=lambda u: u.get_full_name() or u.get_username())
+
+
+def incident_link_suggestions(
+    user: AnyUser, incident: Incident, *, radius_m: float = 1000, hours: float = 24, limit: int = 20
+) -> list[tuple[Alert, float]]:
+    """Open alerts near the incident's place, raised within ``hours`` of it, not linked
+    to any incident, that ``user`` may see: (alert, distance in metres), nearest first."""
+    lat, lon = float(incident.latitude), float(incident.longitude)
+    # A bounding box on the indexed device coordinates first, exact distance after.
+    dlat = radius_m / 111_320
+    dlon = radius_m / (111_320 * max(0.1, math.cos(math.radians(lat))))
+    window = timedelta(hours=hours)
+    candidates = (
+        alerts_visible_to(user)
+        .exclude(status=AlertStatus.RESOLVED)
+        .filter(
+            incident__isnull=True,
+            device__latitude__range=(lat - dlat, lat + dlat),
+            device__longitude__range=(lon - dlon, lon + dlon),
+            last_seen_at__gte=incident.created_at - window,
+            raised_at__lte=incident.created_at + window,
+        )[: limit * 5]
+    )
+    nearby = []
+    for alert in candidates:
+        device = alert.device
+        assert device is not None  # filtered on its coordinates
+        distance = distance_m(lon, lat, float(device.longitude), float(device.latitude))
+        if distance <= radius_m:
+            nearby.append((alert, distance))
+    nearby.sort(key=lambda pair: pair[1])
+    return nearby[:limit]

@@ -15,6 +15,17 @@ from ioc.services.core import (
     staff_user_create,
     wards_import,
 )
+from ioc.services.incidents import (
+    incident_assign,
+    incident_checklist_set,
+    incident_create,
+    incident_create_from_alert,
+    incident_link_alert,
+    incident_note_add,
+    incident_severity_set,
+    incident_status_set,
+    incident_unlink_alert,
+)
 
 __all__ = [
     "WardImportError",
@@ -25,6 +36,15 @@ __all__ = [
     "alert_raise",
     "alert_resolve",
     "audit_record",
+    "incident_assign",
+    "incident_checklist_set",
+    "incident_create",
+    "incident_create_from_alert",
+    "incident_link_alert",
+    "incident_note_add",
+    "incident_severity_set",
+    "incident_status_set",
+    "incident_unlink_alert",
     "snapshot",
     "staff_user_create",
     "wards_import",

@@ -38,6 +38,7 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
         "occurrences": alert.occurrences,
         "assignee": alert.assignee.get_username() if alert.assignee_id and alert.assignee else None,
         "auto_cleared": alert.auto_cleared,
+        "incident": alert.incident_id,
     }
 
 

@@ -92,13 +92,36 @@ def test_department_staff_see_city_wide_kpis(alerts_in_two_wards: None) -> None:
     assert kpis_for(User.objects.get(username="department1"))["alerts_open"] == 4
 
 
-def test_kpis_take_two_queries_whatever_the_scope(
+def test_kpis_take_three_queries_whatever_the_scope(
     alerts_in_two_wards: None, django_assert_num_queries: Any
 ) -> None:
     for username in ("operator", "official1"):
         user = User.objects.get(username=username)
-        with django_assert_num_queries(2):  # devices by kind, open alerts by severity
+        # devices by kind, open alerts by severity, open incidents by severity
+        with django_assert_num_queries(3):
             kpis_for(user)
+
+
+def test_open_incidents_count_in_the_kpis_and_the_snapshot_of_their_ward_only(
+    alerts_in_two_wards: None,
+) -> None:
+    from ioc.services import incident_status_set
+    from tests.ioc.test_incidents import open_at, user
+
+    open_at(OWN, type="fire")
+    done = open_at(OTHER)
+    open_at(OTHER, type="other")
+    incident_status_set(actor=user("operator"), incident=done, status="resolved", note="xong")
+
+    official = kpis_for(user("official1"))
+    assert (official["incidents_open"], official["incidents"]["critical"]) == (1, 1)
+    assert kpis_for(user("operator"))["incidents_open"] == 2
+    snapshot = snapshot_for(user("official1"))
+    assert [incident["ward"] for incident in snapshot["incidents"]] == [OWN]
+    assert {incident["ward"] for incident in snapshot_for(user("operator"))["incidents"]} == {
+        OWN,
+        OTHER,
+    }
 
 
 def test_kpi_api_is_scoped_to_the_callers_wards(alerts_in_two_wards: None, login: Any) -> None:
@@ -117,7 +140,7 @@ def test_kpi_api_query_count_is_fixed(
 ) -> None:
     client = login("official1")
     client.get("/api/v1/kpis")
-    with django_assert_num_queries(4):  # session, user, devices by kind, alerts by severity
+    with django_assert_num_queries(5):  # session, user, then the three KPI aggregates
         client.get("/api/v1/kpis")
 
 
@@ -173,6 +196,7 @@ def test_snapshot_query_count_is_fixed(
     alerts_in_two_wards: None, django_assert_num_queries: Any
 ) -> None:
     user = User.objects.get(username="official1")
-    # groups, devices, wards, alerts (ward, device, users joined), two KPI aggregates
-    with django_assert_num_queries(6):
+    # groups, devices, wards, alerts (ward, device, users joined), incidents (joined),
+    # three KPI aggregates
+    with django_assert_num_queries(8):
         snapshot_for(user)

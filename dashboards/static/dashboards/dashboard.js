@@ -1,6 +1,7 @@
 // The operations dashboard at /ops/: map, KPI tiles, alert feed and device panel, drawn
 // from the state the server rendered and kept current by the live channel (live.js).
 // Works without map tiles: ward boundaries and devices are the platform's own data.
+import { IncidentLayer } from "./incidents.js";
 import { LiveChannel } from "./live.js";
 
 const readJSON = (id) => JSON.parse(document.getElementById(id)?.textContent || "{}");
@@ -84,6 +85,7 @@ const state = {
 };
 
 const markers = new Map(); // code -> L.CircleMarker
+const incidents = new IncidentLayer({ root, labels, urlTemplate: root.dataset.incidentUrl || "" });
 let map = null;
 let wardsLayer = null;
 let devicesLayer = null;
@@ -207,6 +209,7 @@ function initMap() {
   addBaseMap();
   devicesLayer = L.featureGroup().addTo(map);
   mapElement.iocDevices = devicesLayer;
+  incidents.attach(map);
   drawAllDevices();
   loadWards()
     .catch((error) => { mapElement.dataset.error = String(error); console.error(error); })
@@ -337,12 +340,25 @@ function feedItem(alert) {
     meta.append(" · ");
     meta.append(el("a", { href: deviceURL(alert.device), text: alert.device }));
   }
+  meta.append(" · ");
+  meta.append(incidentControl(alert));
   return el(
     "li",
     { class: `feed-item severity-${SEVERITIES.includes(alert.severity) ? alert.severity : "info"}`, "data-alert-id": String(alert.id) },
     el("strong", { class: "feed-title", text: alert.title || alert.cause || "" }),
     meta,
   );
+}
+
+// An alert in an incident links to it; another gets a button that opens one from it.
+function incidentControl(alert) {
+  if (alert.incident) return el("a", { href: incidents.url(alert.incident), text: labels.incident || "" });
+  const token = root.querySelector("[name=csrfmiddlewaretoken]");
+  if (!token || !root.dataset.fromAlertUrl) return el("span");
+  const form = el("form", { method: "post", action: root.dataset.fromAlertUrl.replace(/0\/$/, `${alert.id}/`), class: "feed-form" });
+  form.append(el("input", { type: "hidden", name: "csrfmiddlewaretoken", value: token.value }));
+  form.append(el("button", { type: "submit", class: "linklike", text: labels.openIncident || "" }));
+  return form;
 }
 
 function renderFeed() {
@@ -418,6 +434,7 @@ function applySnapshot(snapshot, { live }) {
     state.updated.alerts = at;
   }
   window.iocDashboard.alerts = state.alerts;
+  incidents.applySnapshot(snapshot, at);
   drawAllDevices();
   styleWards();
   renderKpis();
@@ -462,6 +479,7 @@ function applyAlertEvent(event) {
 function applyEvent(event) {
   if (String(event.type).startsWith("device.")) applyDeviceEvent(event);
   else if (String(event.type).startsWith("alert.")) applyAlertEvent(event);
+  else if (event.type === "incident.updated") incidents.applyEvent(event);
 }
 
 // --- Status indicator and ages -----------------------------------------------------------
@@ -489,7 +507,7 @@ function renderAges() {
 
 const renderedAt = new Date(initial.at || Date.now());
 const channel = new LiveChannel({ dataAt: renderedAt });
-window.iocDashboard = { devices: state.devices, alerts: state.alerts, state, channel, markers };
+window.iocDashboard = { devices: state.devices, alerts: state.alerts, state, channel, markers, incidents };
 
 applySnapshot(initial, { live: false });
 initMap();

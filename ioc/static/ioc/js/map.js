@@ -95,6 +95,7 @@ async function initMap(element) {
     element.iocDevices = deviceLayer(devices, renderer).addTo(map);
   }
   element.dataset.ready = "true";
+  element.dispatchEvent(new CustomEvent("ioc:map-ready", { detail: { map } }));
 }
 
 for (const element of document.querySelectorAll("[data-ioc-map]")) {

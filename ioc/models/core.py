@@ -1,4 +1,4 @@
-"""Core models: administrative units, departments, staff accounts and the audit log."""
+"""Core models: administrative units, departments, staff accounts, alerts and the audit log."""
 
 from __future__ import annotations
 
@@ -218,6 +218,14 @@ class Alert(models.Model):
     )
     auto_cleared = models.BooleanField(_("cleared by itself"), default=False)
     note = models.TextField(_("note"), blank=True)
+    incident = models.ForeignKey(
+        "ioc.Incident",
+        verbose_name=_("incident"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+    )
 
     class Meta:
         verbose_name = _("alert")

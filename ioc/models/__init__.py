@@ -1,0 +1,25 @@
+"""Models of the core: wards, staff, alerts and the audit log (core), incidents (incidents)."""
+
+from ioc.models.core import WARD_TITLES, Alert, AuditEntry, Department, User, Ward, WardQuerySet
+from ioc.models.incidents import (
+    Incident,
+    IncidentChecklistItem,
+    IncidentEntry,
+    IncidentType,
+    IncidentTypeStep,
+)
+
+__all__ = [
+    "WARD_TITLES",
+    "Alert",
+    "AuditEntry",
+    "Department",
+    "Incident",
+    "IncidentChecklistItem",
+    "IncidentEntry",
+    "IncidentType",
+    "IncidentTypeStep",
+    "User",
+    "Ward",
+    "WardQuerySet",
+]
