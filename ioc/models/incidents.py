@@ -184,3 +184,16 @@ class IncidentEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.kind}"
+
+    @property
+    def change(self) -> str:
+        """A status or severity change as people read it: "Mở → Đã xử lý"."""
+        if self.kind == IncidentEntryKind.STATUS:
+            labels = dict(IncidentStatus.choices)
+        elif self.kind == IncidentEntryKind.SEVERITY:
+            labels = dict(Severity.choices)
+        else:
+            return ""
+        before = self.data.get("from") or self.data.get("severity", "")
+        after = self.data.get("to", "")
+        return f"{labels.get(before, before)} → {labels.get(after, after)}"
