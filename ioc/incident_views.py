@@ -24,7 +24,8 @@ from cameras import selectors as device_selectors
 from cameras.models import Device
 from ioc import selectors
 from ioc.choices import IncidentStatus, Severity
-from ioc.models import Alert, Incident, IncidentType, User
+from ioc.incidents_api import incident_act
+from ioc.models import Alert, Incident, IncidentType
 from ioc.services import incidents as incident_services
 from ioc.text import vietnamese_sort_key
 from ioc.views import staff_required
@@ -266,55 +267,6 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _act(request: HttpRequest, incident: Incident, action: str) -> str:
-    """Run one action through its service; returns the confirmation text."""
-    actor: User = request.user  # type: ignore[assignment]
-    post = request.POST
-    services = incident_services
-    if action == "status":
-        services.incident_status_set(
-            actor=actor, incident=incident, status=post.get("status", ""), note=post.get("note", "")
-        )
-        return _("Status changed.")
-    if action == "assign":
-        username = post.get("assignee") or actor.get_username()
-        assignee = User.objects.filter(username=username, is_active=True).first()
-        if assignee is None:
-            raise ValidationError({"assignee": _("No such staff account.")})
-        services.incident_assign(actor=actor, incident=incident, assignee=assignee)
-        return _("Assigned.")
-    if action == "severity":
-        services.incident_severity_set(
-            actor=actor,
-            incident=incident,
-            severity=post.get("severity", ""),
-            note=post.get("note", ""),
-        )
-        return _("Severity changed.")
-    if action == "note":
-        services.incident_note_add(actor=actor, incident=incident, text=post.get("text", ""))
-        return _("Note added.")
-    if action == "checklist":
-        item = post.get("item", "")
-        if not item.isdigit():
-            raise ValidationError({"item": _("No such checklist step.")})
-        services.incident_checklist_set(
-            actor=actor, incident=incident, item_id=int(item), done=post.get("done") == "1"
-        )
-        return _("Checklist updated.")
-    if action in {"link", "unlink"}:
-        alert_id = post.get("alert", "")
-        if not alert_id.isdigit():
-            raise ValidationError({"alert": _("No such alert.")})
-        alert = _alert_for(request, int(alert_id))
-        if action == "link":
-            services.incident_link_alert(actor=actor, incident=incident, alert=alert)
-            return _("Alert linked.")
-        services.incident_unlink_alert(actor=actor, incident=incident, alert=alert)
-        return _("Alert unlinked.")
-    raise Http404("No such action.")
-
-
 @staff_required
 @require_POST
 def incident_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
@@ -324,7 +276,7 @@ def incident_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         raise PermissionDenied("Department staff see incidents but do not handle them.")
     incident = _incident_for(request, pk)
     try:
-        done = _act(request, incident, action)
+        done = incident_act(request.user, incident, action, request.POST.dict())  # type: ignore[arg-type]
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
     else:

@@ -14,11 +14,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from ioc.choices import AlertStatus, Role
 from ioc.geo import distance_m
-from ioc.models import Alert, Incident, User, Ward
+from ioc.models import Alert, Incident, IncidentChecklistItem, IncidentEntry, User, Ward
 from ioc.realtime import CITY_GROUP, ward_group
 
 AnyUser = User | AnonymousUser
@@ -134,6 +134,18 @@ def incidents_visible_to(user: AnyUser) -> QuerySet[Incident]:
 def incident_get_for_user(user: AnyUser, incident_id: int) -> Incident:
     """One incident if ``user`` may see it; Incident.DoesNotExist otherwise (404)."""
     return incidents_visible_to(user).get(pk=incident_id)
+
+
+def incident_with_details_for_user(user: AnyUser, incident_id: int) -> Incident:
+    """One incident with its checklist and timeline (and who did what) fetched up front."""
+    return (
+        incidents_visible_to(user)
+        .prefetch_related(
+            Prefetch("checklist", IncidentChecklistItem.objects.select_related("done_by")),
+            Prefetch("timeline", IncidentEntry.objects.select_related("actor")),
+        )
+        .get(pk=incident_id)
+    )
 
 
 def incident_alerts_for(user: AnyUser, incident: Incident) -> QuerySet[Alert]:

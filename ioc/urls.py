@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from cameras.api import DeviceGeoJSONView
 from cameras.ingest_api import IngestEventsView
 from dashboards import views as ops_views
-from ioc import alerts_api
+from ioc import alerts_api, incidents_api
 from ioc import api as core_api
 from services import views as portal_views
 
@@ -24,6 +24,17 @@ api_v1: list[URLPattern | URLResolver] = [
         "alerts/<int:pk>/<str:action>",
         alerts_api.AlertActionView.as_view(),
         name="api-alert-action",
+    ),
+    path("incidents/", incidents_api.IncidentListView.as_view(), name="api-incidents"),
+    path(
+        "incidents/<int:pk>/",
+        incidents_api.IncidentDetailView.as_view(),
+        name="api-incident-detail",
+    ),
+    path(
+        "incidents/<int:pk>/<str:action>",
+        incidents_api.IncidentActionView.as_view(),
+        name="api-incident-action",
     ),
     path("", include("cameras.urls_api")),
     path("", include("dashboards.urls_api")),
