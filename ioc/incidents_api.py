@@ -269,7 +269,11 @@ ACTION_BODY = inline_serializer(
 class IncidentActionView(APIView):
     """POST status, assign, severity, note, checklist, link or unlink."""
 
-    @extend_schema(request=ACTION_BODY, responses={200: IncidentDetailSerializer})
+    @extend_schema(
+        operation_id="incident_action",
+        request=ACTION_BODY,
+        responses={200: IncidentDetailSerializer},
+    )
     def post(self, request: Request, pk: int, action: str) -> Response:
         _may_handle(request.user)
         try:

@@ -304,6 +304,8 @@ SPECTACULAR_SETTINGS = {
         "DeviceStatusEnum": "cameras.choices.DeviceStatus",
         "WardKindEnum": "ioc.choices.WardKind",
         "CommandStatusEnum": "cameras.choices.CommandStatus",
+        "AlertStatusEnum": "ioc.choices.AlertStatus",
+        "IncidentStatusEnum": "ioc.choices.IncidentStatus",
     },
 }
 
