@@ -356,6 +356,7 @@ def test_detection_raises_a_critical_alert_and_clears_when_inactive(
     alert = Alert.objects.get(device=camera, cause="detection:fire")
     assert alert.severity == "critical" and alert.ward_id == camera.ward_id
     assert camera.name in alert.title
+    assert alert.title.startswith("Phát hiện cháy")  # what was detected, in Vietnamese
     send(
         gateway_token,
         [event(camera.code, "d2", "detection", kind="fire", active=False)],
