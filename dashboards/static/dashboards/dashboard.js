@@ -2,6 +2,7 @@
 // from the state the server rendered and kept current by the live channel (live.js).
 // Works without map tiles: ward boundaries and devices are the platform's own data.
 import { LiveChannel } from "./live.js";
+import { DevicePanel, exportFollowsFilters } from "./panel.js";
 
 const readJSON = (id) => JSON.parse(document.getElementById(id)?.textContent || "{}");
 const mapLabels = readJSON("ioc-map-labels");
@@ -303,6 +304,7 @@ function showDevice(code) {
     image.alt = format(labels.snapshotAlt, { name: device.name || code });
     image.src = `${root.dataset.snapshotUrl.replace("__code__", encodeURIComponent(code))}?t=${Date.now()}`;
   }
+  if (changed) devicePanel.open(code); // panel.js: player, chart, signal control, alerts
   if (changed && window.matchMedia("(max-width: 900px)").matches) panel.scrollIntoView({ behavior: "smooth", block: "nearest" });
 }
 
@@ -490,6 +492,8 @@ function renderAges() {
 const renderedAt = new Date(initial.at || Date.now());
 const channel = new LiveChannel({ dataAt: renderedAt });
 window.iocDashboard = { devices: state.devices, alerts: state.alerts, state, channel, markers };
+const devicePanel = new DevicePanel(root, { channel });
+exportFollowsFilters(root);
 
 applySnapshot(initial, { live: false });
 initMap();
