@@ -151,9 +151,12 @@ def test_panel_of_a_sensor_carries_its_chart_config_for_a_few_hours(login: Any) 
 
 
 def test_panel_of_an_hls_camera_has_a_player_and_an_rtsp_camera_none(login: Any) -> None:
-    hls = CameraDetail.objects.filter(
-        device__ward__code=OWN, stream_protocol=StreamProtocol.HLS
-    ).first() or CameraDetail.objects.filter(device__ward__code=OWN).first()
+    hls = (
+        CameraDetail.objects.filter(
+            device__ward__code=OWN, stream_protocol=StreamProtocol.HLS
+        ).first()
+        or CameraDetail.objects.filter(device__ward__code=OWN).first()
+    )
     assert hls is not None
     hls.stream_protocol = StreamProtocol.HLS
     hls.stream_main_url = "http://viewer:secret@cam.example/live/index.m3u8"
@@ -324,7 +327,7 @@ def test_report_export_query_count_is_fixed(login: Any, django_assert_num_querie
 
 def test_alert_export_is_scoped_filtered_and_guarded_against_formulas(login: Any) -> None:
     own_camera, own_sensor = device_in(OWN, "camera"), device_in(OWN, "sensor")
-    alert_on(own_camera, "=HYPERLINK(\"http://evil\")")
+    alert_on(own_camera, '=HYPERLINK("http://evil")')
     alert_on(own_sensor, "Cảm biến lỗi", severity=Severity.WARNING)
     alert_on(own_sensor, "Đã xong", status=AlertStatus.RESOLVED)
     alert_on(device_in(OTHER, "camera"), "Phường khác")
@@ -332,7 +335,7 @@ def test_alert_export_is_scoped_filtered_and_guarded_against_formulas(login: Any
     rows = read_csv(client.get("/ops/alerts/export.csv"))
     assert rows[0][:4] == ["Phát sinh lúc", "Mức độ", "Trạng thái", "Tiêu đề"]
     titles = {row[3] for row in rows[1:]}
-    assert titles == {"'=HYPERLINK(\"http://evil\")", "Cảm biến lỗi"}
+    assert titles == {'\'=HYPERLINK("http://evil")', "Cảm biến lỗi"}
     assert {row[4] for row in rows[1:]} == {OWN}
     raised = rows[1][0]
     assert raised[2] == "/" and raised[5] == "/"  # dd/mm/yyyy hh:mm
@@ -340,7 +343,9 @@ def test_alert_export_is_scoped_filtered_and_guarded_against_formulas(login: Any
     assert [row[6] for row in cameras_only[1:]] == [own_camera.code]
     nothing = read_csv(client.get("/ops/alerts/export.csv?kind=none"))
     assert nothing[1:] == []
-    warnings = read_csv(login("operator").get(f"/ops/alerts/export.csv?ward={OWN}&severity=warning"))
+    warnings = read_csv(
+        login("operator").get(f"/ops/alerts/export.csv?ward={OWN}&severity=warning")
+    )
     assert [row[3] for row in warnings[1:]] == ["Cảm biến lỗi"]
 
 
@@ -367,9 +372,7 @@ def test_dashboard_links_the_alert_export(login: Any) -> None:
 # --- Ward exports ---------------------------------------------------------------------------
 
 
-def test_ward_list_export_matches_the_ward_list(
-    login: Any, django_assert_num_queries: Any
-) -> None:
+def test_ward_list_export_matches_the_ward_list(login: Any, django_assert_num_queries: Any) -> None:
     official = login("official1")
     read_csv(official.get("/ops/wards/export.csv"))
     with django_assert_num_queries(4):  # session, user, counts by ward, wards

@@ -146,6 +146,9 @@ async function loadWards() {
   if (!response.ok) throw new Error(`wards: HTTP ${response.status}`);
   const geojson = await response.json();
   wardsLayer = L.geoJSON(geojson, {
+    // The markers' canvas: with a canvas of their own, the wards (drawn later, on top)
+    // took every click, and a marker could not be clicked.
+    renderer,
     onEachFeature: (feature, layer) => {
       layer.bindTooltip(feature.properties.title || feature.properties.name || "", { sticky: true });
       layer.on("click", () => selectWard(feature.properties.code));
