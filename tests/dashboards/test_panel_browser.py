@@ -45,7 +45,7 @@ def camera_server() -> Iterator[str]:
     """Cameras' snapshot endpoints: GET /<code>.jpg answers a JPEG of that code."""
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             body = jpeg(self.path.strip("/").removesuffix(".jpg"))
             self.send_response(200)
             self.send_header("Content-Type", "image/jpeg")
@@ -153,7 +153,8 @@ def test_operator_acknowledges_an_alert_in_the_side_panel(
         item = page.locator(f"[data-device-panel] [data-alert='{alert}']")
         assert "Camera bị che khuất" in item.inner_text()
         page.wait_for_function(
-            "() => document.querySelector('[data-device-panel] [data-device-image]').naturalWidth > 0"
+            "() => document.querySelector('[data-device-panel] [data-device-image]')"
+            ".naturalWidth > 0"
         )
         if name == "wall":
             acknowledge = item.locator("button", has_text="Tiếp nhận")
@@ -162,8 +163,9 @@ def test_operator_acknowledges_an_alert_in_the_side_panel(
             page.wait_for_function(
                 """(id) => {
                     const li = document.querySelector(`[data-device-panel] [data-alert='${id}']`);
+                    const buttons = li ? [...li.querySelectorAll('button')] : [];
                     return li && li.innerText.includes("Đã tiếp nhận")
-                        && ![...li.querySelectorAll('button')].some((b) => b.innerText === "Tiếp nhận");
+                        && !buttons.some((b) => b.innerText === "Tiếp nhận");
                 }""",
                 arg=alert,
                 timeout=15000,
