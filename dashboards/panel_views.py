@@ -12,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 
 from cameras.choices import CommandStatus
@@ -45,6 +46,11 @@ def device_panel(request: HttpRequest, code: str) -> HttpResponse:
     chart = readings_chart(dossier) if not part else None
     if chart is not None:
         chart["hours"] = PANEL_CHART_HOURS
+        chart["labels"]["empty"] = ngettext(
+            "No readings in the last hour.",
+            "No readings in the last %(hours)d hours.",
+            PANEL_CHART_HOURS,
+        ) % {"hours": PANEL_CHART_HOURS}
     response = render(
         request,
         "ops/device_panel.html",

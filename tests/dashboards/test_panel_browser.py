@@ -221,3 +221,109 @@ def test_camera_wall_shows_snapshots_and_marks_offline_cameras_live(
         shot(page, f"ops-wall-{name}")
         assert page.errors == []
         context.close()
+
+
+@pytest.fixture
+def kinds_stack(stack: Stack) -> dict[str, Any]:
+    """A sensor that pushes readings, an HLS camera, a traffic signal; read before the
+    browser starts."""
+    sensor = (
+        Device.objects.filter(
+            kind=DeviceKind.SENSOR, gateway__isnull=False, thresholds__isnull=False
+        )
+        .select_related("gateway")
+        .prefetch_related("thresholds")
+        .order_by("code")
+        .first()
+    )
+    assert sensor is not None
+    metric = sensor.thresholds.all()[0].metric
+    camera = CameraDetail.objects.select_related("device").order_by("device__code").first()
+    assert camera is not None
+    CameraDetail.objects.filter(pk=camera.pk).update(
+        stream_protocol=StreamProtocol.HLS, stream_main_url="http://127.0.0.1:9/live/index.m3u8"
+    )
+    signal = Device.objects.filter(kind=DeviceKind.SIGNAL).order_by("code").first()
+    assert signal is not None
+    token = token_issue(owner=sensor.gateway, actor_label="test")
+    url = stack.server()
+    stack.worker()
+    return {
+        "url": url,
+        "sensor": sensor.code,
+        "metric": metric,
+        "token": token,
+        "camera": camera.device.code,
+        "signal": signal.code,
+    }
+
+
+def open_panel(page: Any, code: str) -> None:
+    page.fill("#device-search", code)
+    page.press("#device-search", "Enter")
+    page.wait_for_selector(f"[data-panel-live][data-device='{code}'][data-ready=true]")
+
+
+def test_panel_charts_readings_live_plays_hls_and_sends_signal_commands(
+    kinds_stack: dict[str, Any], browser: Any
+) -> None:
+    base = kinds_stack["url"]
+    context = browser.new_context(viewport=WALL)
+    page = open_dashboard(context, base)
+    sensor, metric = kinds_stack["sensor"], kinds_stack["metric"]
+
+    open_panel(page, sensor)
+    chart = page.locator(f"[data-device-panel] .chart[data-metric='{metric}']")
+    assert chart.count() == 1
+    push(base, kinds_stack["token"], sensor, "reading", {metric: 42.5})
+    page.wait_for_selector(
+        f"[data-device-panel] .chart[data-metric='{metric}'][data-live]", timeout=20000
+    )
+    shot(page, "ops-panel-sensor")
+
+    # An HLS camera gets a player: the browser's own HLS where it has it (this chromium
+    # says "maybe"), else the vendored hls.js, loaded only then.
+    camera = kinds_stack["camera"]
+    open_panel(page, camera)
+    video = "[data-device-panel] video[data-hls-player]"
+    native = page.evaluate(
+        "() => document.createElement('video').canPlayType('application/vnd.apple.mpegurl')"
+    )
+    engine = "native" if native else "hls.js"
+    page.wait_for_selector(f"{video}[data-engine='{engine}']", state="attached")
+    page.add_init_script(
+        """(() => {
+            const own = HTMLMediaElement.prototype.canPlayType;
+            HTMLMediaElement.prototype.canPlayType = function (type) {
+                return /mpegurl/i.test(type) ? "" : own.call(this, type);
+            };
+        })();"""
+    )
+    page.reload()
+    page.wait_for_selector("[data-live-status][data-state=live]", timeout=20000)
+    open_panel(page, camera)
+    page.wait_for_selector(f"{video}[data-engine='hls.js']", state="attached", timeout=10000)
+    assert page.evaluate("() => typeof window.Hls") == "function"
+    # The stream's address does not answer: the player says so instead of spinning.
+    page.wait_for_selector("[data-device-panel] [data-player-error]:not([hidden])", timeout=20000)
+
+    # The operator commands the signal from the panel, with a reason and a confirmation.
+    open_panel(page, kinds_stack["signal"])
+    form = page.locator("[data-device-panel] [data-testid=signal-command-form]")
+    form.locator("select[name=action]").select_option("flash")
+    form.locator("textarea[name=reason]").fill("Kiểm thử từ bảng bên")
+    form.locator("summary").click()
+    form.locator("input[name=confirm]").check()
+    form.locator("button[type=submit]").click()
+    page.wait_for_function(
+        "() => (document.querySelector('[data-panel-message]')?.innerText || '')"
+        ".startsWith('Đã gửi lệnh')",
+        timeout=15000,
+    )
+    shot(page, "ops-panel-signal")
+
+    page.goto(f"{base}/ops/reports/")
+    page.wait_for_selector("[data-report-chart][data-ready]")
+    shot(page, "ops-reports")
+    assert page.errors == []
+    context.close()

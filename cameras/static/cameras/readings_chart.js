@@ -30,6 +30,7 @@ function chartOptions(series, config, width, height, range) {
   const show = (u, v) => (v == null ? "–" : number.format(v));
   const lines = [
     {
+      label: config.labels.time || "Time",
       value: (u, ts) => {
         if (ts == null) return "–";
         const p = parts(ts);
@@ -72,9 +73,10 @@ function chartOptions(series, config, width, height, range) {
 /**
  * Draw one metric's chart in a new box appended to `container`. `config` is the server's
  * chart config (url, timeZone, labels, optional hours); returns { append(ts, value) } for
- * live readings, or null when there is nothing to draw.
+ * live readings, or null when there is nothing to draw (with `live`, an empty chart is
+ * drawn all the same, for the readings to come).
  */
-export async function drawReadingsChart(container, config, metric, { points = 288, height = 220 } = {}) {
+export async function drawReadingsChart(container, config, metric, { points = 288, height = 220, live = false } = {}) {
   const box = document.createElement("div");
   box.className = "chart";
   box.dataset.metric = metric.metric;
@@ -92,19 +94,21 @@ export async function drawReadingsChart(container, config, metric, { points = 28
     note(box, config.labels.error);
     return null;
   }
+  let empty = null;
   if (!series.buckets.length) {
     note(box, config.labels.empty);
     box.dataset.ready = "empty";
-    return null;
+    if (!live) return null;
+    empty = box.querySelector(".chart-note"); // a live chart starts empty and grows
   }
   const xs = series.buckets.map((b) => Date.parse(b.start) / 1000);
   const data = [xs, series.buckets.map((b) => b.avg), series.buckets.map((b) => b.min), series.buckets.map((b) => b.max)];
   const limits = [series.high, series.low].filter((v) => v != null);
   for (const limit of limits) data.push(xs.map(() => limit));
   const range = { from: Date.parse(series.from) / 1000, to: Date.parse(series.to) / 1000 };
-  const plot = new uPlot(chartOptions(series, config, box.clientWidth || 600, height), data, box);
+  const plot = new uPlot(chartOptions(series, config, box.clientWidth || 600, height, range), data, box);
   new ResizeObserver(() => plot.setSize({ width: box.clientWidth, height })).observe(box);
-  box.dataset.ready = "true";
+  if (!empty) box.dataset.ready = "true";
   return {
     box,
     /** Add a live reading (epoch seconds, value): the window slides to keep its length. */
@@ -119,6 +123,7 @@ export async function drawReadingsChart(container, config, metric, { points = 28
       data[3].push(value);
       limits.forEach((limit, i) => data[4 + i].push(limit));
       plot.setData(data);
+      if (empty) { empty.remove(); empty = null; box.dataset.ready = "true"; }
       box.dataset.live = String(data[0].length);
     },
   };

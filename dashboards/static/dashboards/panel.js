@@ -173,7 +173,7 @@ export class DevicePanel {
     if (!container || !source || typeof uPlot === "undefined") return;
     const config = JSON.parse(source.textContent);
     for (const metric of config.metrics) {
-      const chart = await drawReadingsChart(container, config, metric, { points: 120, height: 160 });
+      const chart = await drawReadingsChart(container, config, metric, { points: 120, height: 160, live: true });
       if (generation !== this.generation) return;
       if (chart) this.charts.set(metric.metric, chart);
     }
@@ -221,6 +221,7 @@ export class DevicePanel {
     message.textContent = text;
     message.classList.toggle("error", error);
     message.hidden = !text;
+    if (text) message.scrollIntoView({ block: "nearest" });
   }
 
   async #post(url, form, body, contentType) {
