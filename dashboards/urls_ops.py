@@ -7,6 +7,7 @@ from dashboards import export_views, panel_views, report_views, wall_views
 urlpatterns: list[URLPattern | URLResolver] = [
     path("panel/<str:code>/", panel_views.device_panel, name="ops-device-panel"),
     path("cameras/wall/", wall_views.camera_wall, name="ops-camera-wall"),
+    path("cameras/wall/<str:code>.jpg", wall_views.wall_snapshot, name="ops-camera-wall-snapshot"),
     path("cameras/wall/export.csv", export_views.wall_export, name="ops-camera-wall-export"),
     path("reports/", report_views.reports, name="ops-reports"),
     path("reports/export.csv", export_views.report_export, name="ops-reports-export"),

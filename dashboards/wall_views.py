@@ -3,11 +3,13 @@ or a chosen set of cameras, scoped like every other screen (another ward is a 40
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
@@ -15,6 +17,8 @@ from django.views.decorators.http import require_GET
 from cameras.choices import DeviceStatus
 from cameras.models import Device
 from cameras.selectors import device_camera
+from cameras.services.polling import snapshot_path
+from cameras.views import device_snapshot
 from dashboards.selectors import wall_cameras
 from ioc import selectors
 from ioc.choices import Role
@@ -22,6 +26,9 @@ from ioc.models import Ward
 from ioc.text import vietnamese_sort_key
 from ioc.views import staff_required
 
+# A still the poller took this recently is shown as is: a wall of 16 tiles on many screens
+# then costs the cameras nothing; an older one (or none) means asking the camera itself.
+POLLED_FRESH_SECONDS = 120
 GRID_SIZES = (2, 3, 4)
 DEFAULT_GRID = 3
 REFRESH_SECONDS = 5
@@ -118,3 +125,24 @@ def camera_wall(request: HttpRequest) -> HttpResponse:
             },
         },
     )
+
+
+@staff_required
+@require_GET
+def wall_snapshot(request: HttpRequest, code: str) -> HttpResponseBase:
+    """A wall tile's image: the poller's latest still of a visible camera when it is fresh,
+    else the camera's own answer through the snapshot proxy; 404 outside the user's scope."""
+    if not wall_cameras(request.user, codes=[code]).exists():
+        raise Http404("No such camera.")
+    path = snapshot_path(code)
+    try:
+        age = time.time() - path.stat().st_mtime
+    except OSError:
+        age = None
+    if age is not None and age < POLLED_FRESH_SECONDS:
+        return FileResponse(
+            path.open("rb"),
+            content_type="image/jpeg",
+            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
+        )
+    return device_snapshot(request, code)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +18,7 @@ from django.utils import timezone
 
 from cameras.choices import DeviceKind, DeviceStatus, StreamProtocol
 from cameras.models import CameraDetail, Device
+from cameras.services.polling import snapshot_path
 from ioc.choices import AlertKind, AlertStatus, Severity
 from ioc.models import Alert, User, Ward
 
@@ -106,6 +109,7 @@ def test_department_staff_read_the_new_screens(login: Any) -> None:
         "/ops/panel/CAM-001/",
         "/ops/cameras/wall/",
         "/ops/cameras/wall/export.csv",
+        "/ops/cameras/wall/CAM-05449-001.jpg",
         "/ops/reports/",
         "/ops/reports/export.csv",
         "/ops/alerts/export.csv",
@@ -224,10 +228,35 @@ def test_wall_defaults_to_the_officials_ward_and_marks_offline_cameras(login: An
         assert f'data-tile="{camera.code}"' in html
     assert f'class="wall-tile status-offline down" data-tile="{cameras[0].code}"' in html
     assert f'href="/ops/devices/{cameras[0].code}/"' in html
-    assert f"/ops/devices/{cameras[0].code}/snapshot.jpg" in html
+    assert f'src="/ops/cameras/wall/{cameras[0].code}.jpg"' in html
     assert not Device.objects.filter(kind=DeviceKind.CAMERA, ward__code=OTHER, code__in=[]).exists()
     other = device_in(OTHER, "camera")
     assert f'data-tile="{other.code}"' not in html
+
+
+def test_wall_tile_serves_the_pollers_fresh_still_and_asks_the_camera_otherwise(
+    login: Any, settings: Any, tmp_path: Any
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    camera = device_in(OWN, "camera")
+    CameraDetail.objects.filter(device=camera).update(snapshot_url="http://127.0.0.1:9/x.jpg")
+    client = login("official1")
+    # No polled still: the proxy asks the camera, which does not answer here.
+    assert client.get(f"/ops/cameras/wall/{camera.code}.jpg").status_code == 502
+    path = snapshot_path(camera.code)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\xff\xd8\xff\xe0polled\xff\xd9")
+    fresh = client.get(f"/ops/cameras/wall/{camera.code}.jpg")
+    assert fresh.status_code == 200
+    assert fresh["Content-Type"] == "image/jpeg"
+    assert b"".join(fresh.streaming_content) == b"\xff\xd8\xff\xe0polled\xff\xd9"
+    old = time.time() - 600
+    os.utime(path, (old, old))
+    assert client.get(f"/ops/cameras/wall/{camera.code}.jpg").status_code == 502
+    other = device_in(OTHER, "camera")
+    assert client.get(f"/ops/cameras/wall/{other.code}.jpg").status_code == 404
+    sensor = device_in(OWN, "sensor")
+    assert client.get(f"/ops/cameras/wall/{sensor.code}.jpg").status_code == 404
 
 
 def test_wall_of_chosen_codes_keeps_their_order_and_drops_other_wards(login: Any) -> None:
