@@ -26,9 +26,10 @@ from ioc.models import Ward
 from ioc.text import vietnamese_sort_key
 from ioc.views import staff_required
 
-# A still the poller took this recently is shown as is: a wall of 16 tiles on many screens
-# then costs the cameras nothing; an older one (or none) means asking the camera itself.
-POLLED_FRESH_SECONDS = 120
+# A still the poller took this recently (a few of the wall's refreshes) is shown as is and
+# costs the camera nothing; an older one (the poller runs every IOC_CAMERA_POLL_SECONDS,
+# 60 s by default) or none means asking the camera itself, so the wall stays live.
+POLLED_FRESH_SECONDS = 15
 GRID_SIZES = (2, 3, 4)
 DEFAULT_GRID = 3
 REFRESH_SECONDS = 5
