@@ -431,3 +431,16 @@ def test_ward_device_export_lists_the_wards_devices(
     assert row[5].startswith(seen)
     html = client.get(f"/ops/wards/{OWN}/").content.decode()
     assert f'href="/ops/wards/{OWN}/export.csv"' in html
+
+
+def test_wall_export_and_report_page_query_counts_are_fixed(
+    login: Any, django_assert_num_queries: Any
+) -> None:
+    client = login("operator")
+    read_csv(client.get("/ops/cameras/wall/export.csv"))
+    with django_assert_num_queries(3):  # session, user, every camera with ward and details
+        rows = read_csv(client.get("/ops/cameras/wall/export.csv"))
+    assert len(rows) - 1 == Device.objects.filter(kind=DeviceKind.CAMERA).count()
+    client.get("/ops/reports/")
+    with django_assert_num_queries(3):  # session, user, one aggregate
+        assert client.get("/ops/reports/").status_code == 200
