@@ -322,6 +322,11 @@ def test_panel_charts_readings_live_plays_hls_and_sends_signal_commands(
     )
     shot(page, "ops-panel-signal")
 
+    # The device page draws with the same shared chart module.
+    page.goto(f"{base}/ops/devices/{sensor}/")
+    page.wait_for_selector("[data-readings-charts][data-ready=true]", timeout=15000)
+    assert page.locator(f"[data-readings-charts] .chart[data-metric='{metric}'] canvas").count()
+
     page.goto(f"{base}/ops/reports/")
     page.wait_for_selector("[data-report-chart][data-ready]")
     shot(page, "ops-reports")
