@@ -182,15 +182,16 @@ def alerts_per_day(user: AnyUser, *, first: date, last: date) -> DaySeries:
 
 
 def open_alerts_filtered(
-    user: AnyUser, *, ward: str = "", kind: str = "", severity: str = ""
+    user: AnyUser, *, ward: str = "", kinds: Sequence[str] | None = None, severity: str = ""
 ) -> QuerySet[Alert]:
     """The open alerts ``user`` may see, newest first, narrowed like the /ops/ screen: by
-    ward code, the kind of device they are about, and severity."""
+    ward code, the kinds of device they are about (None: any, with or without a device;
+    an empty list: none, as when every layer is switched off) and severity."""
     queryset = selectors.alerts_visible_to(user).exclude(status=AlertStatus.RESOLVED)
     if ward:
         queryset = queryset.filter(ward__code=ward)
-    if kind:
-        queryset = queryset.filter(device__kind=kind)
+    if kinds is not None:
+        queryset = queryset.filter(device__kind__in=list(kinds))
     if severity:
         queryset = queryset.filter(severity=severity)
     return queryset
