@@ -239,6 +239,7 @@ def device_dossier_for_user(user: AnyUser, code: str) -> DeviceDossier:
         events=list(device.events.order_by("-ts", "-id")[:RECENT_EVENTS_LENGTH]),
         open_alerts=list(
             Alert.objects.filter(device=device)
+            .select_related("assignee")
             .exclude(status=AlertStatus.RESOLVED)
             .order_by("-raised_at", "-id")
         ),

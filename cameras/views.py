@@ -108,6 +108,7 @@ def readings_chart(dossier: DeviceDossier) -> dict[str, Any] | None:
             {"metric": metric, **limits.get(metric, no_limits)} for metric in dossier.metrics
         ],
         "labels": {
+            "time": _("Time"),
             "avg": _("Average"),
             "min": _("Minimum"),
             "max": _("Maximum"),

@@ -6,17 +6,22 @@ figures and snapshot never contain another ward's device or alert.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from django.db.models import Count, Q
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from cameras.choices import DeviceKind, DeviceStatus
 from cameras.models import Device
-from cameras.selectors import device_map_features
+from cameras.selectors import CREDENTIAL_FIELDS, device_map_features
 from ioc import realtime, selectors
 from ioc.choices import AlertStatus, Severity
-from ioc.models import Alert, Incident
+from ioc.models import Alert, Incident, Ward
 from ioc.models.incidents import OPEN_STATUSES
 from ioc.selectors import AnyUser, scope_by_ward
 from ioc.services.alerts import alert_payload
@@ -124,3 +129,122 @@ def snapshot_for(user: AnyUser) -> dict[str, Any]:
         "kpis": kpis_for(user),
     }
     return dict(realtime.json_safe(snapshot))
+
+
+# --- Series per day (reports) ---------------------------------------------------------------
+
+REPORT_TIME_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+@dataclass(frozen=True)
+class DaySeries:
+    """Counts per calendar day (in the city's time zone) and group, zero-filled."""
+
+    days: list[date]
+    groups: list[str]
+    counts: dict[str, list[int]]
+
+    def rows(self) -> Iterator[tuple[date, dict[str, int]]]:
+        """One (day, {group: count}) pair per day, oldest first."""
+        for index, day in enumerate(self.days):
+            yield day, {group: self.counts[group][index] for group in self.groups}
+
+
+def day_bounds(first: date, last: date) -> tuple[datetime, datetime]:
+    """The moments a range of city days starts and ends (midnight Asia/Ho_Chi_Minh)."""
+    start = datetime.combine(first, time.min, tzinfo=REPORT_TIME_ZONE)
+    end = datetime.combine(last + timedelta(days=1), time.min, tzinfo=REPORT_TIME_ZONE)
+    return start, end
+
+
+def per_day(
+    queryset: QuerySet[Any],
+    *,
+    date_field: str,
+    group_field: str,
+    first: date,
+    last: date,
+    groups: Sequence[str] = (),
+) -> DaySeries:
+    """How many rows of ``queryset`` fall on each day from ``first`` to ``last`` (days in
+    Asia/Ho_Chi_Minh), by the value of ``group_field``: one aggregate query, every day and
+    every group in ``groups`` present (zero when nothing happened).
+
+    Generic on purpose: pass an already scoped queryset (alerts, incidents, requests).
+    """
+    start, end = day_bounds(first, last)
+    rows = (
+        queryset.filter(**{f"{date_field}__gte": start, f"{date_field}__lt": end})
+        .annotate(report_day=TruncDate(date_field, tzinfo=REPORT_TIME_ZONE))
+        .order_by()
+        .values("report_day", group_field)
+        .annotate(count=Count("pk"))
+    )
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    index = {day: n for n, day in enumerate(days)}
+    counts: dict[str, list[int]] = {group: [0] * len(days) for group in groups}
+    for row in rows:
+        group = str(row[group_field])
+        series = counts.setdefault(group, [0] * len(days))
+        if row["report_day"] in index:
+            series[index[row["report_day"]]] += row["count"]
+    return DaySeries(days=days, groups=list(counts), counts=counts)
+
+
+def alerts_per_day(user: AnyUser, *, first: date, last: date) -> DaySeries:
+    """Alerts raised per day and severity (most severe first) in the wards ``user`` sees."""
+    return per_day(
+        scope_by_ward(Alert.objects.all(), user),
+        date_field="raised_at",
+        group_field="severity",
+        first=first,
+        last=last,
+        groups=list(reversed(Severity.values)),
+    )
+
+
+# --- Open alerts as the /ops/ feed shows them -------------------------------------------------
+
+
+def open_alerts_filtered(
+    user: AnyUser, *, ward: str = "", kinds: Sequence[str] | None = None, severity: str = ""
+) -> QuerySet[Alert]:
+    """The open alerts ``user`` may see, newest first, narrowed like the /ops/ screen: by
+    ward code, the kinds of device they are about (None: any, with or without a device;
+    an empty list: none, as when every layer is switched off) and severity."""
+    queryset = selectors.alerts_visible_to(user).exclude(status=AlertStatus.RESOLVED)
+    if ward:
+        queryset = queryset.filter(ward__code=ward)
+    if kinds is not None:
+        queryset = queryset.filter(device__kind__in=list(kinds))
+    if severity:
+        queryset = queryset.filter(severity=severity)
+    return queryset
+
+
+# --- The camera wall ---------------------------------------------------------------------------
+
+WALL_MAX_CODES = 200
+
+
+def wall_cameras(
+    user: AnyUser, *, ward: Ward | None = None, codes: Sequence[str] = ()
+) -> QuerySet[Device]:
+    """The cameras of a wall: a chosen set of codes (in the given order, unknown and
+    invisible ones left out) or else one ward's, or every visible camera; scoped to
+    ``user``, with the snapshot address presence and stream known (one query)."""
+    queryset = (
+        scope_by_ward(Device.objects.filter(kind=DeviceKind.CAMERA), user)
+        .select_related("ward", "camera")
+        .defer(*(name for name in CREDENTIAL_FIELDS if name.startswith("camera__")))
+    )
+    if codes:
+        wanted = list(dict.fromkeys(codes))[:WALL_MAX_CODES]
+        order = Case(
+            *[When(code=code, then=Value(n)) for n, code in enumerate(wanted)],
+            output_field=IntegerField(),
+        )
+        return queryset.filter(code__in=wanted).order_by(order)
+    if ward is not None:
+        queryset = queryset.filter(ward=ward)
+    return queryset.order_by("ward__code", "code")

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from cameras import selectors as device_selectors
 from cameras.choices import DeviceKind, DeviceStatus
+from dashboards.panel_views import SNAPSHOT_REFRESH_SECONDS, panel_labels
 from dashboards.selectors import open_alerts_for, snapshot_for
 from ioc import selectors
 from ioc.alerts_api import alert_act
@@ -108,6 +109,8 @@ def ops_home(request: HttpRequest) -> HttpResponse:
             "nav": "home",
             "live_initial": initial,
             "live_labels": _live_labels(),
+            "panel_labels": panel_labels(),
+            "panel_refresh_seconds": SNAPSHOT_REFRESH_SECONDS,
             "device_tiles": [
                 (kind, label, kpis["devices"][kind]) for kind, label in DeviceKind.choices
             ],

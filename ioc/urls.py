@@ -44,6 +44,7 @@ urlpatterns = [
     path("", portal_views.portal_home, name="portal-home"),
     path("portal/wards.geojson", portal_views.public_wards_geojson, name="portal-wards-geojson"),
     path("ops/", ops_views.ops_home, name="ops-home"),
+    path("ops/", include("dashboards.urls_ops")),
     path("ops/wards/", ops_views.ward_list, name="ops-ward-list"),
     path("ops/wards/<str:code>/", ops_views.ward_detail, name="ops-ward-detail"),
     path("ops/devices/", include("cameras.urls_ops")),

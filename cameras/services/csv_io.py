@@ -98,8 +98,9 @@ def _export_row(row: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def devices_csv_lines(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
-    """The export file, line by line: the BOM and header first, then one line per device."""
+def csv_lines(header: Iterable[str], rows: Iterable[Iterable[str]]) -> Iterator[str]:
+    """A CSV file line by line, as Excel reads it: the BOM and header first, then one line
+    per row of already formatted cells."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
 
@@ -109,11 +110,31 @@ def devices_csv_lines(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
         buffer.truncate()
         return text
 
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(header)
     yield BOM + take()
     for row in rows:
-        writer.writerow(_export_row(row))
+        writer.writerow(row)
         yield take()
+
+
+def devices_csv_lines(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """The export file, line by line: the BOM and header first, then one line per device."""
+    return csv_lines(EXPORT_COLUMNS, (_export_row(row) for row in rows))
+
+
+def csv_text(value: object) -> str:
+    """Any value as a text cell of an exported screen, guarded against formulas."""
+    return _text_cell("" if value is None else str(value))
+
+
+def csv_date(value: date | None) -> str:
+    """A date as dd/mm/yyyy (the city's format), or an empty cell."""
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+def csv_datetime(value: datetime | None) -> str:
+    """A moment as dd/mm/yyyy hh:mm in the city's time zone, or an empty cell."""
+    return timezone.localtime(value).strftime("%d/%m/%Y %H:%M") if value else ""
 
 
 # --- Import -----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from ioc.choices import Role
 from ioc.demo import data
 from ioc.models import Department, User, Ward
 from ioc.services import staff_user_create, wards_import
+from ioc.services.incidents import incident_types_seed
 
 ACTOR = "load_demo"
 DEMO_USERS = (
@@ -311,6 +312,7 @@ def load_demo(*, password: str, seed: int = 2026) -> DemoSummary:
         departments[code], _created = Department.objects.get_or_create(
             code=code, defaults={"name": name, "email": email}
         )
+    incident_types_seed()
     devices = devices_register(devices=build_devices(wards, rng), actor_label=ACTOR)
     add_gateways_and_details(devices, rng)
     for username, role, scope, full_name in DEMO_USERS:

@@ -2,111 +2,12 @@
 
 from django.db import migrations
 
-# (code, name, default severity, alert causes, standard steps). Names are Vietnamese data,
-# like ward names: the centre's staff read them as written here.
-TYPES = [
-    (
-        "traffic_accident",
-        "Tai nạn giao thông",
-        "critical",
-        ["detection:accident"],
-        [
-            "Xác minh hiện trường qua camera",
-            "Báo Cảnh sát giao thông và cấp cứu 115 nếu có người bị thương",
-            "Phân luồng giao thông quanh khu vực",
-            "Thông báo cho UBND phường/xã",
-            "Xác nhận hiện trường đã được giải tỏa",
-        ],
-    ),
-    (
-        "fire",
-        "Cháy, nổ",
-        "critical",
-        ["detection:fire", "detection:smoke"],
-        [
-            "Báo Cảnh sát PCCC và CNCH 114",
-            "Xác minh qua camera lân cận",
-            "Phong tỏa và sơ tán khu vực",
-            "Thông báo cho UBND phường/xã",
-            "Xác nhận đám cháy đã được dập tắt",
-        ],
-    ),
-    (
-        "flooding",
-        "Ngập úng",
-        "warning",
-        ["detection:flooding", "threshold:water_level"],
-        [
-            "Kiểm tra mực nước tại trạm đo gần nhất",
-            "Cảnh báo người dân, đặt biển báo khu vực ngập",
-            "Điều đội thoát nước, máy bơm",
-            "Phân luồng giao thông tránh điểm ngập",
-            "Xác nhận nước đã rút",
-        ],
-    ),
-    (
-        "congestion",
-        "Ùn tắc giao thông",
-        "warning",
-        ["detection:congestion", "detection:crowd", "detection:wrong_way"],
-        [
-            "Xác minh qua camera",
-            "Điều chỉnh pha đèn tín hiệu tại nút giao",
-            "Phân luồng, điều lực lượng hỗ trợ",
-            "Xác nhận giao thông trở lại bình thường",
-        ],
-    ),
-    (
-        "air_pollution",
-        "Ô nhiễm không khí",
-        "warning",
-        ["threshold:pm25", "threshold:pm10", "threshold:aqi"],
-        [
-            "Kiểm tra số liệu các trạm quan trắc lân cận",
-            "Xác định nguồn phát thải",
-            "Đăng khuyến cáo cho người dân",
-            "Xác nhận chỉ số đã trở lại mức an toàn",
-        ],
-    ),
-    (
-        "device_failure",
-        "Sự cố thiết bị",
-        "info",
-        ["offline", "fault:", "signal_command:"],
-        [
-            "Kiểm tra kết nối từ xa",
-            "Cử kỹ thuật viên đến hiện trường",
-            "Xác nhận thiết bị hoạt động trở lại",
-        ],
-    ),
-    (
-        "other",
-        "Sự việc khác",
-        "warning",
-        [],
-        ["Xác minh thông tin", "Phân công xử lý", "Báo cáo kết quả xử lý"],
-    ),
-]
+# The data lives in the app so the demo loader (and a test database flush) seed the same.
+from ioc.incident_defaults import seed_types
 
 
 def seed(apps, schema_editor):
-    IncidentType = apps.get_model("ioc", "IncidentType")
-    IncidentTypeStep = apps.get_model("ioc", "IncidentTypeStep")
-    for position, (code, name, severity, causes, steps) in enumerate(TYPES):
-        kind, created = IncidentType.objects.get_or_create(
-            code=code,
-            defaults={
-                "name": name,
-                "default_severity": severity,
-                "alert_causes": causes,
-                "position": position,
-            },
-        )
-        if created:
-            IncidentTypeStep.objects.bulk_create(
-                IncidentTypeStep(incident_type=kind, position=index, text=text)
-                for index, text in enumerate(steps)
-            )
+    seed_types(apps.get_model("ioc", "IncidentType"), apps.get_model("ioc", "IncidentTypeStep"))
 
 
 class Migration(migrations.Migration):

@@ -205,6 +205,14 @@ def incident_create(
     return incident
 
 
+def incident_types_seed() -> None:
+    """Create the standard incident types that are missing (a fresh or flushed database)."""
+    from ioc.incident_defaults import seed_types
+    from ioc.models import IncidentTypeStep
+
+    seed_types(IncidentType, IncidentTypeStep)
+
+
 def incident_type_for_alert(alert: Alert) -> IncidentType:
     """The active type whose alert causes match the alert's cause, else the catch-all."""
     types = list(IncidentType.objects.filter(is_active=True))

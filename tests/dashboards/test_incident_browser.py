@@ -51,7 +51,7 @@ def test_an_operator_turns_an_alert_into_an_incident_and_the_city_sees_it_live(
         has=page.locator(f"a[href='/ops/devices/{camera}/']")
     )
     item.first.wait_for(timeout=20000)
-    item.first.locator(".feed-form button").click()
+    item.first.locator("button.feed-open-incident").click()
 
     page.wait_for_url(re.compile(rf"{re.escape(base)}/ops/incidents/\d+/"))
     incident_url = page.url

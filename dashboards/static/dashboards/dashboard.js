@@ -3,6 +3,7 @@
 // Works without map tiles: ward boundaries and devices are the platform's own data.
 import { IncidentLayer } from "./incidents.js";
 import { LiveChannel } from "./live.js";
+import { DevicePanel, exportFollowsFilters } from "./panel.js";
 
 const readJSON = (id) => JSON.parse(document.getElementById(id)?.textContent || "{}");
 const mapLabels = readJSON("ioc-map-labels");
@@ -147,6 +148,9 @@ async function loadWards() {
   if (!response.ok) throw new Error(`wards: HTTP ${response.status}`);
   const geojson = await response.json();
   wardsLayer = L.geoJSON(geojson, {
+    // The markers' canvas: with a canvas of their own, the wards (drawn later, on top)
+    // took every click, and a marker could not be clicked.
+    renderer,
     onEachFeature: (feature, layer) => {
       layer.bindTooltip(feature.properties.title || feature.properties.name || "", { sticky: true });
       layer.on("click", () => selectWard(feature.properties.code));
@@ -306,6 +310,7 @@ function showDevice(code) {
     image.alt = format(labels.snapshotAlt, { name: device.name || code });
     image.src = `${root.dataset.snapshotUrl.replace("__code__", encodeURIComponent(code))}?t=${Date.now()}`;
   }
+  if (changed) devicePanel.open(code); // panel.js: player, chart, signal control, alerts
   if (changed && window.matchMedia("(max-width: 900px)").matches) panel.scrollIntoView({ behavior: "smooth", block: "nearest" });
 }
 
@@ -350,15 +355,20 @@ function feedItem(alert) {
   );
 }
 
-// An alert in an incident links to it; another gets a button that opens one from it.
+// An alert in an incident links to it; another gets a button that opens one from it. The
+// form is built on click, outside the feed, which the live channel may redraw at any time.
 function incidentControl(alert) {
   if (alert.incident) return el("a", { href: incidents.url(alert.incident), text: labels.incident || "" });
   const token = root.querySelector("[name=csrfmiddlewaretoken]");
   if (!token || !root.dataset.fromAlertUrl) return el("span");
-  const form = el("form", { method: "post", action: root.dataset.fromAlertUrl.replace(/0\/$/, `${alert.id}/`), class: "feed-form" });
-  form.append(el("input", { type: "hidden", name: "csrfmiddlewaretoken", value: token.value }));
-  form.append(el("button", { type: "submit", class: "linklike", text: labels.openIncident || "" }));
-  return form;
+  const button = el("button", { type: "button", class: "linklike feed-open-incident", text: labels.openIncident || "" });
+  button.addEventListener("click", () => {
+    const form = el("form", { method: "post", action: root.dataset.fromAlertUrl.replace(/0\/$/, `${alert.id}/`), hidden: "" });
+    form.append(el("input", { type: "hidden", name: "csrfmiddlewaretoken", value: token.value }));
+    document.body.append(form);
+    form.submit();
+  });
+  return button;
 }
 
 function renderFeed() {
@@ -508,6 +518,8 @@ function renderAges() {
 const renderedAt = new Date(initial.at || Date.now());
 const channel = new LiveChannel({ dataAt: renderedAt });
 window.iocDashboard = { devices: state.devices, alerts: state.alerts, state, channel, markers, incidents };
+const devicePanel = new DevicePanel(root, { channel });
+exportFollowsFilters(root);
 
 applySnapshot(initial, { live: false });
 initMap();

@@ -1,0 +1,109 @@
+"""The reports page at ``/ops/reports/``: alerts per day by severity, scoped like every
+screen, drawn with uPlot (an incidents series can join it through ``per_day``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from dashboards.selectors import REPORT_TIME_ZONE, DaySeries, alerts_per_day
+from ioc.choices import Severity
+from ioc.views import staff_required
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+
+
+def severity_labels() -> dict[str, str]:
+    """Severity labels in the active language."""
+    return {value: str(label) for value, label in Severity.choices}
+
+
+SEVERITY_COLOURS = {"critical": "#d73027", "warning": "#e08e0b", "info": "#2a6fb0"}
+
+
+@dataclass(frozen=True)
+class ReportRange:
+    """The days a report covers, both included."""
+
+    first: date
+    last: date
+
+    def params(self) -> dict[str, str]:
+        """The range as the form's query parameters (yyyy-mm-dd, as date inputs send it)."""
+        return {"from": self.first.isoformat(), "to": self.last.isoformat()}
+
+
+def _date(text: str) -> date | None:
+    """A yyyy-mm-dd (date input) or dd/mm/yyyy date, or None."""
+    text = text.strip()
+    for parse in (date.fromisoformat, lambda t: date(*reversed([int(p) for p in t.split("/")]))):
+        try:
+            return parse(text)
+        except (ValueError, TypeError):
+            continue
+    return None
+
+
+def report_range(request: HttpRequest) -> ReportRange:
+    """The chosen days, or the last 30 days up to today in the city; at most 366 days,
+    never in the wrong order."""
+    today = timezone.now().astimezone(REPORT_TIME_ZONE).date()
+    last = _date(request.GET.get("to", "")) or today
+    first = _date(request.GET.get("from", "")) or last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        first, last = last, first
+    if (last - first).days >= MAX_DAYS:
+        first = last - timedelta(days=MAX_DAYS - 1)
+    return ReportRange(first, last)
+
+
+def chart_data(series: DaySeries) -> dict[str, object]:
+    """The series as the page's script draws it: days as epoch seconds (city midnight)."""
+    labels = severity_labels()
+    return {
+        "timeZone": str(REPORT_TIME_ZONE),
+        "days": [day.isoformat() for day in series.days],
+        "series": [
+            {
+                "key": group,
+                "label": str(labels.get(group, group)),
+                "colour": SEVERITY_COLOURS.get(group, "#555"),
+                "counts": series.counts[group],
+            }
+            for group in series.groups
+        ],
+        "labels": {"day": _("Day"), "empty": _("No alerts in these days.")},
+    }
+
+
+@staff_required
+@require_GET
+def reports(request: HttpRequest) -> HttpResponse:
+    """Alerts per day and severity over the chosen days, as a chart and a table."""
+    days = report_range(request)
+    series = alerts_per_day(request.user, first=days.first, last=days.last)
+    return render(
+        request,
+        "ops/reports.html",
+        {
+            "nav": "reports",
+            "range": days,
+            "series": series,
+            "rows": [
+                (day, [counts[group] for group in series.groups], sum(counts.values()))
+                for day, counts in series.rows()
+            ],
+            "groups": [
+                (group, dict(Severity.choices).get(group, group)) for group in series.groups
+            ],
+            "totals": [sum(series.counts[group]) for group in series.groups],
+            "chart": chart_data(series),
+        },
+    )

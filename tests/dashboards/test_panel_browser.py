@@ -1,0 +1,334 @@
+"""The side panel and the camera wall end to end: a real ASGI server and Celery worker on
+PostgreSQL and Redis, cameras answering with real JPEGs from a small HTTP server in the
+test, and Debian's chromium (Playwright) at a phone's and a wall screen's size."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw
+
+from cameras.choices import DeviceKind, DeviceStatus, StreamProtocol
+from cameras.models import CameraDetail, Device
+from cameras.services.registry import token_issue
+from ioc.choices import AlertKind, Severity
+from ioc.models import Alert
+from tests.conftest import SCREENSHOTS, Stack
+from tests.dashboards.test_live_browser import open_dashboard, push
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+WARD = "05449"  # official1's ward
+PHONE = {"width": 390, "height": 844}
+WALL = {"width": 1920, "height": 1080}
+
+
+def jpeg(text: str) -> bytes:
+    """A 640x360 JPEG with the camera's code on it."""
+    image = Image.new("RGB", (640, 360), (38, 84, 124))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((20, 20, 620, 340), outline=(240, 200, 80), width=6)
+    draw.text((40, 40), text, fill=(255, 255, 255))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+@contextlib.contextmanager
+def camera_server() -> Iterator[str]:
+    """Cameras' snapshot endpoints: GET /<code>.jpg answers a JPEG of that code."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = jpeg(self.path.strip("/").removesuffix(".jpg"))
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def wall_stack(stack: Stack) -> Iterator[dict[str, Any]]:
+    """Four cameras of one ward answering snapshots (one offline, one with an open alert),
+    a token to make another fail live, the server and a worker; read before the browser."""
+    with camera_server() as cameras_url:
+        cameras = list(
+            Device.objects.filter(
+                ward__code=WARD, kind=DeviceKind.CAMERA, gateway__isnull=False
+            ).order_by("code")[:4]
+        )
+        assert len(cameras) == 4
+        for camera in cameras:
+            CameraDetail.objects.filter(device=camera).update(
+                snapshot_url=f"{cameras_url}/{camera.code}.jpg",
+                stream_protocol=StreamProtocol.RTSP,
+                stream_main_url="rtsp://10.0.0.9:554/main",
+            )
+        Device.objects.filter(pk__in=[c.pk for c in cameras]).update(status=DeviceStatus.ONLINE)
+        Device.objects.filter(pk=cameras[0].pk).update(status=DeviceStatus.OFFLINE)
+        watched = cameras[2]
+        alert = Alert.objects.create(
+            ward=watched.ward,
+            device=watched,
+            kind=AlertKind.FAULT,
+            cause="test:panel",
+            severity=Severity.CRITICAL,
+            title="Camera bị che khuất",
+        )
+        token = token_issue(owner=cameras[1].gateway, actor_label="test")
+        url = stack.server()
+        stack.worker()
+        yield {
+            "url": url,
+            "codes": [c.code for c in cameras],
+            "offline": cameras[0].code,
+            "failing": cameras[1].code,
+            "watched": watched.code,
+            "lat": float(watched.latitude),
+            "lon": float(watched.longitude),
+            "alert": alert.pk,
+            "token": token,
+        }
+
+
+def shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def click_marker(page: Any, code: str, lat: float, lon: float) -> None:
+    """Zoom the map onto a device and click its marker where it is drawn."""
+    page.evaluate(
+        "([lat, lon]) => { document.querySelector('[data-dashboard-map]').iocMap"
+        ".setView([lat, lon], 19, { animate: false }); }",
+        [lat, lon],
+    )
+    page.wait_for_timeout(300)
+    point = page.evaluate(
+        """(code) => {
+            const el = document.querySelector('[data-dashboard-map]');
+            const marker = window.iocDashboard.markers.get(code);
+            const p = el.iocMap.latLngToContainerPoint(marker.getLatLng());
+            const box = el.getBoundingClientRect();
+            return { x: box.left + p.x, y: box.top + p.y };
+        }""",
+        code,
+    )
+    page.mouse.click(point["x"], point["y"])
+
+
+def test_operator_acknowledges_an_alert_in_the_side_panel(
+    wall_stack: dict[str, Any], browser: Any
+) -> None:
+    base, code, alert = wall_stack["url"], wall_stack["watched"], wall_stack["alert"]
+    for name, viewport in (("wall", WALL), ("phone", PHONE)):
+        context = browser.new_context(viewport=viewport)
+        page = open_dashboard(context, base)
+        page.evaluate("() => { window.__noReload = true; }")
+        if name == "wall":
+            click_marker(page, code, wall_stack["lat"], wall_stack["lon"])
+        else:  # on a phone the map is small: search opens the same panel
+            page.fill("#device-search", code)
+            page.press("#device-search", "Enter")
+        page.wait_for_selector(f"[data-panel-live][data-device='{code}'][data-ready=true]")
+        item = page.locator(f"[data-device-panel] [data-alert='{alert}']")
+        assert "Camera bị che khuất" in item.inner_text()
+        page.wait_for_function(
+            "() => document.querySelector('[data-device-panel] [data-device-image]')"
+            ".naturalWidth > 0"
+        )
+        if name == "wall":
+            acknowledge = item.locator("button", has_text="Tiếp nhận")
+            acknowledge.click()
+            # The panel shows the new state from the server, and the feed hears it live.
+            page.wait_for_function(
+                """(id) => {
+                    const li = document.querySelector(`[data-device-panel] [data-alert='${id}']`);
+                    const buttons = li ? [...li.querySelectorAll('button')] : [];
+                    return li && li.innerText.includes("Đã tiếp nhận")
+                        && !buttons.some((b) => b.innerText === "Tiếp nhận");
+                }""",
+                arg=alert,
+                timeout=15000,
+            )
+            assert "Đã cập nhật cảnh báo" in page.locator("[data-panel-message]").inner_text()
+            page.wait_for_function(
+                "id => window.iocDashboard.alerts.get(id)?.status === 'acknowledged'",
+                arg=alert,
+                timeout=15000,
+            )
+        page.locator("[data-device-panel]").scroll_into_view_if_needed()
+        shot(page, f"ops-panel-{name}")
+        assert page.evaluate("() => window.__noReload") is True
+        assert page.errors == []
+        context.close()
+
+
+def test_camera_wall_shows_snapshots_and_marks_offline_cameras_live(
+    wall_stack: dict[str, Any], browser: Any
+) -> None:
+    base, codes = wall_stack["url"], wall_stack["codes"]
+    for name, viewport in (("wall", WALL), ("phone", PHONE)):
+        context = browser.new_context(viewport=viewport)
+        page = open_dashboard(context, base)
+        page.click("nav.mainnav >> text=Tường camera")
+        page.wait_for_url(f"{base}/ops/cameras/wall/")
+        page.goto(f"{base}/ops/cameras/wall/?codes={','.join(codes)}&grid=2")
+        page.wait_for_selector("[data-live-status][data-state=live]", timeout=20000)
+        assert page.locator("[data-tile]").count() == 4
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-wall-image]')]"
+            ".every((img) => img.complete && img.naturalWidth === 640)",
+            timeout=15000,
+        )
+        offline = page.locator(f"[data-tile='{wall_stack['offline']}']")
+        assert "down" in offline.get_attribute("class")
+        assert offline.locator("[data-wall-status]").inner_text() == "Mất kết nối"
+        if name == "wall":
+            failing = wall_stack["failing"]
+            push(base, wall_stack["token"], failing, "fault", {"code": "tamper"})
+            page.wait_for_selector(f"[data-tile='{failing}'].down.status-fault", timeout=20000)
+            # Visible tiles refresh with a new cache-busting address.
+            first = page.locator(f"[data-tile='{codes[3]}'] [data-wall-image]")
+            before = first.get_attribute("src")
+            page.wait_for_function(
+                "([code, src]) => document.querySelector(`[data-tile='${code}'] [data-wall-image]`)"
+                ".getAttribute('src') !== src",
+                arg=[codes[3], before],
+                timeout=15000,
+            )
+            link = page.locator(f"[data-tile='{codes[3]}'] a").get_attribute("href")
+            assert link == f"/ops/devices/{codes[3]}/"
+        shot(page, f"ops-wall-{name}")
+        assert page.errors == []
+        context.close()
+
+
+@pytest.fixture
+def kinds_stack(stack: Stack) -> dict[str, Any]:
+    """A sensor that pushes readings, an HLS camera, a traffic signal; read before the
+    browser starts."""
+    sensor = (
+        Device.objects.filter(
+            kind=DeviceKind.SENSOR, gateway__isnull=False, thresholds__isnull=False
+        )
+        .select_related("gateway")
+        .prefetch_related("thresholds")
+        .order_by("code")
+        .first()
+    )
+    assert sensor is not None
+    metric = sensor.thresholds.all()[0].metric
+    camera = CameraDetail.objects.select_related("device").order_by("device__code").first()
+    assert camera is not None
+    CameraDetail.objects.filter(pk=camera.pk).update(
+        stream_protocol=StreamProtocol.HLS, stream_main_url="http://127.0.0.1:9/live/index.m3u8"
+    )
+    signal = Device.objects.filter(kind=DeviceKind.SIGNAL).order_by("code").first()
+    assert signal is not None
+    token = token_issue(owner=sensor.gateway, actor_label="test")
+    url = stack.server()
+    stack.worker()
+    return {
+        "url": url,
+        "sensor": sensor.code,
+        "metric": metric,
+        "token": token,
+        "camera": camera.device.code,
+        "signal": signal.code,
+    }
+
+
+def open_panel(page: Any, code: str) -> None:
+    page.fill("#device-search", code)
+    page.press("#device-search", "Enter")
+    page.wait_for_selector(f"[data-panel-live][data-device='{code}'][data-ready=true]")
+
+
+def test_panel_charts_readings_live_plays_hls_and_sends_signal_commands(
+    kinds_stack: dict[str, Any], browser: Any
+) -> None:
+    base = kinds_stack["url"]
+    context = browser.new_context(viewport=WALL)
+    page = open_dashboard(context, base)
+    sensor, metric = kinds_stack["sensor"], kinds_stack["metric"]
+
+    open_panel(page, sensor)
+    chart = page.locator(f"[data-device-panel] .chart[data-metric='{metric}']")
+    assert chart.count() == 1
+    push(base, kinds_stack["token"], sensor, "reading", {metric: 42.5})
+    page.wait_for_selector(
+        f"[data-device-panel] .chart[data-metric='{metric}'][data-live]", timeout=20000
+    )
+    shot(page, "ops-panel-sensor")
+
+    # An HLS camera gets a player: the browser's own HLS where it has it (this chromium
+    # says "maybe"), else the vendored hls.js, loaded only then.
+    camera = kinds_stack["camera"]
+    open_panel(page, camera)
+    video = "[data-device-panel] video[data-hls-player]"
+    native = page.evaluate(
+        "() => document.createElement('video').canPlayType('application/vnd.apple.mpegurl')"
+    )
+    engine = "native" if native else "hls.js"
+    page.wait_for_selector(f"{video}[data-engine='{engine}']", state="attached")
+    page.add_init_script(
+        """(() => {
+            const own = HTMLMediaElement.prototype.canPlayType;
+            HTMLMediaElement.prototype.canPlayType = function (type) {
+                return /mpegurl/i.test(type) ? "" : own.call(this, type);
+            };
+        })();"""
+    )
+    page.reload()
+    page.wait_for_selector("[data-live-status][data-state=live]", timeout=20000)
+    open_panel(page, camera)
+    page.wait_for_selector(f"{video}[data-engine='hls.js']", state="attached", timeout=10000)
+    assert page.evaluate("() => typeof window.Hls") == "function"
+    # The stream's address does not answer: the player says so instead of spinning.
+    page.wait_for_selector("[data-device-panel] [data-player-error]:not([hidden])", timeout=20000)
+
+    # The operator commands the signal from the panel, with a reason and a confirmation.
+    open_panel(page, kinds_stack["signal"])
+    form = page.locator("[data-device-panel] [data-testid=signal-command-form]")
+    form.locator("select[name=action]").select_option("flash")
+    form.locator("textarea[name=reason]").fill("Kiểm thử từ bảng bên")
+    form.locator("summary").click()
+    form.locator("input[name=confirm]").check()
+    form.locator("button[type=submit]").click()
+    page.wait_for_function(
+        "() => (document.querySelector('[data-panel-message]')?.innerText || '')"
+        ".startsWith('Đã gửi lệnh')",
+        timeout=15000,
+    )
+    shot(page, "ops-panel-signal")
+
+    # The device page draws with the same shared chart module.
+    page.goto(f"{base}/ops/devices/{sensor}/")
+    page.wait_for_selector("[data-readings-charts][data-ready=true]", timeout=15000)
+    assert page.locator(f"[data-readings-charts] .chart[data-metric='{metric}'] canvas").count()
+
+    page.goto(f"{base}/ops/reports/")
+    page.wait_for_selector("[data-report-chart][data-ready]")
+    shot(page, "ops-reports")
+    assert page.errors == []
+    context.close()

@@ -1,0 +1,446 @@
+"""The /ops/ screens of issue 4: the side panel's fragment, the camera wall, the per-day
+report and the CSV exports, as a role x endpoint matrix, with their content and pinned
+query counts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.utils import timezone
+
+from cameras.choices import DeviceKind, DeviceStatus, StreamProtocol
+from cameras.models import CameraDetail, Device
+from cameras.services.polling import snapshot_path
+from ioc.choices import AlertKind, AlertStatus, Severity
+from ioc.models import Alert, User, Ward
+
+OWN, OTHER = "05449", "05440"  # official1's ward, official2's ward
+pytestmark = pytest.mark.django_db
+
+
+def device_in(ward: str, kind: str) -> Device:
+    """The first demo device of a kind in a ward (the demo's first sensor is moved into
+    the ward when it has none: official1's ward has no sensor of its own)."""
+    device = Device.objects.filter(ward__code=ward, kind=kind).order_by("code").first()
+    if device is None and kind == DeviceKind.SENSOR:
+        device = Device.objects.filter(kind=kind).order_by("code").first()
+        assert device is not None
+        Device.objects.filter(pk=device.pk).update(ward=Ward.objects.get(code=ward))
+        device.refresh_from_db()
+    assert device is not None, (ward, kind)
+    return device
+
+
+def alert_on(device: Device, title: str, **extra: Any) -> Alert:
+    values = {
+        "ward": device.ward,
+        "device": device,
+        "kind": AlertKind.FAULT,
+        "cause": f"fault:{title}",
+        "severity": Severity.CRITICAL,
+        "title": title,
+        **extra,
+    }
+    return Alert.objects.create(**values)
+
+
+def read_csv(response: Any) -> list[list[str]]:
+    """A CSV download's rows; it must start with a BOM (Excel reads UTF-8 then)."""
+    assert response.status_code == 200, response.status_code
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert "attachment;" in response["Content-Disposition"]
+    body = b"".join(response.streaming_content).decode("utf-8")
+    assert body.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
+
+
+# --- Role x endpoint matrix ---------------------------------------------------------------
+
+
+def own_and_other_paths() -> list[tuple[str, str]]:
+    """(path in official1's ward, the same path in another ward) for every new endpoint."""
+    own_camera, other_camera = device_in(OWN, "camera"), device_in(OTHER, "camera")
+    return [
+        (f"/ops/panel/{own_camera.code}/", f"/ops/panel/{other_camera.code}/"),
+        (f"/ops/cameras/wall/?ward={OWN}", f"/ops/cameras/wall/?ward={OTHER}"),
+        (
+            f"/ops/cameras/wall/export.csv?ward={OWN}",
+            f"/ops/cameras/wall/export.csv?ward={OTHER}",
+        ),
+        (f"/ops/wards/{OWN}/export.csv", f"/ops/wards/{OTHER}/export.csv"),
+    ]
+
+
+def test_city_operator_opens_every_new_screen_in_any_ward(login: Any) -> None:
+    client = login("operator")
+    for own, other in own_and_other_paths():
+        assert client.get(own).status_code == 200, own
+        assert client.get(other).status_code == 200, other
+    for path in ("/ops/reports/", "/ops/reports/export.csv", "/ops/alerts/export.csv"):
+        assert client.get(path).status_code == 200, path
+    assert client.get("/ops/wards/export.csv").status_code == 200
+
+
+def test_ward_official_gets_404_for_another_wards_panel_wall_and_exports(login: Any) -> None:
+    client = login("official1")
+    for own, other in own_and_other_paths():
+        assert client.get(own).status_code == 200, own
+        assert client.get(other).status_code == 404, other
+
+
+def test_department_staff_read_the_new_screens(login: Any) -> None:
+    client = login("department1")
+    for own, other in own_and_other_paths():
+        assert client.get(own).status_code == 200, own
+        assert client.get(other).status_code == 200, other
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ops/panel/CAM-001/",
+        "/ops/cameras/wall/",
+        "/ops/cameras/wall/export.csv",
+        "/ops/cameras/wall/CAM-05449-001.jpg",
+        "/ops/reports/",
+        "/ops/reports/export.csv",
+        "/ops/alerts/export.csv",
+        "/ops/wards/export.csv",
+        f"/ops/wards/{OWN}/export.csv",
+    ],
+)
+def test_anonymous_visitor_is_sent_to_the_login_page(path: str) -> None:
+    response = Client().get(path)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_ops_navigation_links_the_camera_wall_and_reports(login: Any) -> None:
+    html = login("operator").get("/ops/wards/").content.decode()
+    assert 'href="/ops/cameras/wall/"' in html
+    assert 'href="/ops/reports/"' in html
+    assert 'href="/ops/wards/export.csv"' in html
+
+
+# --- Side panel ---------------------------------------------------------------------------
+
+
+def test_panel_shows_alert_actions_to_operators_and_none_to_department_staff(
+    login: Any,
+) -> None:
+    device = device_in(OWN, "sensor")
+    alert = alert_on(device, "Bụi mịn vượt ngưỡng")
+    operator = login("operator").get(f"/ops/panel/{device.code}/").content.decode()
+    assert "Bụi mịn vượt ngưỡng" in operator
+    assert f'action="/ops/alerts/{alert.pk}/acknowledge/"' in operator
+    staff = login("department1").get(f"/ops/panel/{device.code}/").content.decode()
+    assert "Bụi mịn vượt ngưỡng" in staff
+    assert "/ops/alerts/" not in staff  # read only: no action forms
+
+
+def test_panel_of_a_sensor_carries_its_chart_config_for_a_few_hours(login: Any) -> None:
+    device = device_in(OWN, "sensor")
+    html = login("official1").get(f"/ops/panel/{device.code}/").content.decode()
+    assert 'id="panel-chart-config"' in html
+    assert f"/api/v1/devices/{device.code}/readings" in html
+    assert '"hours": 6' in html
+
+
+def test_panel_of_an_hls_camera_has_a_player_and_an_rtsp_camera_none(login: Any) -> None:
+    hls = (
+        CameraDetail.objects.filter(
+            device__ward__code=OWN, stream_protocol=StreamProtocol.HLS
+        ).first()
+        or CameraDetail.objects.filter(device__ward__code=OWN).first()
+    )
+    assert hls is not None
+    hls.stream_protocol = StreamProtocol.HLS
+    hls.stream_main_url = "http://viewer:secret@cam.example/live/index.m3u8"
+    hls.save()
+    rtsp = CameraDetail.objects.filter(device__ward__code=OWN).exclude(pk=hls.pk).first()
+    assert rtsp is not None
+    rtsp.stream_protocol = StreamProtocol.RTSP
+    rtsp.save()
+    client = login("official1")
+    html = client.get(f"/ops/panel/{hls.device.code}/").content.decode()
+    assert 'data-src="http://cam.example/live/index.m3u8"' in html  # no credentials
+    assert "secret" not in html
+    assert "dashboards/vendor/hls/hls.min.js" in html
+    assert "data-hls-player" not in client.get(f"/ops/panel/{rtsp.device.code}/").content.decode()
+
+
+def test_panel_offers_signal_commands_only_to_those_allowed_to_command(login: Any) -> None:
+    signal = device_in(OWN, "signal")
+    operator = login("operator").get(f"/ops/panel/{signal.code}/").content.decode()
+    assert 'data-testid="signal-command-form"' in operator
+    official = login("official1").get(f"/ops/panel/{signal.code}/").content.decode()
+    assert 'data-testid="signal-command-form"' not in official
+    user = User.objects.get(username="official1")
+    user.user_permissions.add(Permission.objects.get(codename="add_signalcommand"))
+    granted = login("official1").get(f"/ops/panel/{signal.code}/").content.decode()
+    assert 'data-testid="signal-command-form"' in granted
+    staff = login("department1").get(f"/ops/panel/{signal.code}/").content.decode()
+    assert 'data-testid="signal-command-form"' not in staff
+
+
+def test_panel_part_alerts_is_only_the_alert_list(login: Any) -> None:
+    device = device_in(OWN, "camera")
+    alert_on(device, "Camera bị che")
+    response = login("official1").get(f"/ops/panel/{device.code}/?part=alerts")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Camera bị che" in html
+    assert "data-panel-body" not in html
+    assert login("official1").get(f"/ops/panel/{device.code}/?part=x").status_code == 404
+
+
+def test_panel_query_count_does_not_grow_with_the_number_of_alerts(
+    login: Any, django_assert_num_queries: Any
+) -> None:
+    device = device_in(OWN, "camera")
+    client = login("official1")
+    client.get(f"/ops/panel/{device.code}/")
+    for n in range(5):
+        alert_on(device, f"Sự cố {n}", assignee=User.objects.get(username="operator"))
+    # session, user, device (ward, camera, signal joined), thresholds, status history,
+    # events, open alerts with assignees
+    with django_assert_num_queries(7):
+        html = client.get(f"/ops/panel/{device.code}/").content.decode()
+    assert html.count("data-alert=") == 5
+
+
+# --- Camera wall --------------------------------------------------------------------------
+
+
+def test_wall_defaults_to_the_officials_ward_and_marks_offline_cameras(login: Any) -> None:
+    cameras = list(Device.objects.filter(ward__code=OWN, kind=DeviceKind.CAMERA).order_by("code"))
+    Device.objects.filter(pk=cameras[0].pk).update(status=DeviceStatus.OFFLINE)
+    html = login("official1").get("/ops/cameras/wall/?grid=4").content.decode()
+    for camera in cameras[:16]:
+        assert f'data-tile="{camera.code}"' in html
+    assert f'class="wall-tile status-offline down" data-tile="{cameras[0].code}"' in html
+    assert f'href="/ops/devices/{cameras[0].code}/"' in html
+    assert f'src="/ops/cameras/wall/{cameras[0].code}.jpg"' in html
+    assert not Device.objects.filter(kind=DeviceKind.CAMERA, ward__code=OTHER, code__in=[]).exists()
+    other = device_in(OTHER, "camera")
+    assert f'data-tile="{other.code}"' not in html
+
+
+def test_wall_tile_serves_the_pollers_fresh_still_and_asks_the_camera_otherwise(
+    login: Any, settings: Any, tmp_path: Any
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    camera = device_in(OWN, "camera")
+    CameraDetail.objects.filter(device=camera).update(snapshot_url="http://127.0.0.1:9/x.jpg")
+    client = login("official1")
+    # No polled still: the proxy asks the camera, which does not answer here.
+    assert client.get(f"/ops/cameras/wall/{camera.code}.jpg").status_code == 502
+    path = snapshot_path(camera.code)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\xff\xd8\xff\xe0polled\xff\xd9")
+    fresh = client.get(f"/ops/cameras/wall/{camera.code}.jpg")
+    assert fresh.status_code == 200
+    assert fresh["Content-Type"] == "image/jpeg"
+    assert b"".join(fresh.streaming_content) == b"\xff\xd8\xff\xe0polled\xff\xd9"
+    old = time.time() - 600
+    os.utime(path, (old, old))
+    assert client.get(f"/ops/cameras/wall/{camera.code}.jpg").status_code == 502
+    other = device_in(OTHER, "camera")
+    assert client.get(f"/ops/cameras/wall/{other.code}.jpg").status_code == 404
+    sensor = device_in(OWN, "sensor")
+    assert client.get(f"/ops/cameras/wall/{sensor.code}.jpg").status_code == 404
+
+
+def test_wall_of_chosen_codes_keeps_their_order_and_drops_other_wards(login: Any) -> None:
+    own = list(
+        Device.objects.filter(ward__code=OWN, kind=DeviceKind.CAMERA)
+        .order_by("-code")
+        .values_list("code", flat=True)[:2]
+    )
+    other = device_in(OTHER, "camera").code
+    sensor = device_in(OWN, "sensor").code
+    codes = ",".join([own[0], other, sensor, own[1]])
+    html = login("official1").get(f"/ops/cameras/wall/?codes={codes}").content.decode()
+    assert html.index(f'data-tile="{own[0]}"') < html.index(f'data-tile="{own[1]}"')
+    assert f'data-tile="{other}"' not in html
+    assert f'data-tile="{sensor}"' not in html
+
+
+def test_wall_pages_by_grid_size(login: Any) -> None:
+    client = login("operator")
+    total = Device.objects.filter(kind=DeviceKind.CAMERA).count()
+    first = client.get("/ops/cameras/wall/?grid=2").content.decode()
+    assert first.count("data-tile=") == 4
+    assert 'rel="next"' in first
+    last_page = -(-total // 9)
+    last = client.get(f"/ops/cameras/wall/?grid=3&page={last_page}").content.decode()
+    assert last.count("data-tile=") == total - 9 * (last_page - 1)
+
+
+def test_wall_query_count_is_fixed(login: Any, django_assert_num_queries: Any) -> None:
+    client = login("operator")
+    client.get("/ops/cameras/wall/?grid=4")
+    # session, user, count, page of cameras (ward and camera joined), wards
+    with django_assert_num_queries(5):
+        html = client.get("/ops/cameras/wall/?grid=4").content.decode()
+    assert html.count("data-tile=") == 16
+
+
+def test_wall_export_lists_every_camera_of_the_choice_with_its_state(login: Any) -> None:
+    camera = device_in(OWN, "camera")
+    Device.objects.filter(pk=camera.pk).update(status=DeviceStatus.FAULT)
+    rows = read_csv(login("official1").get("/ops/cameras/wall/export.csv?grid=2"))
+    assert rows[0] == ["Mã", "Tên", "Loại", "Mã phường/xã", "Trạng thái", "Hoạt động lần cuối"]
+    codes = [row[0] for row in rows[1:]]
+    assert codes == list(
+        Device.objects.filter(ward__code=OWN, kind=DeviceKind.CAMERA)
+        .order_by("code")
+        .values_list("code", flat=True)
+    )
+    assert rows[1 + codes.index(camera.code)][4] == str(DeviceStatus.FAULT.label)
+
+
+# --- Reports --------------------------------------------------------------------------------
+
+
+def test_report_counts_only_the_officials_ward(login: Any) -> None:
+    now = timezone.now()
+    alert_on(device_in(OWN, "camera"), "Của phường mình", raised_at=now)
+    alert_on(device_in(OTHER, "camera"), "Của phường khác", raised_at=now)
+    today = timezone.localdate().isoformat()
+    official = login("official1").get(f"/ops/reports/?from={today}&to={today}")
+    assert official.context["series"].counts["critical"] == [1]
+    operator = login("operator").get(f"/ops/reports/?from={today}&to={today}")
+    assert operator.context["series"].counts["critical"] == [2]
+
+
+def test_report_defaults_to_the_last_30_days_and_exports_them(login: Any) -> None:
+    client = login("operator")
+    response = client.get("/ops/reports/")
+    assert len(response.context["series"].days) == 30
+    rows = read_csv(client.get("/ops/reports/export.csv"))
+    assert rows[0] == ["Ngày", "Nghiêm trọng", "Cảnh báo", "Thông tin", "Tổng"]
+    assert len(rows) == 31
+    assert rows[-1][0] == timezone.localdate().strftime("%d/%m/%Y")
+
+
+def test_report_range_is_put_in_order_and_capped(login: Any) -> None:
+    client = login("operator")
+    swapped = client.get("/ops/reports/?from=2026-03-10&to=2026-03-01")
+    assert swapped.context["range"].first.isoformat() == "2026-03-01"
+    assert len(swapped.context["series"].days) == 10
+    huge = client.get("/ops/reports/?from=2020-01-01&to=2026-03-01")
+    assert len(huge.context["series"].days) == 366
+    vietnamese = client.get("/ops/reports/?from=01/03/2026&to=05/03/2026")
+    assert len(vietnamese.context["series"].days) == 5
+
+
+def test_report_export_query_count_is_fixed(login: Any, django_assert_num_queries: Any) -> None:
+    client = login("official1")
+    read_csv(client.get("/ops/reports/export.csv"))
+    with django_assert_num_queries(3):  # session, user, one aggregate
+        rows = read_csv(client.get("/ops/reports/export.csv?from=2026-01-01&to=2026-03-31"))
+    assert len(rows) == 1 + 90
+
+
+# --- Alert feed export ---------------------------------------------------------------------
+
+
+def test_alert_export_is_scoped_filtered_and_guarded_against_formulas(login: Any) -> None:
+    own_camera, own_sensor = device_in(OWN, "camera"), device_in(OWN, "sensor")
+    alert_on(own_camera, '=HYPERLINK("http://evil")')
+    alert_on(own_sensor, "Cảm biến lỗi", severity=Severity.WARNING)
+    alert_on(own_sensor, "Đã xong", status=AlertStatus.RESOLVED)
+    alert_on(device_in(OTHER, "camera"), "Phường khác")
+    client = login("official1")
+    rows = read_csv(client.get("/ops/alerts/export.csv"))
+    assert rows[0][:4] == ["Phát sinh lúc", "Mức độ", "Trạng thái", "Tiêu đề"]
+    titles = {row[3] for row in rows[1:]}
+    assert titles == {'\'=HYPERLINK("http://evil")', "Cảm biến lỗi"}
+    assert {row[4] for row in rows[1:]} == {OWN}
+    raised = rows[1][0]
+    assert raised[2] == "/" and raised[5] == "/"  # dd/mm/yyyy hh:mm
+    cameras_only = read_csv(client.get("/ops/alerts/export.csv?kind=camera"))
+    assert [row[6] for row in cameras_only[1:]] == [own_camera.code]
+    nothing = read_csv(client.get("/ops/alerts/export.csv?kind=none"))
+    assert nothing[1:] == []
+    warnings = read_csv(
+        login("operator").get(f"/ops/alerts/export.csv?ward={OWN}&severity=warning")
+    )
+    assert [row[3] for row in warnings[1:]] == ["Cảm biến lỗi"]
+
+
+def test_alert_export_query_count_does_not_grow_with_alerts(
+    login: Any, django_assert_num_queries: Any
+) -> None:
+    device = device_in(OWN, "camera")
+    for n in range(6):
+        alert_on(device, f"Sự cố {n}", assignee=User.objects.get(username="operator"))
+    client = login("official1")
+    read_csv(client.get("/ops/alerts/export.csv"))
+    with django_assert_num_queries(3):  # session, user, alerts with everything joined
+        rows = read_csv(client.get("/ops/alerts/export.csv"))
+    assert len(rows) == 7
+
+
+def test_dashboard_links_the_alert_export(login: Any) -> None:
+    html = login("operator").get("/ops/").content.decode()
+    assert 'href="/ops/alerts/export.csv" data-alerts-export' in html
+    assert 'data-panel-url="/ops/panel/__code__/"' in html
+    assert 'id="ioc-panel-labels"' in html
+
+
+# --- Ward exports ---------------------------------------------------------------------------
+
+
+def test_ward_list_export_matches_the_ward_list(login: Any, django_assert_num_queries: Any) -> None:
+    official = login("official1")
+    read_csv(official.get("/ops/wards/export.csv"))
+    with django_assert_num_queries(4):  # session, user, counts by ward, wards
+        rows = read_csv(official.get("/ops/wards/export.csv"))
+    assert [row[0] for row in rows[1:]] == [OWN]
+    ward = Ward.objects.get(code=OWN)
+    devices = Device.objects.filter(ward=ward)
+    assert rows[1][1] == ward.title
+    assert rows[1][2] == str(devices.count())
+    all_rows = read_csv(login("operator").get("/ops/wards/export.csv"))
+    assert len(all_rows) - 1 == Ward.objects.current().count()
+
+
+def test_ward_device_export_lists_the_wards_devices(
+    login: Any, django_assert_num_queries: Any
+) -> None:
+    device = device_in(OWN, "sensor")
+    Device.objects.filter(pk=device.pk).update(last_seen_at=timezone.now() - timedelta(days=1))
+    client = login("official1")
+    read_csv(client.get(f"/ops/wards/{OWN}/export.csv"))
+    with django_assert_num_queries(4):  # session, user, ward, devices
+        rows = read_csv(client.get(f"/ops/wards/{OWN}/export.csv"))
+    assert len(rows) - 1 == Device.objects.filter(ward__code=OWN).count()
+    row = next(row for row in rows if row[0] == device.code)
+    assert row[2] == str(DeviceKind.SENSOR.label)
+    seen = timezone.localtime(timezone.now() - timedelta(days=1)).strftime("%d/%m/%Y")
+    assert row[5].startswith(seen)
+    html = client.get(f"/ops/wards/{OWN}/").content.decode()
+    assert f'href="/ops/wards/{OWN}/export.csv"' in html
+
+
+def test_wall_export_and_report_page_query_counts_are_fixed(
+    login: Any, django_assert_num_queries: Any
+) -> None:
+    client = login("operator")
+    read_csv(client.get("/ops/cameras/wall/export.csv"))
+    with django_assert_num_queries(3):  # session, user, every camera with ward and details
+        rows = read_csv(client.get("/ops/cameras/wall/export.csv"))
+    assert len(rows) - 1 == Device.objects.filter(kind=DeviceKind.CAMERA).count()
+    client.get("/ops/reports/")
+    with django_assert_num_queries(3):  # session, user, one aggregate
+        assert client.get("/ops/reports/").status_code == 200
