@@ -16,7 +16,12 @@ from cameras import selectors as device_selectors
 from cameras.choices import DeviceKind
 from cameras.services.csv_io import csv_date, csv_datetime, csv_lines, csv_text
 from dashboards.report_views import report_range
-from dashboards.selectors import alerts_per_day, open_alerts_filtered, wall_cameras
+from dashboards.selectors import (
+    alerts_per_day,
+    incidents_per_day,
+    open_alerts_filtered,
+    wall_cameras,
+)
 from dashboards.views import _ward_rows
 from dashboards.wall_views import wall_choice, wall_tile
 from ioc import selectors
@@ -163,13 +168,24 @@ def wall_export(request: HttpRequest) -> StreamingHttpResponse:
 @staff_required
 @require_GET
 def report_export(request: HttpRequest) -> StreamingHttpResponse:
-    """The report's alerts per day and severity, one row per day."""
+    """The report's alerts per day and severity, and incidents opened, one row per day."""
     days = report_range(request)
     series = alerts_per_day(request.user, first=days.first, last=days.last)
+    incidents = incidents_per_day(request.user, first=days.first, last=days.last)
     labels = dict(Severity.choices)
-    header = [_("Day"), *(str(labels.get(g, g)) for g in series.groups), _("Total")]
+    header = [
+        _("Day"),
+        *(str(labels.get(g, g)) for g in series.groups),
+        _("Total"),
+        _("Incidents opened"),
+    ]
     rows = [
-        [csv_date(day), *(str(counts[g]) for g in series.groups), str(sum(counts.values()))]
-        for day, counts in series.rows()
+        [
+            csv_date(day),
+            *(str(counts[g]) for g in series.groups),
+            str(sum(counts.values())),
+            str(sum(opened.values())),
+        ]
+        for (day, counts), (_day, opened) in zip(series.rows(), incidents.rows(), strict=True)
     ]
     return csv_response("alerts-per-day", header, rows)

@@ -1,5 +1,5 @@
-"""The reports page at ``/ops/reports/``: alerts per day by severity, scoped like every
-screen, drawn with uPlot (an incidents series can join it through ``per_day``)."""
+"""The reports page at ``/ops/reports/``: alerts and incidents per day by severity, scoped
+like every screen, drawn with uPlot."""
 
 from __future__ import annotations
 
@@ -12,7 +12,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from dashboards.selectors import REPORT_TIME_ZONE, DaySeries, alerts_per_day
+from dashboards.selectors import (
+    REPORT_TIME_ZONE,
+    DaySeries,
+    alerts_per_day,
+    incidents_per_day,
+)
 from ioc.choices import Severity
 from ioc.views import staff_required
 
@@ -64,7 +69,7 @@ def report_range(request: HttpRequest) -> ReportRange:
     return ReportRange(first, last)
 
 
-def chart_data(series: DaySeries) -> dict[str, object]:
+def chart_data(series: DaySeries, empty: str) -> dict[str, object]:
     """The series as the page's script draws it: days as epoch seconds (city midnight)."""
     labels = severity_labels()
     return {
@@ -79,16 +84,18 @@ def chart_data(series: DaySeries) -> dict[str, object]:
             }
             for group in series.groups
         ],
-        "labels": {"day": _("Day"), "empty": _("No alerts in these days.")},
+        "labels": {"day": _("Day"), "empty": empty},
     }
 
 
 @staff_required
 @require_GET
 def reports(request: HttpRequest) -> HttpResponse:
-    """Alerts per day and severity over the chosen days, as a chart and a table."""
+    """Alerts and incidents per day and severity over the chosen days, as charts and a
+    table."""
     days = report_range(request)
     series = alerts_per_day(request.user, first=days.first, last=days.last)
+    incidents = incidents_per_day(request.user, first=days.first, last=days.last)
     return render(
         request,
         "ops/reports.html",
@@ -96,14 +103,20 @@ def reports(request: HttpRequest) -> HttpResponse:
             "nav": "reports",
             "range": days,
             "series": series,
+            "incidents": incidents,
             "rows": [
-                (day, [counts[group] for group in series.groups], sum(counts.values()))
-                for day, counts in series.rows()
+                (day, [counts[group] for group in series.groups], sum(counts.values()), opened)
+                for (day, counts), (_day, opened_counts) in zip(
+                    series.rows(), incidents.rows(), strict=True
+                )
+                for opened in [sum(opened_counts.values())]
             ],
             "groups": [
                 (group, dict(Severity.choices).get(group, group)) for group in series.groups
             ],
             "totals": [sum(series.counts[group]) for group in series.groups],
-            "chart": chart_data(series),
+            "incidents_total": sum(sum(counts) for counts in incidents.counts.values()),
+            "chart": chart_data(series, _("No alerts in these days.")),
+            "incident_chart": chart_data(incidents, _("No incidents in these days.")),
         },
     )

@@ -203,6 +203,18 @@ def alerts_per_day(user: AnyUser, *, first: date, last: date) -> DaySeries:
     )
 
 
+def incidents_per_day(user: AnyUser, *, first: date, last: date) -> DaySeries:
+    """Incidents opened per day and severity (most severe first) in the wards ``user`` sees."""
+    return per_day(
+        scope_by_ward(Incident.objects.all(), user),
+        date_field="created_at",
+        group_field="severity",
+        first=first,
+        last=last,
+        groups=list(reversed(Severity.values)),
+    )
+
+
 # --- Open alerts as the /ops/ feed shows them -------------------------------------------------
 
 

@@ -322,12 +322,25 @@ def test_report_counts_only_the_officials_ward(login: Any) -> None:
     assert operator.context["series"].counts["critical"] == [2]
 
 
+def test_report_counts_incidents_opened_per_day_in_the_officials_ward(login: Any) -> None:
+    from tests.ioc.test_incidents import open_at
+
+    open_at(OWN, type="fire")
+    open_at(OTHER)
+    today = timezone.localdate().isoformat()
+    official = login("official1").get(f"/ops/reports/?from={today}&to={today}")
+    assert official.context["incidents"].counts["critical"] == [1]
+    assert official.context["incidents_total"] == 1
+    rows = read_csv(login("operator").get(f"/ops/reports/export.csv?from={today}&to={today}"))
+    assert rows[1][-1] == "2"
+
+
 def test_report_defaults_to_the_last_30_days_and_exports_them(login: Any) -> None:
     client = login("operator")
     response = client.get("/ops/reports/")
     assert len(response.context["series"].days) == 30
     rows = read_csv(client.get("/ops/reports/export.csv"))
-    assert rows[0] == ["Ngày", "Nghiêm trọng", "Cảnh báo", "Thông tin", "Tổng"]
+    assert rows[0] == ["Ngày", "Nghiêm trọng", "Cảnh báo", "Thông tin", "Tổng", "Sự cố mới"]
     assert len(rows) == 31
     assert rows[-1][0] == timezone.localdate().strftime("%d/%m/%Y")
 
@@ -346,7 +359,7 @@ def test_report_range_is_put_in_order_and_capped(login: Any) -> None:
 def test_report_export_query_count_is_fixed(login: Any, django_assert_num_queries: Any) -> None:
     client = login("official1")
     read_csv(client.get("/ops/reports/export.csv"))
-    with django_assert_num_queries(3):  # session, user, one aggregate
+    with django_assert_num_queries(4):  # session, user, alerts and incidents aggregates
         rows = read_csv(client.get("/ops/reports/export.csv?from=2026-01-01&to=2026-03-31"))
     assert len(rows) == 1 + 90
 
@@ -442,5 +455,5 @@ def test_wall_export_and_report_page_query_counts_are_fixed(
         rows = read_csv(client.get("/ops/cameras/wall/export.csv"))
     assert len(rows) - 1 == Device.objects.filter(kind=DeviceKind.CAMERA).count()
     client.get("/ops/reports/")
-    with django_assert_num_queries(3):  # session, user, one aggregate
+    with django_assert_num_queries(4):  # session, user, alerts and incidents aggregates
         assert client.get("/ops/reports/").status_code == 200

@@ -1,17 +1,16 @@
-// The reports page: alerts per day and severity as stacked bars, drawn with the vendored
-// uPlot from the figures the server rendered into the page (no second fetch). uPlot has no
+// The reports page: alerts (and incidents) per day and severity as stacked bars, drawn with
+// the vendored uPlot from the figures the server rendered into the page (no second fetch). uPlot has no
 // stacking of its own: each severity's bar is drawn as the sum of it and the ones below
 // it, the tallest first, while the legend shows each severity's own count.
 
-const box = document.querySelector("[data-report-chart]");
-const config = JSON.parse(document.getElementById("ioc-report-chart")?.textContent || "{}");
 
 function dayStart(iso) {
   // Midnight of that day in the city (UTC+7, no daylight saving): the bar's position.
   return Date.parse(`${iso}T00:00:00+07:00`) / 1000;
 }
 
-function draw() {
+function draw(box) {
+  const config = JSON.parse(document.getElementById(box.dataset.reportChart)?.textContent || "{}");
   if (!box || typeof uPlot === "undefined" || !config.days) return;
   const xs = config.days.map(dayStart);
   const total = config.series.reduce((sum, s) => sum + s.counts.reduce((a, b) => a + b, 0), 0);
@@ -59,4 +58,4 @@ function draw() {
   box.dataset.ready = "true";
 }
 
-draw();
+for (const box of document.querySelectorAll("[data-report-chart]")) draw(box);
