@@ -7,13 +7,19 @@ Consumers join only the groups their user may see (``ioc.selectors.realtime_grou
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import json
 import logging
+import os
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
+import orjson
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -40,6 +46,8 @@ class EventType(StrEnum):
     REQUEST_CREATED = "request.created"
     REQUEST_UPDATED = "request.updated"
     SIGNAL_COMMAND = "signal.command"
+    # Several events of one group gathered in a short window, in order: ``events``.
+    BATCH = "batch"
     # Not a change: sent periodically through every group so that a client can tell a
     # quiet city from a dead channel (a Redis restart silently drops group memberships).
     HEARTBEAT = "heartbeat"
@@ -108,10 +116,7 @@ class _Delivery:
 
     def merge(self, later: dict[str, Any]) -> None:
         """Take a later reading of the same device: its fields win, values are merged."""
-        values = {**self.message["data"].get("values", {}), **later["data"].get("values", {})}
-        self.message = {**later, "data": {**self.message["data"], **later["data"]}}
-        if values:
-            self.message["data"]["values"] = values
+        self.message = _merged_reading(self.message, later)
 
     def __call__(self) -> None:
         send_to_groups(self.groups, self.message)
@@ -157,11 +162,16 @@ def current_seqs(groups: list[str]) -> dict[str, int]:
 
 
 def send_to_groups(groups: list[str], message: dict[str, Any]) -> None:
-    """Deliver a message to groups now, each copy numbered with that group's next ``seq``.
+    """Deliver a message to groups, each copy numbered with that group's next ``seq``.
 
+    With ``IOC_LIVE_BATCH_SECONDS`` > 0 the message waits (at most that long) in this
+    process's batcher and leaves with the others of its group as one ``batch`` message.
     A channel-layer (or cache) outage is logged, never raised: the write that caused the
     event has already committed, and clients resynchronise.
     """
+    if float(getattr(settings, "IOC_LIVE_BATCH_SECONDS", 0) or 0) > 0:
+        _batcher().add(groups, message)
+        return
     layer = get_channel_layer()
     if layer is None:
         return
@@ -177,6 +187,121 @@ def send_to_groups(groups: list[str], message: dict[str, Any]) -> None:
 def _group_send(layer: Any, group: str, event: dict[str, Any]) -> None:
     """One browser message through one group, wrapped for the consumers' handler."""
     async_to_sync(layer.group_send)(group, {"type": CONSUMER_MESSAGE_TYPE, "event": event})
+
+
+def batch_message(group: str, seq: int, events: list[dict[str, Any]]) -> dict[str, Any]:
+    """What one group's gathered events become: the event itself when alone, else a
+    ``batch`` carrying them in order (one ``seq`` for the whole batch)."""
+    if len(events) == 1:
+        return {**events[0], "group": group, "seq": seq}
+    return {
+        "type": str(EventType.BATCH),
+        "group": group,
+        "seq": seq,
+        "at": timezone.now().isoformat(),
+        "events": events,
+    }
+
+
+class _Batcher:
+    """Gathers this process's outgoing messages per group and sends each group's lot as
+    one pre-encoded message every ``IOC_LIVE_BATCH_SECONDS`` (a daemon thread with its own
+    event loop, so channel-layer connections are reused).
+
+    Readings of one device in the same window merge, as within a transaction (values of
+    the later win), so a batch is bounded by the number of devices, not of events.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.Condition()
+        self.pending: dict[str, list[dict[str, Any]]] = {}
+        self.readings: dict[str, dict[str, int]] = {}
+        self.oldest = 0.0
+        self.thread = threading.Thread(target=self._run, name="realtime-batcher", daemon=True)
+        self.thread.start()
+
+    def add(self, groups: list[str], message: dict[str, Any]) -> None:
+        """Queue ``message`` for ``groups``; the batcher sends it within the window."""
+        key = _coalescing_key(message)
+        with self.lock:
+            if not self.pending:
+                self.oldest = time.monotonic()
+            for group in groups:
+                events = self.pending.setdefault(group, [])
+                merged = self.readings.setdefault(group, {})
+                if key is not None and key[1] in merged:
+                    index = merged[key[1]]
+                    events[index] = _merged_reading(events[index], message)
+                    continue
+                if key is not None:
+                    merged[key[1]] = len(events)
+                events.append(message)
+            self.lock.notify()
+
+    def _take(self) -> dict[str, list[dict[str, Any]]]:
+        """Wait until the oldest queued message is a window old, then take everything."""
+        window = float(settings.IOC_LIVE_BATCH_SECONDS) or 0.1
+        with self.lock:
+            while not self.pending:
+                self.lock.wait()
+            delay = self.oldest + window - time.monotonic()
+            if delay > 0:
+                self.lock.wait(delay)  # later messages join this batch meanwhile
+            taken, self.pending, self.readings = self.pending, {}, {}
+            return taken
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        while True:
+            self.flush(loop, self._take())
+
+    def flush(
+        self, loop: asyncio.AbstractEventLoop, taken: dict[str, list[dict[str, Any]]]
+    ) -> None:
+        """Send each group's gathered events as one message, encoded once for every client."""
+        layer = get_channel_layer()
+        if layer is None or not taken:
+            return
+        try:
+            for group, events in taken.items():
+                message = batch_message(group, next_seq(group), events)
+                text = orjson.dumps(message).decode()
+                loop.run_until_complete(
+                    layer.group_send(group, {"type": CONSUMER_MESSAGE_TYPE, "text": text})
+                )
+        except Exception:  # as in send_to_groups: logged; clients resynchronise
+            logger.warning("realtime: could not deliver a batch to %s", list(taken), exc_info=True)
+
+    def flush_now(self) -> None:
+        """Send whatever is queued (at process exit)."""
+        with self.lock:
+            taken, self.pending, self.readings = self.pending, {}, {}
+        if taken:
+            self.flush(asyncio.new_event_loop(), taken)
+
+
+def _merged_reading(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """Two readings of one device as one: the later's fields win, values are merged."""
+    values = {**earlier["data"].get("values", {}), **later["data"].get("values", {})}
+    merged = {**later, "data": {**earlier["data"], **later["data"]}}
+    if values:
+        merged["data"]["values"] = values
+    return merged
+
+
+_batcher_instance: _Batcher | None = None
+_batcher_lock = threading.Lock()
+
+
+def _batcher() -> _Batcher:
+    """This process's batcher, started on first use (and again in a forked child)."""
+    global _batcher_instance
+    with _batcher_lock:
+        if _batcher_instance is None or _batcher_instance.pid != os.getpid():
+            _batcher_instance = _Batcher()
+            atexit.register(_batcher_instance.flush_now)
+        return _batcher_instance
 
 
 def heartbeat(ward_codes: list[str]) -> int:

@@ -201,6 +201,11 @@ export class LiveChannel {
       if (last !== undefined && event.seq > last + 1) this.resync();
       this.seq[event.group] = event.seq;
     }
+    // A batch: several events of one group gathered by the server, numbered as one.
+    if (event.type === "batch" && Array.isArray(event.events)) {
+      for (const inner of event.events) this.#emit("event", inner);
+      return;
+    }
     this.#emit("event", event);
   }
 }
