@@ -113,6 +113,7 @@ def ops_home(request: HttpRequest) -> HttpResponse:
                 for severity, label in reversed(Severity.choices)
             ],
             "feed_alerts": open_alerts_for(user, limit=FEED_LENGTH),
+            "map_embedded": initial["devices_embedded"],
             "device_kinds": DeviceKind.choices,
             "device_statuses": DeviceStatus.choices,
         },
