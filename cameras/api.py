@@ -90,25 +90,25 @@ class DeviceGeoJSONView(APIView):
     )
     def get(self, request: Request) -> HttpResponse:
         rows = map_selectors.device_map_rows(request.user, _map_query(request))
-        return _json(geo.feature_collection([map_row_feature(row) for row in rows]))
-
-
-def map_row_feature(row: tuple[Any, ...]) -> dict[str, Any]:
-    """One MAP_FIELDS row as a GeoJSON feature with the contract's properties."""
-    code, name, kind, status, ward, lat, lon, last_seen_at = row
-    return {
-        "type": "Feature",
-        "id": code,
-        "geometry": {"type": "Point", "coordinates": [round(lon, 6), round(lat, 6)]},
-        "properties": {
-            "code": code,
-            "name": name,
-            "kind": kind,
-            "status": status,
-            "ward": ward,
-            "last_seen_at": last_seen_at,
-        },
-    }
+        # Inline rather than a function per row: this loop is most of the endpoint's time.
+        # Coordinates are stored with 6 decimals, so their floats need no rounding.
+        features = [
+            {
+                "type": "Feature",
+                "id": code,
+                "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                "properties": {
+                    "code": code,
+                    "name": name,
+                    "kind": kind,
+                    "status": status,
+                    "ward": ward,
+                    "last_seen_at": last_seen_at,
+                },
+            }
+            for code, name, kind, status, ward, lat, lon, last_seen_at in rows
+        ]
+        return _json(geo.feature_collection(features))
 
 
 DEVICE_MAP_SCHEMA = inline_serializer(
@@ -175,10 +175,7 @@ class DeviceMapView(APIView):
         if total > settings.IOC_MAP_POINT_LIMIT:
             grid = map_selectors.device_grid(user, query, columns=columns)
             return _json({"mode": "grid", "total": total, "fields": [], **grid})
-        rows = [
-            (*row[:5], round(row[5], 6), round(row[6], 6), row[7])
-            for row in map_selectors.device_map_rows(user, query)
-        ]
+        rows = list(map_selectors.device_map_rows(user, query))
         return _json({"mode": "points", "total": total, "fields": MAP_FIELDS, "devices": rows})
 
 

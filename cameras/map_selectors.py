@@ -8,7 +8,7 @@ no per-object serializer), filtered on the indexed latitude/longitude and ward c
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,9 +87,11 @@ def _map_rows(queryset: QuerySet[Device]) -> QuerySet[Device, tuple[Any, ...]]:
     ).values_list("code", "name", "kind", "status", "ward__code", "lat", "lon", "last_seen_at")
 
 
-def device_map_rows(user: AnyUser, query: MapQuery) -> Iterator[tuple[Any, ...]]:
-    """Every matching device as a MAP_FIELDS tuple, in one query, streamed."""
-    return _map_rows(devices_on_map(user, query)).iterator(chunk_size=5000)
+def device_map_rows(user: AnyUser, query: MapQuery) -> list[tuple[Any, ...]]:
+    """Every matching device as a MAP_FIELDS tuple, in one query. Not ``iterator()``: on
+    PostgreSQL outside a transaction that declares a WITH HOLD cursor, which materialises
+    the whole result first and then fetches it in several round trips."""
+    return list(_map_rows(devices_on_map(user, query)))
 
 
 def device_map_count(user: AnyUser, query: MapQuery) -> int:

@@ -212,14 +212,15 @@ class _Batcher:
     the later win), so a batch is bounded by the number of devices, not of events.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, start: bool = True) -> None:
         self.pid = os.getpid()
         self.lock = threading.Condition()
         self.pending: dict[str, list[dict[str, Any]]] = {}
         self.readings: dict[str, dict[str, int]] = {}
         self.oldest = 0.0
         self.thread = threading.Thread(target=self._run, name="realtime-batcher", daemon=True)
-        self.thread.start()
+        if start:
+            self.thread.start()
 
     def add(self, groups: list[str], message: dict[str, Any]) -> None:
         """Queue ``message`` for ``groups``; the batcher sends it within the window."""
