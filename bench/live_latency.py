@@ -82,10 +82,13 @@ class Client:
 
     def __init__(self) -> None:
         self.latencies = array("d")
+        self.fanout = array("d")  # the server sent the message -> this client got it
+        self.server = array("d")  # the POST was issued -> the server sent the message
         self.messages = 0
         self.events = 0
         self.gaps = 0
         self.seq: dict[str, int] = {}
+        self.record_server = False
 
     def take(self, received: float, raw: str | bytes, measuring: list[bool]) -> None:
         import orjson
@@ -105,12 +108,19 @@ class Client:
         self.events += len(events)
         if not measuring[0]:
             return
+        # A batch's "at" is when it left the publisher; a lone event's, when it was made.
+        sent = datetime.fromisoformat(message["at"]).timestamp() if message.get("at") else None
+        if sent is not None:
+            self.fanout.append(received - sent)
         for event in events:
             if event.get("type") != "device.reading":
                 continue
             ts = event.get("data", {}).get("ts")
             if ts:
-                self.latencies.append(received - datetime.fromisoformat(ts).timestamp())
+                issued = datetime.fromisoformat(ts).timestamp()
+                self.latencies.append(received - issued)
+                if sent is not None and self.record_server:
+                    self.server.append(sent - issued)
 
 
 async def run_clients(
@@ -120,6 +130,7 @@ async def run_clients(
     from websockets.asyncio.client import connect
 
     clients = [Client() for _ in range(count)]
+    clients[0].record_server = True  # the server side of the delay, counted once
     measuring = [False]
     connected = 0
 
@@ -333,6 +344,15 @@ def main() -> None:
 
         clients, connected, pushed, connect_seconds = asyncio.run(scenario())
         unprocessed = IngestBatch.objects.filter(processed_at__isnull=True).count()
+        processing = array(
+            "d",
+            (
+                (done - received).total_seconds()
+                for received, done in IngestBatch.objects.filter(
+                    processed_at__isnull=False
+                ).values_list("received_at", "processed_at")
+            ),
+        )
     finally:
         for process in processes:
             os.killpg(process.pid, signal.SIGTERM)
@@ -343,9 +363,10 @@ def main() -> None:
                 os.killpg(process.pid, signal.SIGKILL)
 
     accepted, batches, elapsed, durations = pushed
-    latencies = array("d")
+    latencies, fanout = array("d"), array("d")
     for client in clients:
         latencies.extend(client.latencies)
+        fanout.extend(client.fanout)
     messages = sum(c.messages for c in clients)
     events = sum(c.events for c in clients)
     gaps = sum(c.gaps for c in clients)
@@ -367,11 +388,17 @@ def main() -> None:
         ),
         ("sequence gaps seen", str(gaps)),
         ("event -> browser latency", f"{percentiles(latencies)}   target p95 <= 250 ms"),
+        ("  where: batch accepted -> processed", percentiles(processing)),
+        (
+            "  POST issued -> message sent",
+            percentiles(clients[0].server if clients else array("d")),
+        ),
+        ("  message sent -> client", percentiles(fanout)),
         ("(event, client) samples", f"{len(latencies):,}"),
         ("process logs", log_dir),
     ]
     for label, value in rows:
-        print(f"{label + ':':<27}{value}")
+        print(f"{label + ':':<38}{value}")
 
 
 if __name__ == "__main__":
