@@ -234,7 +234,7 @@ function initMap() {
 function filterParams() {
   const params = new URLSearchParams();
   const kinds = [...state.filters.kinds];
-  if (kinds.length < 3) params.set("kind", kinds.join(",") || "none");
+  if (kinds.length < 3) params.set("kind", kinds.join(","));
   if (state.filters.ward) params.set("ward", state.filters.ward);
   if (state.filters.status) params.set("status", state.filters.status);
   return params;
@@ -294,8 +294,12 @@ function cellLabel(cell) {
   return `${cell.count.toLocaleString("vi-VN")} · ${parts.join(", ")}`;
 }
 
-/** Too many devices for the view: one disc per grid cell, sized by its count and coloured
- * by its worst status; a click zooms into the cell. */
+function shortCount(n) {
+  return n >= 10000 ? `${Math.round(n / 1000)}k` : n >= 1000 ? `${(n / 1000).toFixed(1)}k` : String(n);
+}
+
+/** Too many devices for the view: one disc per grid cell with its count, sized by it and
+ * coloured by the share of devices not online; a click zooms into the cell. */
 function showGrid(cells) {
   state.devices = state.selected && state.devices[state.selected] ? { [state.selected]: state.devices[state.selected] } : {};
   window.iocDashboard.devices = state.devices;
@@ -303,10 +307,13 @@ function showGrid(cells) {
   gridLayer.clearLayers();
   const max = Math.max(1, ...cells.map((c) => c.count));
   for (const cell of cells) {
-    const worst = ["fault", "offline", "maintenance"].find((s) => (cell.status || {})[s] > 0);
-    const disc = L.circleMarker([cell.lat, cell.lon], {
-      renderer, radius: 6 + 14 * Math.sqrt(cell.count / max), weight: 1, color: "#ffffff",
-      fillColor: worst && cell.status[worst] / cell.count > 0.2 ? STATUS_COLOURS[worst] : STATUS_COLOURS.online, fillOpacity: 0.75,
+    const status = cell.status || {};
+    const troubled = (status.fault || 0) + (status.offline || 0);
+    const level = troubled === 0 ? "ok" : troubled / cell.count > 0.2 ? "bad" : "some";
+    const size = Math.round(24 + 20 * Math.sqrt(cell.count / max));
+    const disc = L.marker([cell.lat, cell.lon], {
+      icon: L.divIcon({ className: `grid-cell grid-${level}`, html: `<span>${shortCount(cell.count)}</span>`, iconSize: [size, size] }),
+      keyboard: false,
     });
     disc.bindTooltip(cellLabel(cell));
     const [w, s, e, n] = cell.bounds;
