@@ -218,6 +218,8 @@ class _Batcher:
         self.pending: dict[str, list[dict[str, Any]]] = {}
         self.readings: dict[str, dict[str, int]] = {}
         self.oldest = 0.0
+        self.local_lock = threading.Lock()
+        self.redis: Any = None
         self.thread = threading.Thread(target=self._run, name="realtime-batcher", daemon=True)
         if start:
             self.thread.start()
@@ -266,13 +268,29 @@ class _Batcher:
             return
         try:
             for group, events in taken.items():
-                message = batch_message(group, next_seq(group), events)
-                text = orjson.dumps(message).decode()
-                loop.run_until_complete(
-                    layer.group_send(group, {"type": CONSUMER_MESSAGE_TYPE, "text": text})
-                )
+                # Numbered and published under one lock: two processes that numbered 7 and
+                # 8 must not publish 8 first (clients would drop 7 as old and resync).
+                with self._sequencing(group):
+                    message = batch_message(group, next_seq(group), events)
+                    text = orjson.dumps(message).decode()
+                    loop.run_until_complete(
+                        layer.group_send(group, {"type": CONSUMER_MESSAGE_TYPE, "text": text})
+                    )
         except Exception:  # as in send_to_groups: logged; clients resynchronise
             logger.warning("realtime: could not deliver a batch to %s", list(taken), exc_info=True)
+
+    def _sequencing(self, group: str) -> Any:
+        """A lock on numbering-and-publishing ``group``'s messages, shared by every process
+        through Redis (in-process only without Redis: one process publishes then)."""
+        if not settings.REDIS_URL:
+            return self.local_lock
+        if self.redis is None:
+            import redis
+
+            self.redis = redis.Redis.from_url(settings.REDIS_URL)
+        return self.redis.lock(
+            f"ioc:realtime:publish:{group}", timeout=5, sleep=0.002, blocking_timeout=2
+        )
 
     def flush_now(self) -> None:
         """Send whatever is queued (at process exit)."""
