@@ -203,6 +203,11 @@ def batch_message(group: str, seq: int, events: list[dict[str, Any]]) -> dict[st
     }
 
 
+# How long a batch waits after its first message when the channel was quiet: enough for the
+# on-commit callbacks of one transaction to join it.
+BATCH_GRACE_SECONDS = 0.01
+
+
 class _Batcher:
     """Gathers this process's outgoing messages per group and sends each group's lot as
     one pre-encoded message every ``IOC_LIVE_BATCH_SECONDS`` (a daemon thread with its own
@@ -218,6 +223,7 @@ class _Batcher:
         self.pending: dict[str, list[dict[str, Any]]] = {}
         self.readings: dict[str, dict[str, int]] = {}
         self.oldest = 0.0
+        self.last_flush = 0.0
         self.local_lock = threading.Lock()
         self.redis: Any = None
         self.thread = threading.Thread(target=self._run, name="realtime-batcher", daemon=True)
@@ -243,15 +249,19 @@ class _Batcher:
             self.lock.notify()
 
     def _take(self) -> dict[str, list[dict[str, Any]]]:
-        """Wait until the oldest queued message is a window old, then take everything."""
+        """Wait for messages, then take them all: a throttle, not a delay. After a quiet
+        spell they leave at once (with a short grace so that one commit's burst leaves
+        together); under load, at most one batch per group and ``window``."""
         window = float(settings.IOC_LIVE_BATCH_SECONDS) or 0.1
         with self.lock:
             while not self.pending:
                 self.lock.wait()
-            delay = self.oldest + window - time.monotonic()
-            if delay > 0:
-                self.lock.wait(delay)  # later messages join this batch meanwhile
+            deadline = max(self.last_flush + window, self.oldest + BATCH_GRACE_SECONDS)
+            # wait() returns early at every add(): keep waiting until the deadline.
+            while (remaining := deadline - time.monotonic()) > 0:
+                self.lock.wait(remaining)
             taken, self.pending, self.readings = self.pending, {}, {}
+            self.last_flush = time.monotonic()
             return taken
 
     def _run(self) -> None:
