@@ -165,9 +165,10 @@ else:
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
-# Live messages are gathered per group for this long and leave as one message (a ``batch``
-# when there are several): one group_send per event cannot keep up with thousands of events
-# a second (shared/PERFORMANCE.md). 0 sends each at once (the embedded in-memory layer).
+# Each process sends at most one live message per group this often; what arrives meanwhile
+# leaves together as one ``batch`` message: one group_send per event cannot keep up with
+# thousands of events a second (shared/PERFORMANCE.md). 0 sends each event at once (the
+# embedded in-memory layer).
 IOC_LIVE_BATCH_SECONDS = (
     float(os.environ.get("IOC_LIVE_BATCH_MS", "100" if REDIS_URL else "0")) / 1000
 )
