@@ -8,9 +8,11 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -26,7 +28,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cameras import map_selectors
 from cameras.choices import DeviceKind, DeviceStatus, EventType
+from cameras.map_selectors import GRID_COLUMNS_DEFAULT, GRID_COLUMNS_MAX, MAP_FIELDS
 from cameras.models import Device, DeviceEvent
 from cameras.selectors import (
     device_events_for,
@@ -35,7 +39,6 @@ from cameras.selectors import (
     device_metrics,
     device_with_details_for_user,
     devices_filtered,
-    devices_visible_to,
     reading_series,
 )
 from cameras.serializers import (
@@ -54,59 +57,150 @@ def _bad_request(message: str) -> Response:
     return Response({"detail": message}, status=400)
 
 
+MAP_FILTER_PARAMETERS = [
+    OpenApiParameter("bbox", OpenApiTypes.STR, description="minLon,minLat,maxLon,maxLat"),
+    OpenApiParameter("kind", OpenApiTypes.STR, enum=DeviceKind.values),
+    OpenApiParameter("status", OpenApiTypes.STR, enum=DeviceStatus.values),
+    OpenApiParameter("ward", OpenApiTypes.STR, description="ward code"),
+]
+
+
+def _json(data: Any) -> HttpResponse:
+    """A JSON answer encoded by orjson (datetimes as ISO 8601): the large read paths."""
+    return HttpResponse(orjson.dumps(data), content_type="application/json")
+
+
+def _map_query(request: Request) -> map_selectors.MapQuery:
+    """The map filters of a request; a 400 with the reason when one is malformed."""
+    try:
+        return map_selectors.map_query_parse(request.query_params)
+    except map_selectors.MapQueryError as exc:
+        raise BadParameter(str(exc)) from exc
+
+
 class DeviceGeoJSONView(APIView):
-    """Devices the caller may see, as a GeoJSON FeatureCollection (longitude first)."""
+    """Devices the caller may see, as a GeoJSON FeatureCollection (longitude first).
+
+    One query over ``values`` rows and orjson: 50,000 devices need no model instance.
+    """
+
+    @extend_schema(
+        parameters=MAP_FILTER_PARAMETERS,
+        responses={200: OpenApiResponse(description="GeoJSON FeatureCollection")},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        rows = map_selectors.device_map_rows(request.user, _map_query(request))
+        # Inline rather than a function per row: this loop is most of the endpoint's time.
+        # Coordinates are stored with 6 decimals, so their floats need no rounding.
+        features = [
+            {
+                "type": "Feature",
+                "id": code,
+                "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                "properties": {
+                    "code": code,
+                    "name": name,
+                    "kind": kind,
+                    "status": status,
+                    "ward": ward,
+                    "last_seen_at": last_seen_at,
+                },
+            }
+            for code, name, kind, status, ward, lat, lon, last_seen_at in rows
+        ]
+        return _json(geo.feature_collection(features))
+
+
+DEVICE_MAP_SCHEMA = inline_serializer(
+    name="DeviceMap",
+    fields={
+        "mode": drf_serializers.ChoiceField(
+            choices=["points", "grid"],
+            help_text="points: every matching device; grid: too many for the view, counts "
+            "per cell instead.",
+        ),
+        "total": drf_serializers.IntegerField(help_text="devices matching the filters"),
+        "fields": drf_serializers.ListField(
+            child=drf_serializers.CharField(),
+            help_text="points: the order of each device array: " + ", ".join(MAP_FIELDS),
+        ),
+        "devices": drf_serializers.ListField(
+            child=drf_serializers.ListField(), required=False, help_text="points only"
+        ),
+        "cell_degrees": drf_serializers.FloatField(required=False, help_text="grid only"),
+        "cells": inline_serializer(
+            name="DeviceMapCell",
+            many=True,
+            required=False,
+            fields={
+                "lat": drf_serializers.FloatField(),
+                "lon": drf_serializers.FloatField(),
+                "count": drf_serializers.IntegerField(),
+                "status": drf_serializers.DictField(child=drf_serializers.IntegerField()),
+                "bounds": drf_serializers.ListField(child=drf_serializers.FloatField()),
+            },
+        ),
+    },
+)
+
+
+class DeviceMapView(APIView):
+    """The live map's compact view of an area: every matching device as an array when
+    there are at most ``IOC_MAP_POINT_LIMIT``, else counts by status per grid cell."""
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("bbox", OpenApiTypes.STR, description="minLon,minLat,maxLon,maxLat"),
-            OpenApiParameter("kind", OpenApiTypes.STR, enum=DeviceKind.values),
-            OpenApiParameter("status", OpenApiTypes.STR, enum=DeviceStatus.values),
-            OpenApiParameter("ward", OpenApiTypes.STR, description="ward code"),
+            *MAP_FILTER_PARAMETERS,
+            OpenApiParameter(
+                "grid",
+                OpenApiTypes.INT,
+                description="grid cells across the box when aggregating "
+                f"(default {GRID_COLUMNS_DEFAULT}, at most {GRID_COLUMNS_MAX})",
+            ),
         ],
-        responses={200: OpenApiResponse(description="GeoJSON FeatureCollection")},
+        responses={200: DEVICE_MAP_SCHEMA},
     )
-    def get(self, request: Request) -> Response:
-        queryset = devices_visible_to(request.user)
-        params = request.query_params
-        if bbox_text := params.get("bbox"):
-            try:
-                box = geo.parse_bbox(bbox_text)
-            except geo.GeometryError as exc:
-                return _bad_request(str(exc))
-            queryset = queryset.filter(
-                longitude__gte=box.min_lon,
-                longitude__lte=box.max_lon,
-                latitude__gte=box.min_lat,
-                latitude__lte=box.max_lat,
+    def get(self, request: Request) -> HttpResponse:
+        query = _map_query(request)
+        try:
+            columns = int(request.query_params.get("grid") or GRID_COLUMNS_DEFAULT)
+        except ValueError as exc:
+            raise BadParameter(
+                f"grid must be a whole number from 1 to {GRID_COLUMNS_MAX}."
+            ) from exc
+        if not 1 <= columns <= GRID_COLUMNS_MAX:
+            raise BadParameter(f"grid must be a whole number from 1 to {GRID_COLUMNS_MAX}.")
+        user = request.user
+        total = map_selectors.device_map_count(user, query)
+        if total > settings.IOC_MAP_POINT_LIMIT:
+            grid = map_selectors.device_grid(user, query, columns=columns)
+            return _json({"mode": "grid", "total": total, "fields": [], **grid})
+        rows = list(map_selectors.device_map_rows(user, query))
+        return _json({"mode": "points", "total": total, "fields": MAP_FIELDS, "devices": rows})
+
+
+class DeviceSearchView(APIView):
+    """Find a visible device by code or name (the map's search box): at most 20, the exact
+    code first, as MAP_FIELDS arrays."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("q", OpenApiTypes.STR, required=True)],
+        responses={
+            200: inline_serializer(
+                name="DeviceSearch",
+                fields={
+                    "fields": drf_serializers.ListField(child=drf_serializers.CharField()),
+                    "devices": drf_serializers.ListField(child=drf_serializers.ListField()),
+                },
             )
-        for name, allowed in (("kind", DeviceKind.values), ("status", DeviceStatus.values)):
-            if value := params.get(name):
-                if value not in allowed:
-                    return _bad_request(f"{name} must be one of: {', '.join(allowed)}.")
-                queryset = queryset.filter(**{name: value})
-        if ward := params.get("ward"):
-            queryset = queryset.filter(ward__code=ward)
-        rows = queryset.values(
-            "code", "name", "kind", "status", "latitude", "longitude", "last_seen_at", "ward__code"
-        )
-        return Response(geo.feature_collection([device_feature(row) for row in rows]))
-
-
-def device_feature(row: Mapping[str, Any]) -> dict[str, Any]:
-    """One device row as a GeoJSON feature with the contract's properties."""
-    return geo.feature(
-        geo.point(row["longitude"], row["latitude"]),
-        {
-            "code": row["code"],
-            "name": row["name"],
-            "kind": row["kind"],
-            "status": row["status"],
-            "ward": row["ward__code"],
-            "last_seen_at": row["last_seen_at"].isoformat() if row["last_seen_at"] else None,
         },
-        feature_id=row["code"],
     )
+    def get(self, request: Request) -> HttpResponse:
+        text = request.query_params.get("q", "")
+        if not text.strip():
+            raise BadParameter("q is required: part of a device's code or name.")
+        rows = map_selectors.device_search(request.user, text)
+        return _json({"fields": MAP_FIELDS, "devices": rows})
 
 
 # --- Device registry: list, detail, writes, readings, events ---------------------------------

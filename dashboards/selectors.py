@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -96,25 +97,38 @@ def _coordinate(value: Any) -> float | None:
     return float(value) if value is not None else None
 
 
+def map_embeds_devices(kpis: dict[str, Any]) -> bool:
+    """Whether the page and snapshot carry every device (up to ``IOC_MAP_EMBED_LIMIT``);
+    above it the map loads what its viewport shows from ``/api/v1/devices.map``."""
+    total = sum(int(row["total"]) for row in kpis["devices"].values())
+    return total <= int(settings.IOC_MAP_EMBED_LIMIT)
+
+
 def snapshot_for(user: AnyUser) -> dict[str, Any]:
-    """The state a websocket client starts (or resynchronises) from, scoped to ``user``.
+    """The state a websocket client starts (or resynchronises) from, scoped to ``user``:
+    KPIs, open alerts and, for a city small enough, every device; a fixed number of
+    queries whatever the number of devices.
 
     The groups' sequence numbers are read before the data: an event numbered after them
     is delivered to the client, and one numbered before them committed before the reads.
     """
     seq = realtime.current_seqs(selectors.realtime_groups_for(user))
-    devices = {
-        row["code"]: {
-            "status": row["status"],
-            "kind": row["kind"],
-            "ward": row["ward__code"],
-            "last_seen_at": row["last_seen_at"],
-            "lat": _coordinate(row["latitude"]),
-            "lon": _coordinate(row["longitude"]),
-            "name": row["name"],
+    kpis = kpis_for(user)
+    embedded = map_embeds_devices(kpis)
+    devices = {}
+    if embedded:
+        devices = {
+            row["code"]: {
+                "status": row["status"],
+                "kind": row["kind"],
+                "ward": row["ward__code"],
+                "last_seen_at": row["last_seen_at"],
+                "lat": _coordinate(row["latitude"]),
+                "lon": _coordinate(row["longitude"]),
+                "name": row["name"],
+            }
+            for row in device_map_features(user)
         }
-        for row in device_map_features(user)
-    }
     snapshot = {
         "type": "snapshot",
         "at": timezone.now(),
@@ -123,10 +137,11 @@ def snapshot_for(user: AnyUser) -> dict[str, Any]:
         "wards": list(
             selectors.wards_visible_to(user).order_by("code").values_list("code", flat=True)
         ),
+        "devices_embedded": embedded,
         "devices": devices,
         "alerts": open_alerts_for(user),
         "incidents": open_incidents_for(user),
-        "kpis": kpis_for(user),
+        "kpis": kpis,
     }
     return dict(realtime.json_safe(snapshot))
 

@@ -121,6 +121,7 @@ def ops_home(request: HttpRequest) -> HttpResponse:
             "feed_alerts": open_alerts_for(user, limit=FEED_LENGTH),
             "incidents_open": kpis["incidents_open"],
             "can_handle_incidents": selectors.may_handle_incidents(user),
+            "map_embedded": initial["devices_embedded"],
             "device_kinds": DeviceKind.choices,
             "device_statuses": DeviceStatus.choices,
         },

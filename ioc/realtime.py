@@ -7,13 +7,19 @@ Consumers join only the groups their user may see (``ioc.selectors.realtime_grou
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import json
 import logging
+import os
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
+import orjson
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -108,10 +114,7 @@ class _Delivery:
 
     def merge(self, later: dict[str, Any]) -> None:
         """Take a later reading of the same device: its fields win, values are merged."""
-        values = {**self.message["data"].get("values", {}), **later["data"].get("values", {})}
-        self.message = {**later, "data": {**self.message["data"], **later["data"]}}
-        if values:
-            self.message["data"]["values"] = values
+        self.message = _merged_reading(self.message, later)
 
     def __call__(self) -> None:
         send_to_groups(self.groups, self.message)
@@ -139,15 +142,16 @@ def seq_key(group: str) -> str:
     return f"realtime:seq:{group}"
 
 
-def next_seq(group: str) -> int:
-    """Advance and return the sequence number of ``group`` (one cache incr, shared by all
-    processes through the cache: Redis in production)."""
+def next_seq(group: str, count: int = 1) -> int:
+    """Advance the sequence number of ``group`` by ``count`` and return the last number
+    taken (one cache incr, shared by all processes through the cache: Redis in
+    production); ``count`` messages take the numbers up to it."""
     key = seq_key(group)
     try:
-        return int(cache.incr(key))
+        return int(cache.incr(key, count))
     except ValueError:  # the first message of this group (or the cache lost the key)
         cache.add(key, 0, timeout=None)
-        return int(cache.incr(key))
+        return int(cache.incr(key, count))
 
 
 def current_seqs(groups: list[str]) -> dict[str, int]:
@@ -157,11 +161,17 @@ def current_seqs(groups: list[str]) -> dict[str, int]:
 
 
 def send_to_groups(groups: list[str], message: dict[str, Any]) -> None:
-    """Deliver a message to groups now, each copy numbered with that group's next ``seq``.
+    """Deliver a message to groups, each copy numbered with that group's next ``seq``.
 
+    With ``IOC_LIVE_BATCH_SECONDS`` > 0 the message waits (at most that long) in this
+    process's batcher and leaves with the others of its group in one channel-layer message;
+    the browser still receives one message per event, each with its own ``seq``.
     A channel-layer (or cache) outage is logged, never raised: the write that caused the
     event has already committed, and clients resynchronise.
     """
+    if float(getattr(settings, "IOC_LIVE_BATCH_SECONDS", 0) or 0) > 0:
+        _batcher().add(groups, message)
+        return
     layer = get_channel_layer()
     if layer is None:
         return
@@ -177,6 +187,146 @@ def send_to_groups(groups: list[str], message: dict[str, Any]) -> None:
 def _group_send(layer: Any, group: str, event: dict[str, Any]) -> None:
     """One browser message through one group, wrapped for the consumers' handler."""
     async_to_sync(layer.group_send)(group, {"type": CONSUMER_MESSAGE_TYPE, "event": event})
+
+
+def numbered_texts(group: str, last_seq: int, events: list[dict[str, Any]]) -> list[str]:
+    """A group's gathered events as the browser receives them: each its own message with
+    its own ``seq`` (the numbers up to ``last_seq``), encoded once for every client."""
+    first = last_seq - len(events) + 1
+    return [
+        orjson.dumps({**event, "group": group, "seq": first + n}).decode()
+        for n, event in enumerate(events)
+    ]
+
+
+# How long a batch waits after its first message when the channel was quiet: enough for the
+# on-commit callbacks of one transaction to join it.
+BATCH_GRACE_SECONDS = 0.01
+
+
+class _Batcher:
+    """Gathers this process's outgoing messages per group and sends each group's lot in
+    one channel-layer message every ``IOC_LIVE_BATCH_SECONDS`` (a daemon thread with its own
+    event loop, so channel-layer connections are reused).
+
+    Readings of one device in the same window merge, as within a transaction (values of
+    the later win), so a batch is bounded by the number of devices, not of events.
+    """
+
+    def __init__(self, *, start: bool = True) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.Condition()
+        self.pending: dict[str, list[dict[str, Any]]] = {}
+        self.readings: dict[str, dict[str, int]] = {}
+        self.oldest = 0.0
+        self.last_flush = 0.0
+        self.local_lock = threading.Lock()
+        self.redis: Any = None
+        self.thread = threading.Thread(target=self._run, name="realtime-batcher", daemon=True)
+        if start:
+            self.thread.start()
+
+    def add(self, groups: list[str], message: dict[str, Any]) -> None:
+        """Queue ``message`` for ``groups``; the batcher sends it within the window."""
+        key = _coalescing_key(message)
+        with self.lock:
+            if not self.pending:
+                self.oldest = time.monotonic()
+            for group in groups:
+                events = self.pending.setdefault(group, [])
+                merged = self.readings.setdefault(group, {})
+                if key is not None and key[1] in merged:
+                    index = merged[key[1]]
+                    events[index] = _merged_reading(events[index], message)
+                    continue
+                if key is not None:
+                    merged[key[1]] = len(events)
+                events.append(message)
+            self.lock.notify()
+
+    def _take(self) -> dict[str, list[dict[str, Any]]]:
+        """Wait for messages, then take them all: a throttle, not a delay. After a quiet
+        spell they leave at once (with a short grace so that one commit's burst leaves
+        together); under load, at most one batch per group and ``window``."""
+        window = float(settings.IOC_LIVE_BATCH_SECONDS) or 0.1
+        with self.lock:
+            while not self.pending:
+                self.lock.wait()
+            deadline = max(self.last_flush + window, self.oldest + BATCH_GRACE_SECONDS)
+            # wait() returns early at every add(): keep waiting until the deadline.
+            while (remaining := deadline - time.monotonic()) > 0:
+                self.lock.wait(remaining)
+            taken, self.pending, self.readings = self.pending, {}, {}
+            self.last_flush = time.monotonic()
+            return taken
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        while True:
+            self.flush(loop, self._take())
+
+    def flush(
+        self, loop: asyncio.AbstractEventLoop, taken: dict[str, list[dict[str, Any]]]
+    ) -> None:
+        """Send each group's gathered events through one group_send, each event numbered
+        and encoded once for every client (the consumer sends them one by one)."""
+        layer = get_channel_layer()
+        if layer is None or not taken:
+            return
+        try:
+            for group, events in taken.items():
+                # Numbered and published under one lock: two processes that numbered 7 and
+                # 8 must not publish 8 first (clients would drop 7 as old and resync).
+                with self._sequencing(group):
+                    texts = numbered_texts(group, next_seq(group, len(events)), events)
+                    loop.run_until_complete(
+                        layer.group_send(group, {"type": CONSUMER_MESSAGE_TYPE, "texts": texts})
+                    )
+        except Exception:  # as in send_to_groups: logged; clients resynchronise
+            logger.warning("realtime: could not deliver a batch to %s", list(taken), exc_info=True)
+
+    def _sequencing(self, group: str) -> Any:
+        """A lock on numbering-and-publishing ``group``'s messages, shared by every process
+        through Redis (in-process only without Redis: one process publishes then)."""
+        if not settings.REDIS_URL:
+            return self.local_lock
+        if self.redis is None:
+            import redis
+
+            self.redis = redis.Redis.from_url(settings.REDIS_URL)
+        return self.redis.lock(
+            f"ioc:realtime:publish:{group}", timeout=5, sleep=0.002, blocking_timeout=2
+        )
+
+    def flush_now(self) -> None:
+        """Send whatever is queued (at process exit)."""
+        with self.lock:
+            taken, self.pending, self.readings = self.pending, {}, {}
+        if taken:
+            self.flush(asyncio.new_event_loop(), taken)
+
+
+def _merged_reading(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """Two readings of one device as one: the later's fields win, values are merged."""
+    values = {**earlier["data"].get("values", {}), **later["data"].get("values", {})}
+    merged = {**later, "data": {**earlier["data"], **later["data"]}}
+    if values:
+        merged["data"]["values"] = values
+    return merged
+
+
+_batcher_instance: _Batcher | None = None
+_batcher_lock = threading.Lock()
+
+
+def _batcher() -> _Batcher:
+    """This process's batcher, started on first use (and again in a forked child)."""
+    global _batcher_instance
+    with _batcher_lock:
+        if _batcher_instance is None or _batcher_instance.pid != os.getpid():
+            _batcher_instance = _Batcher()
+            atexit.register(_batcher_instance.flush_now)
+        return _batcher_instance
 
 
 def heartbeat(ward_codes: list[str]) -> int:

@@ -165,6 +165,14 @@ else:
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Each process sends at most one live message per group this often; what arrives meanwhile
+# leaves together as one ``batch`` message: one group_send per event cannot keep up with
+# thousands of events a second (shared/PERFORMANCE.md). 0 sends each event at once (the
+# embedded in-memory layer).
+IOC_LIVE_BATCH_SECONDS = (
+    float(os.environ.get("IOC_LIVE_BATCH_MS", "100" if REDIS_URL else "0")) / 1000
+)
+
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = EMBEDDED
 CELERY_TASK_EAGER_PROPAGATES = EMBEDDED
@@ -279,6 +287,11 @@ warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume sy
 IOC_TILE_URL = os.environ.get("IOC_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 IOC_TILE_ATTRIBUTION = os.environ.get("IOC_TILE_ATTRIBUTION", "&copy; OpenStreetMap contributors")
 IOC_CITY_NAME = os.environ.get("IOC_CITY_NAME", "Thành phố Thái Nguyên")
+# Up to this many visible devices, /ops/ and the websocket snapshot carry every device and
+# the map draws them at once; above it they carry counts only and the map loads what the
+# viewport shows (aggregated into grid cells when a view holds more than IOC_MAP_POINT_LIMIT).
+IOC_MAP_EMBED_LIMIT = int(os.environ.get("IOC_MAP_EMBED_LIMIT", "2000"))
+IOC_MAP_POINT_LIMIT = int(os.environ.get("IOC_MAP_POINT_LIMIT", "3000"))
 
 # --- API --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

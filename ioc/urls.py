@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from cameras.api import DeviceGeoJSONView
+from cameras.api import DeviceGeoJSONView, DeviceMapView, DeviceSearchView
 from cameras.ingest_api import IngestEventsView
 from dashboards import views as ops_views
 from ioc import alerts_api, incidents_api
@@ -17,6 +17,8 @@ api_v1: list[URLPattern | URLResolver] = [
     path("wards/<str:code>/", core_api.WardDetailView.as_view(), name="api-ward-detail"),
     path("wards.geojson", core_api.WardGeoJSONView.as_view(), name="api-wards-geojson"),
     path("devices.geojson", DeviceGeoJSONView.as_view(), name="api-devices-geojson"),
+    path("devices.map", DeviceMapView.as_view(), name="api-devices-map"),
+    path("devices.search", DeviceSearchView.as_view(), name="api-devices-search"),
     path("ingest/events", IngestEventsView.as_view(), name="api-ingest-events"),
     path("alerts/", alerts_api.AlertListView.as_view(), name="api-alerts"),
     path("alerts/<int:pk>/", alerts_api.AlertDetailView.as_view(), name="api-alert-detail"),

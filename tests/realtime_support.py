@@ -53,7 +53,7 @@ def group_listener() -> Iterator[GroupListener]:
     call runs its own loop); delivery through channels-redis to a real websocket is proven
     in tests/ioc/test_integration.py.
     """
-    with override_settings(CHANNEL_LAYERS=IN_MEMORY):
+    with override_settings(CHANNEL_LAYERS=IN_MEMORY, IOC_LIVE_BATCH_SECONDS=0):
         layer = get_channel_layer()
         assert layer is not None
         async_to_sync(layer.flush)()

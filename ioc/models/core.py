@@ -238,7 +238,15 @@ class Alert(models.Model):
                 name="one_open_alert_per_device_cause",
             )
         ]
-        indexes = [models.Index(fields=["ward", "status"], name="alert_ward_status")]
+        indexes = [
+            models.Index(fields=["ward", "status"], name="alert_ward_status"),
+            # The open alerts, newest first (feed, snapshot, KPIs), whatever the history.
+            models.Index(
+                fields=["-raised_at", "-id"],
+                condition=~Q(status=AlertStatus.RESOLVED),
+                name="alert_open_recent",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title

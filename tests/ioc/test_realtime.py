@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -127,8 +128,9 @@ class BrokenLayer:
 
 
 def test_channel_layer_failure_is_logged_not_raised(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, settings: Any
 ) -> None:
+    settings.IOC_LIVE_BATCH_SECONDS = 0  # sent at once (the batched path: the next test)
     broken = BrokenLayer()
     monkeypatch.setattr(realtime, "get_channel_layer", lambda: broken)
     message = alert_event(level=1).as_message()
@@ -143,6 +145,22 @@ def test_channel_layer_failure_is_logged_not_raised(
     assert (
         record.getMessage() == "realtime: could not deliver alert.raised to ['city', 'ward.05449']"
     )
+
+
+def test_a_batch_the_layer_refuses_is_logged_not_raised(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = BrokenLayer()
+    monkeypatch.setattr(realtime, "get_channel_layer", lambda: broken)
+    batcher = realtime._Batcher(start=False)
+    batcher.add(["city"], alert_event(level=1).as_message())
+
+    with caplog.at_level(logging.WARNING, logger="ioc.realtime"):
+        batcher.flush(asyncio.new_event_loop(), batcher.pending)
+
+    assert broken.attempts == ["city"]
+    [record] = caplog.records
+    assert record.getMessage() == "realtime: could not deliver a batch to ['city']"
     assert record.exc_info is not None
     assert isinstance(record.exc_info[1], ConnectionError)
 

@@ -15,6 +15,8 @@ const KIND_RADIUS = { camera: 5, sensor: 6, signal: 7 };
 const SEVERITIES = ["critical", "warning", "info"];
 const FEED_MAX = 100;
 const MUTE_KEY = "ioc.dashboard.muted";
+const VIEW_DEBOUNCE_MS = 250;
+const KPI_REFRESH_MS = 2000;
 const TIME_ZONE = "Asia/Ho_Chi_Minh";
 
 const root = document.querySelector("[data-dashboard]");
@@ -83,6 +85,10 @@ const state = {
   updated: { devices: null, alerts: null },
   filters: { kinds: new Set(["camera", "sensor", "signal"]), ward: "", status: "" },
   selected: null,
+  // A large city: the page carries KPIs and counts only, and the map loads the devices
+  // (or per-cell counts) of its viewport from the server as it moves.
+  embedded: mapElement.dataset.embedded !== "false",
+  kpis: null,
 };
 
 const markers = new Map(); // code -> L.CircleMarker
@@ -91,6 +97,10 @@ let map = null;
 let wardsLayer = null;
 let devicesLayer = null;
 let renderer = null;
+let gridLayer = null;
+let viewRequest = null; // the AbortController of the viewport load in flight
+let viewTimer = null;
+let kpiTimer = null;
 
 const isOpen = (alert) => alert && alert.status !== "resolved";
 
@@ -214,13 +224,120 @@ function initMap() {
   devicesLayer = L.featureGroup().addTo(map);
   mapElement.iocDevices = devicesLayer;
   incidents.attach(map);
+  gridLayer = L.featureGroup().addTo(map);
+  mapElement.iocGrid = gridLayer;
   drawAllDevices();
+  if (!state.embedded) map.on("moveend", scheduleViewLoad);
   loadWards()
     .catch((error) => { mapElement.dataset.error = String(error); console.error(error); })
     .finally(() => {
       devicesLayer.bringToFront?.();
       mapElement.dataset.ready = "true";
     });
+}
+
+// --- Viewport loading (large cities) ----------------------------------------------------
+
+function filterParams() {
+  const params = new URLSearchParams();
+  const kinds = [...state.filters.kinds];
+  if (kinds.length < 3) params.set("kind", kinds.join(","));
+  if (state.filters.ward) params.set("ward", state.filters.ward);
+  if (state.filters.status) params.set("status", state.filters.status);
+  return params;
+}
+
+function scheduleViewLoad() {
+  window.clearTimeout(viewTimer);
+  viewTimer = window.setTimeout(loadView, VIEW_DEBOUNCE_MS);
+}
+
+/** The devices (or per-cell counts) of the visible bounds; a newer move aborts this one. */
+async function loadView() {
+  if (state.embedded || !map) return;
+  viewRequest?.abort();
+  const controller = new AbortController();
+  viewRequest = controller;
+  if (!state.filters.kinds.size) { showPoints([]); return; }
+  const b = map.getBounds().pad(0.1);
+  const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
+  const bbox = [clamp(b.getWest(), -180, 180), clamp(b.getSouth(), -90, 90), clamp(b.getEast(), -180, 180), clamp(b.getNorth(), -90, 90)];
+  const params = filterParams();
+  params.set("bbox", bbox.map((v) => v.toFixed(6)).join(","));
+  params.set("grid", "32");
+  try {
+    const response = await fetch(`${mapElement.dataset.devicesUrl}?${params}`, {
+      credentials: "same-origin", headers: { Accept: "application/json" }, signal: controller.signal,
+    });
+    if (!response.ok) throw new Error(`devices: HTTP ${response.status}`);
+    const body = await response.json();
+    if (controller !== viewRequest) return;
+    if (body.mode === "grid") showGrid(body.cells || []);
+    else showPoints((body.devices || []).map((row) => Object.fromEntries(body.fields.map((f, i) => [f, row[i]]))));
+    mapElement.dataset.view = body.mode;
+  } catch (error) {
+    if (error.name !== "AbortError") { mapElement.dataset.error = String(error); console.error(error); }
+  }
+}
+
+function deviceFromRow(row) {
+  return { status: row.status, kind: row.kind, ward: row.ward, last_seen_at: row.last_seen_at, lat: row.lat, lon: row.lon, name: row.name };
+}
+
+/** The loaded devices become the visible ones (the selected one stays known). */
+function showPoints(rows) {
+  gridLayer.clearLayers();
+  const next = {};
+  for (const row of rows) next[row.code] = { ...(state.devices[row.code] || {}), ...deviceFromRow(row) };
+  if (state.selected && state.devices[state.selected] && !next[state.selected]) next[state.selected] = state.devices[state.selected];
+  state.devices = next;
+  window.iocDashboard.devices = next;
+  drawAllDevices();
+}
+
+function cellLabel(cell) {
+  const names = mapLabels.status || {};
+  const parts = Object.entries(cell.status || {}).filter(([, n]) => n > 0).map(([status, n]) => `${names[status] || status}: ${n.toLocaleString("vi-VN")}`);
+  return `${cell.count.toLocaleString("vi-VN")} · ${parts.join(", ")}`;
+}
+
+function shortCount(n) {
+  return n >= 10000 ? `${Math.round(n / 1000)}k` : n >= 1000 ? `${(n / 1000).toFixed(1)}k` : String(n);
+}
+
+/** Too many devices for the view: one disc per grid cell with its count, sized by it and
+ * coloured by the share of devices not online; a click zooms into the cell. */
+function showGrid(cells) {
+  state.devices = state.selected && state.devices[state.selected] ? { [state.selected]: state.devices[state.selected] } : {};
+  window.iocDashboard.devices = state.devices;
+  drawAllDevices();
+  gridLayer.clearLayers();
+  const max = Math.max(1, ...cells.map((c) => c.count));
+  for (const cell of cells) {
+    const status = cell.status || {};
+    const troubled = (status.fault || 0) + (status.offline || 0);
+    const level = troubled === 0 ? "ok" : troubled / cell.count > 0.2 ? "bad" : "some";
+    const size = Math.round(24 + 20 * Math.sqrt(cell.count / max));
+    const disc = L.marker([cell.lat, cell.lon], {
+      icon: L.divIcon({ className: `grid-cell grid-${level}`, html: `<span>${shortCount(cell.count)}</span>`, iconSize: [size, size] }),
+      keyboard: false,
+    });
+    disc.bindTooltip(cellLabel(cell));
+    const [w, s, e, n] = cell.bounds;
+    disc.on("click", () => map.fitBounds([[s, w], [n, e]]));
+    gridLayer.addLayer(disc);
+  }
+}
+
+function scheduleKpiRefresh() {
+  if (state.embedded || kpiTimer) return;
+  kpiTimer = window.setTimeout(async () => {
+    kpiTimer = null;
+    try {
+      const response = await fetch(mapElement.dataset.kpisUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (response.ok) { state.kpis = await response.json(); renderKpis(); }
+    } catch (error) { console.error(error); }
+  }, KPI_REFRESH_MS);
 }
 
 // --- Filters and search ----------------------------------------------------------------
@@ -237,6 +354,7 @@ function applyFilters() {
   state.filters.ward = form.elements.ward.value;
   state.filters.status = form.elements.status.value;
   drawAllDevices();
+  scheduleViewLoad();
   styleWards();
   if (state.filters.ward && wardsLayer) {
     const ward = wardsLayer.getLayers().find((layer) => layer.feature.properties.code === state.filters.ward);
@@ -262,9 +380,24 @@ function findDevice(query) {
     || null;
 }
 
-function search(query) {
+/** A device the loaded set does not hold, found by the server (scoped to the user). */
+async function findOnServer(query) {
+  if (!query.trim()) return null;
+  const url = `${mapElement.dataset.searchUrl}?${new URLSearchParams({ q: query.trim() })}`;
+  const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  if (!response.ok) return null;
+  const body = await response.json();
+  const row = (body.devices || [])[0];
+  if (!row) return null;
+  const device = Object.fromEntries(body.fields.map((f, i) => [f, row[i]]));
+  state.devices[device.code] = { ...(state.devices[device.code] || {}), ...deviceFromRow(device) };
+  return device.code;
+}
+
+async function search(query) {
   const note = root.querySelector("[data-search-note]");
-  const code = findDevice(query);
+  let code = findDevice(query);
+  if (!code && !state.embedded) code = await findOnServer(query).catch(() => null);
   note.hidden = Boolean(code) || !query.trim();
   note.textContent = labels.noMatch || "";
   if (!code) return;
@@ -319,11 +452,19 @@ function showDevice(code) {
 function renderKpis() {
   for (const tile of root.querySelectorAll("[data-kpi-kind]")) {
     const kind = tile.dataset.kpiKind;
-    const all = Object.values(state.devices).filter((d) => d.kind === kind);
-    const online = all.filter((d) => d.status === "online").length;
+    let total;
+    let online;
+    if (state.embedded || !state.kpis) {
+      const all = Object.values(state.devices).filter((d) => d.kind === kind);
+      total = all.length;
+      online = all.filter((d) => d.status === "online").length;
+    } else {
+      // Not every device is loaded: the server's counts (refreshed after status changes).
+      ({ total, online } = state.kpis.devices?.[kind] || { total: 0, online: 0 });
+    }
     tile.querySelector("[data-kpi-value]").textContent = online.toLocaleString("vi-VN");
-    tile.querySelector("[data-kpi-total]").textContent = all.length.toLocaleString("vi-VN");
-    tile.querySelector("[data-kpi-pct]").textContent = all.length ? `${Math.round((100 * online) / all.length)}%` : "–";
+    tile.querySelector("[data-kpi-total]").textContent = total.toLocaleString("vi-VN");
+    tile.querySelector("[data-kpi-pct]").textContent = total ? `${Math.round((100 * online) / total)}%` : "–";
   }
   const counts = { ...state.unseen };
   for (const alert of state.alerts.values()) counts[alert.severity] = (counts[alert.severity] || 0) + 1;
@@ -424,7 +565,14 @@ function renderMute() {
 // --- Applying the live channel's messages ------------------------------------------------
 
 function applySnapshot(snapshot, { live }) {
-  const devices = snapshot.devices || {};
+  if (snapshot.kpis) state.kpis = snapshot.kpis;
+  if (snapshot.devices_embedded === false) {
+    // Counts only: the viewport's devices come from the map endpoint, reloaded now so the
+    // map is as fresh as the snapshot.
+    state.embedded = false;
+    if (map && live) loadView();
+  }
+  const devices = state.embedded ? snapshot.devices || {} : state.devices;
   const next = {};
   for (const [code, device] of Object.entries(devices)) {
     // An older server's snapshot has no position or name: keep what the page already knows.
@@ -456,6 +604,9 @@ function applyDeviceEvent(event) {
   const data = event.data || {};
   const code = data.device;
   if (!code) return;
+  if (!state.embedded && event.type === "device.status") scheduleKpiRefresh();
+  // A large city: only loaded devices are drawn; the others show at the next view load.
+  if (!state.embedded && !state.devices[code]) return;
   const device = state.devices[code] || (state.devices[code] = { ward: event.ward });
   if (event.type === "device.status" && data.status) device.status = data.status;
   for (const key of ["kind", "name", "lat", "lon", "last_seen_at"]) if (data[key] != null) device[key] = data[key];
@@ -523,6 +674,7 @@ exportFollowsFilters(root);
 
 applySnapshot(initial, { live: false });
 initMap();
+if (!state.embedded) map.whenReady(loadView);
 renderMute();
 renderIndicator(channel);
 renderAges();

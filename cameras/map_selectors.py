@@ -1,0 +1,172 @@
+"""Reads of the live map at city scale (50,000 devices): viewport rows, grid aggregation
+and search, scoped by ward. Split from ``cameras.selectors`` (past 400 lines, STYLE.md).
+
+Every function here is one or two queries over ``values()`` rows (no model instances,
+no per-object serializer), filtered on the indexed latitude/longitude and ward columns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Avg, Case, Count, F, FloatField, IntegerField, Q, QuerySet, Value, When
+from django.db.models.functions import Cast, Floor
+
+from cameras.choices import DeviceKind, DeviceStatus
+from cameras.models import Device
+from cameras.selectors import devices_visible_to
+from ioc import geo
+from ioc.selectors import AnyUser
+
+# The columns of a map row, in the order of the compact endpoint's arrays.
+MAP_FIELDS = ("code", "name", "kind", "status", "ward", "lat", "lon", "last_seen_at")
+SEARCH_LIMIT = 20
+GRID_COLUMNS_DEFAULT = 48
+GRID_COLUMNS_MAX = 200
+
+
+class MapQueryError(ValueError):
+    """A map query parameter that cannot be used, with a message for the caller (400)."""
+
+
+@dataclass(frozen=True)
+class MapQuery:
+    """What a map request narrows devices to: a box, kinds, statuses and a ward."""
+
+    bbox: geo.BBox | None = None
+    kinds: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    ward: str = ""
+
+
+def map_query_parse(params: Mapping[str, Any]) -> MapQuery:
+    """A MapQuery from query parameters; MapQueryError saying what is wrong otherwise."""
+    bbox = None
+    if bbox_text := str(params.get("bbox") or "").strip():
+        try:
+            bbox = geo.parse_bbox(bbox_text)
+        except geo.GeometryError as exc:
+            raise MapQueryError(str(exc)) from exc
+    values: dict[str, tuple[str, ...]] = {}
+    for name, allowed in (("kind", DeviceKind.values), ("status", DeviceStatus.values)):
+        # One value, or several separated by commas (the map's layer toggles).
+        chosen = tuple(v.strip() for v in str(params.get(name) or "").split(",") if v.strip())
+        if any(value not in allowed for value in chosen):
+            raise MapQueryError(f"{name} must be one of: {', '.join(allowed)}.")
+        values[name] = chosen
+    ward = str(params.get("ward") or "").strip()[:20]
+    return MapQuery(bbox=bbox, kinds=values["kind"], statuses=values["status"], ward=ward)
+
+
+def devices_on_map(user: AnyUser, query: MapQuery) -> QuerySet[Device]:
+    """The devices ``user`` may see that match ``query`` (no ordering, no joins yet)."""
+    queryset = devices_visible_to(user).select_related(None).order_by()
+    if box := query.bbox:
+        queryset = queryset.filter(
+            latitude__gte=geo.coordinate(box.min_lat),
+            latitude__lte=geo.coordinate(box.max_lat),
+            longitude__gte=geo.coordinate(box.min_lon),
+            longitude__lte=geo.coordinate(box.max_lon),
+        )
+    if query.kinds:
+        queryset = queryset.filter(kind__in=query.kinds)
+    if query.statuses:
+        queryset = queryset.filter(status__in=query.statuses)
+    if query.ward:
+        queryset = queryset.filter(ward__code=query.ward)
+    return queryset
+
+
+def _map_rows(queryset: QuerySet[Device]) -> QuerySet[Device, tuple[Any, ...]]:
+    """Rows in MAP_FIELDS order; coordinates cast to floats in SQL (no Decimal objects)."""
+    return queryset.annotate(
+        lat=Cast("latitude", FloatField()), lon=Cast("longitude", FloatField())
+    ).values_list("code", "name", "kind", "status", "ward__code", "lat", "lon", "last_seen_at")
+
+
+def device_map_rows(user: AnyUser, query: MapQuery) -> list[tuple[Any, ...]]:
+    """Every matching device as a MAP_FIELDS tuple, in one query. Not ``iterator()``: on
+    PostgreSQL outside a transaction that declares a WITH HOLD cursor, which materialises
+    the whole result first and then fetches it in several round trips."""
+    return list(_map_rows(devices_on_map(user, query)))
+
+
+def device_map_count(user: AnyUser, query: MapQuery) -> int:
+    """How many devices match ``query`` (one count on the indexed columns)."""
+    return devices_on_map(user, query).count()
+
+
+def grid_cell_degrees(box: geo.BBox | None, columns: int) -> float:
+    """The side of a grid cell: about ``columns`` across the box, rounded to a power of two
+    so that cells stay put while the map pans and change only when it zooms."""
+    width = (box.max_lon - box.min_lon) if box else 360.0
+    raw = max(width, 1e-6) / max(1, columns)
+    return float(2.0 ** math.ceil(math.log2(raw)))
+
+
+def device_grid(user: AnyUser, query: MapQuery, *, columns: int) -> dict[str, Any]:
+    """Matching devices aggregated into square cells: each cell's device count, counts by
+    status and mean position, from one GROUP BY query (whatever the number of devices)."""
+    size = grid_cell_degrees(query.bbox, columns)
+    rows = (
+        devices_on_map(user, query)
+        .annotate(
+            cx=Cast(Floor(Cast("longitude", FloatField()) / Value(size)), IntegerField()),
+            cy=Cast(Floor(Cast("latitude", FloatField()) / Value(size)), IntegerField()),
+        )
+        .values("cx", "cy", "status")
+        .annotate(
+            count=Count("id"),
+            lat=Avg(Cast("latitude", FloatField())),
+            lon=Avg(Cast("longitude", FloatField())),
+        )
+    )
+    cells: dict[tuple[int, int], dict[str, Any]] = {}
+    for row in rows:
+        cell = cells.setdefault(
+            (row["cx"], row["cy"]),
+            {"count": 0, "lat": 0.0, "lon": 0.0, "status": dict.fromkeys(DeviceStatus.values, 0)},
+        )
+        count = row["count"]
+        cell["lat"] += row["lat"] * count
+        cell["lon"] += row["lon"] * count
+        cell["count"] += count
+        cell["status"][row["status"]] = cell["status"].get(row["status"], 0) + count
+    result = []
+    for (cx, cy), cell in sorted(cells.items()):
+        count = cell["count"]
+        result.append(
+            {
+                "lat": round(cell["lat"] / count, 6),
+                "lon": round(cell["lon"] / count, 6),
+                "count": count,
+                "status": cell["status"],
+                "bounds": [cx * size, cy * size, (cx + 1) * size, (cy + 1) * size],
+            }
+        )
+    return {"cell_degrees": size, "cells": result}
+
+
+def device_search(user: AnyUser, text: str, *, limit: int = SEARCH_LIMIT) -> list[tuple[Any, ...]]:
+    """Devices ``user`` may see whose code or name contains ``text``: the exact code first,
+    then codes starting with it, then the rest by code (one query)."""
+    text = text.strip()[:100]
+    if not text:
+        return []
+    rank = Case(
+        When(code__iexact=text, then=Value(0)),
+        When(code__istartswith=text, then=Value(1)),
+        default=Value(2),
+        output_field=IntegerField(),
+    )
+    queryset = (
+        devices_visible_to(user)
+        .select_related(None)
+        .filter(Q(code__icontains=text) | Q(name__icontains=text))
+        .annotate(rank=rank)
+        .order_by("rank", F("code").asc())
+    )
+    return list(_map_rows(queryset)[:limit])
