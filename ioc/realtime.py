@@ -155,8 +155,16 @@ def next_seq(group: str, count: int = 1) -> int:
 
 
 def current_seqs(groups: list[str]) -> dict[str, int]:
-    """The last sequence number sent through each group (0 before the first message)."""
-    found = cache.get_many([seq_key(group) for group in groups])
+    """The last sequence number sent through each group (0 before the first message).
+
+    With the cache (Redis) down the pages must still render their last known state: the
+    numbers are then 0, and a client that later sees a higher one resynchronises.
+    """
+    try:
+        found = cache.get_many([seq_key(group) for group in groups])
+    except Exception:  # Redis is down or unreachable
+        logger.warning("realtime: sequence numbers unavailable", exc_info=True)
+        found = {}
     return {group: int(found.get(seq_key(group)) or 0) for group in groups}
 
 

@@ -200,3 +200,21 @@ def test_snapshot_query_count_is_fixed(
     # three KPI aggregates
     with django_assert_num_queries(8):
         snapshot_for(user)
+
+
+def test_the_dashboard_still_renders_when_redis_is_down(
+    alerts_in_two_wards: None, login: Any, settings: Any
+) -> None:
+    # A Redis nobody listens on (port 1): the cache that holds the live sequence numbers.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    response = login("operator").get("/ops/")
+    assert response.status_code == 200
+    initial = response.context["live_initial"]
+    assert initial["seq"] == {realtime.CITY_GROUP: 0}  # clients resync once it is back
+    assert initial["kpis"]["alerts_open"] == 4
+    assert "data-live-status" in response.content.decode()
