@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dashboards.selectors import kpis_for
+from ioc import selectors
+from ioc.models import Ward
 from ioc.permissions import IsStaffRole
 
 _COUNTS_BY_KIND = inline_serializer(
@@ -37,16 +40,35 @@ KPIS_SCHEMA = inline_serializer(
             },
         ),
         "alerts_open": serializers.IntegerField(),
+        "incidents": inline_serializer(
+            name="OpenIncidentsBySeverity",
+            fields={
+                "critical": serializers.IntegerField(),
+                "warning": serializers.IntegerField(),
+                "info": serializers.IntegerField(),
+            },
+        ),
+        "incidents_open": serializers.IntegerField(),
     },
 )
 
 
 class KpisView(APIView):
-    """Device availability and open alerts in the caller's wards, for pages without the
-    websocket (the snapshot carries the same figures)."""
+    """Device availability, open alerts and open incidents in the caller's wards (or in one
+    of them, ``?ward=<code>``), for pages without the websocket and for integrators (the
+    snapshot carries the same figures)."""
 
     permission_classes = [IsStaffRole]
 
-    @extend_schema(responses={200: KPIS_SCHEMA})
+    @extend_schema(
+        parameters=[OpenApiParameter("ward", str, description="one ward's code")],
+        responses={200: KPIS_SCHEMA},
+    )
     def get(self, request: Request) -> Response:
-        return Response({"at": timezone.now(), **kpis_for(request.user)})
+        ward = None
+        if code := request.query_params.get("ward", ""):
+            try:
+                ward = selectors.ward_get_for_user(request.user, code[:16])
+            except Ward.DoesNotExist as exc:
+                raise Http404("No such ward.") from exc
+        return Response({"at": timezone.now(), **kpis_for(request.user, ward=ward)})

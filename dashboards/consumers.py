@@ -9,6 +9,7 @@ heartbeat ahead of what it has seen) sends ``{"type": "resync"}`` and gets a new
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -16,13 +17,19 @@ from django.utils import timezone
 
 from dashboards.selectors import snapshot_for
 from ioc import realtime, selectors
+from ioc.models import Ward
 
 
 class OpsConsumer(AsyncJsonWebsocketConsumer):
-    """``/ws/ops/``: session-authenticated, scoped, snapshot first, then events."""
+    """``/ws/ops/``: session-authenticated, scoped, snapshot first, then events.
+
+    ``/ws/ops/?ward=<code>`` serves one ward's screen: that ward's group and snapshot only
+    (closed with 4404 when the user may not see the ward).
+    """
 
     groups_joined: list[str]
     user: Any = None
+    ward: Ward | None = None
 
     async def connect(self) -> None:
         """Refuse anyone without a staff role; join the user's groups; send the snapshot."""
@@ -31,7 +38,19 @@ class OpsConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated or not getattr(user, "is_staff_role", False):
             await self.close(code=4401)
             return
-        groups = await database_sync_to_async(selectors.realtime_groups_for)(user)
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        ward_code = (query.get("ward") or [""])[0][:16]
+        if ward_code:
+            try:
+                self.ward = await database_sync_to_async(selectors.ward_get_for_user)(
+                    user, ward_code
+                )
+            except Ward.DoesNotExist:
+                await self.close(code=4404)
+                return
+        groups = await database_sync_to_async(selectors.realtime_groups_for)(
+            user, ward_code=self.ward.code if self.ward else None
+        )
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined = groups
@@ -41,7 +60,8 @@ class OpsConsumer(AsyncJsonWebsocketConsumer):
 
     async def send_snapshot(self) -> None:
         """Send the user's current state (read after joining, so no event falls between)."""
-        await self.send_json(await database_sync_to_async(snapshot_for)(self.user))
+        snapshot = await database_sync_to_async(snapshot_for)(self.user, ward=self.ward)
+        await self.send_json(snapshot)
 
     async def disconnect(self, code: int) -> None:
         """Leave the groups joined in connect()."""

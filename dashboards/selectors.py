@@ -36,11 +36,18 @@ def _percent(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 1) if whole else 0.0
 
 
-def kpis_for(user: AnyUser) -> dict[str, Any]:
+def _in(queryset: QuerySet[Any], user: AnyUser, ward: Ward | None) -> QuerySet[Any]:
+    """``queryset`` scoped to ``user``'s wards and, for a one-ward screen, to ``ward``."""
+    scoped = scope_by_ward(queryset, user)
+    return scoped.filter(ward=ward) if ward is not None else scoped
+
+
+def kpis_for(user: AnyUser, *, ward: Ward | None = None) -> dict[str, Any]:
     """Device availability by kind, open alerts and open incidents by severity in the wards
-    ``user`` may see: three aggregate queries, whatever the number of rows or wards."""
+    ``user`` may see (or in one of them): three aggregate queries, whatever the number of
+    rows or wards."""
     device_rows = (
-        scope_by_ward(Device.objects.all(), user)
+        _in(Device.objects.all(), user, ward)
         .order_by()
         .values("kind")
         .annotate(total=Count("id"), online=Count("id", filter=Q(status=DeviceStatus.ONLINE)))
@@ -53,7 +60,7 @@ def kpis_for(user: AnyUser) -> dict[str, Any]:
             "online_pct": _percent(row["online"], row["total"]),
         }
     alert_rows = (
-        scope_by_ward(Alert.objects.all(), user)
+        _in(Alert.objects.all(), user, ward)
         .exclude(status=AlertStatus.RESOLVED)
         .order_by()
         .values("severity")
@@ -62,7 +69,7 @@ def kpis_for(user: AnyUser) -> dict[str, Any]:
     alerts = dict.fromkeys(Severity.values, 0)
     alerts.update({row["severity"]: row["count"] for row in alert_rows})
     incident_rows = (
-        scope_by_ward(Incident.objects.all(), user)
+        _in(Incident.objects.all(), user, ward)
         .filter(status__in=OPEN_STATUSES)
         .order_by()
         .values("severity")
@@ -79,17 +86,27 @@ def kpis_for(user: AnyUser) -> dict[str, Any]:
     }
 
 
-def open_alerts_for(user: AnyUser, *, limit: int = SNAPSHOT_ALERTS) -> list[dict[str, Any]]:
-    """The open (not resolved) alerts ``user`` may see, newest first, as live-event
-    payloads with their ward's code (one query)."""
-    alerts = selectors.alerts_visible_to(user).exclude(status=AlertStatus.RESOLVED)[:limit]
+def open_alerts_for(
+    user: AnyUser, *, limit: int = SNAPSHOT_ALERTS, ward: Ward | None = None
+) -> list[dict[str, Any]]:
+    """The open (not resolved) alerts ``user`` may see (in ``ward``, if given), newest
+    first, as live-event payloads with their ward's code (one query)."""
+    alerts = selectors.alerts_visible_to(user).exclude(status=AlertStatus.RESOLVED)
+    if ward is not None:
+        alerts = alerts.filter(ward=ward)
+    alerts = alerts[:limit]
     return [{**alert_payload(alert), "ward": alert.ward.code} for alert in alerts]
 
 
-def open_incidents_for(user: AnyUser, *, limit: int = SNAPSHOT_ALERTS) -> list[dict[str, Any]]:
-    """The open and in-progress incidents ``user`` may see, newest first, as live-event
-    payloads with their ward's code (one query)."""
-    incidents = selectors.incidents_visible_to(user).filter(status__in=OPEN_STATUSES)[:limit]
+def open_incidents_for(
+    user: AnyUser, *, limit: int = SNAPSHOT_ALERTS, ward: Ward | None = None
+) -> list[dict[str, Any]]:
+    """The open and in-progress incidents ``user`` may see (in ``ward``, if given), newest
+    first, as live-event payloads with their ward's code (one query)."""
+    incidents = selectors.incidents_visible_to(user).filter(status__in=OPEN_STATUSES)
+    if ward is not None:
+        incidents = incidents.filter(ward=ward)
+    incidents = incidents[:limit]
     return [{**incident_payload(incident), "ward": incident.ward.code} for incident in incidents]
 
 
@@ -104,16 +121,18 @@ def map_embeds_devices(kpis: dict[str, Any]) -> bool:
     return total <= int(settings.IOC_MAP_EMBED_LIMIT)
 
 
-def snapshot_for(user: AnyUser) -> dict[str, Any]:
-    """The state a websocket client starts (or resynchronises) from, scoped to ``user``:
-    KPIs, open alerts and, for a city small enough, every device; a fixed number of
-    queries whatever the number of devices.
+def snapshot_for(user: AnyUser, *, ward: Ward | None = None) -> dict[str, Any]:
+    """The state a websocket client starts (or resynchronises) from, scoped to ``user``
+    (and to one ``ward`` the user may see, for a ward's screen): KPIs, open alerts and
+    incidents and, for a city small enough, every device; a fixed number of queries
+    whatever the number of devices.
 
     The groups' sequence numbers are read before the data: an event numbered after them
     is delivered to the client, and one numbered before them committed before the reads.
     """
-    seq = realtime.current_seqs(selectors.realtime_groups_for(user))
-    kpis = kpis_for(user)
+    groups = selectors.realtime_groups_for(user, ward_code=ward.code if ward else None)
+    seq = realtime.current_seqs(groups)
+    kpis = kpis_for(user, ward=ward)
     embedded = map_embeds_devices(kpis)
     devices = {}
     if embedded:
@@ -127,20 +146,20 @@ def snapshot_for(user: AnyUser) -> dict[str, Any]:
                 "lon": _coordinate(row["longitude"]),
                 "name": row["name"],
             }
-            for row in device_map_features(user)
+            for row in device_map_features(user, ward_code=ward.code if ward else None)
         }
     snapshot = {
         "type": "snapshot",
         "at": timezone.now(),
         "heartbeat_seconds": realtime.heartbeat_seconds(),
         "seq": seq,
-        "wards": list(
-            selectors.wards_visible_to(user).order_by("code").values_list("code", flat=True)
-        ),
+        "wards": [ward.code]
+        if ward is not None
+        else list(selectors.wards_visible_to(user).order_by("code").values_list("code", flat=True)),
         "devices_embedded": embedded,
         "devices": devices,
-        "alerts": open_alerts_for(user),
-        "incidents": open_incidents_for(user),
+        "alerts": open_alerts_for(user, ward=ward),
+        "incidents": open_incidents_for(user, ward=ward),
         "kpis": kpis,
     }
     return dict(realtime.json_safe(snapshot))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,6 +23,7 @@ from ioc import selectors
 from ioc.alerts_api import alert_act
 from ioc.choices import AlertStatus, IncidentStatus, Role, Severity
 from ioc.models import Alert, Ward
+from ioc.models.incidents import OPEN_STATUSES
 from ioc.text import vietnamese_sort_key
 from ioc.views import staff_required
 
@@ -52,6 +55,8 @@ def _ward_rows(request: HttpRequest) -> list[dict[str, object]]:
 
 # How many open alerts the page renders before the live channel takes over.
 FEED_LENGTH = 50
+# How many open incidents a ward's page lists (the incident list has them all).
+WARD_INCIDENTS = 50
 
 
 def _live_labels() -> dict[str, object]:
@@ -82,6 +87,36 @@ def _live_labels() -> dict[str, object]:
     }
 
 
+def _dashboard_context(request: HttpRequest, ward: Ward | None = None) -> dict[str, Any]:
+    """What the live dashboard template needs, for the city or for one ``ward``."""
+    user = request.user
+    # The live channel's own snapshot: the map and feed draw the same data whether or not
+    # the websocket connects.
+    initial = snapshot_for(user, ward=ward)
+    kpis: Any = initial["kpis"]
+    return {
+        "ward": ward,
+        "live_initial": initial,
+        "live_labels": _live_labels(),
+        "panel_labels": panel_labels(),
+        "panel_refresh_seconds": SNAPSHOT_REFRESH_SECONDS,
+        "device_tiles": [
+            (kind, label, kpis["devices"][kind]) for kind, label in DeviceKind.choices
+        ],
+        "alert_tiles": [
+            (severity, label, kpis["alerts"][severity])
+            for severity, label in reversed(Severity.choices)
+        ],
+        "feed_alerts": open_alerts_for(user, limit=FEED_LENGTH, ward=ward),
+        "incidents_open": kpis["incidents_open"],
+        "can_handle_incidents": selectors.may_handle_incidents(user),
+        "map_embedded": initial["devices_embedded"],
+        "device_kinds": DeviceKind.choices,
+        "device_statuses": DeviceStatus.choices,
+        "ws_path": "/ws/ops/" + (f"?{urlencode({'ward': ward.code})}" if ward else ""),
+    }
+
+
 @staff_required
 def ops_home(request: HttpRequest) -> HttpResponse:
     """The staff landing page: the city at a glance; a one-ward official lands on the ward."""
@@ -95,37 +130,9 @@ def ops_home(request: HttpRequest) -> HttpResponse:
         key: sum(int(row[key]) for row in rows)  # type: ignore[call-overload]
         for key in ("total", "online", "cameras", "sensors", "signals")
     }
-    # The live channel's own snapshot: the map and feed draw the same data whether or not
-    # the websocket connects.
-    initial = snapshot_for(user)
-    kpis: Any = initial["kpis"]
-    return render(
-        request,
-        "ops/home.html",
-        {
-            "rows": rows,
-            "totals": totals,
-            "ward_count": len(rows),
-            "nav": "home",
-            "live_initial": initial,
-            "live_labels": _live_labels(),
-            "panel_labels": panel_labels(),
-            "panel_refresh_seconds": SNAPSHOT_REFRESH_SECONDS,
-            "device_tiles": [
-                (kind, label, kpis["devices"][kind]) for kind, label in DeviceKind.choices
-            ],
-            "alert_tiles": [
-                (severity, label, kpis["alerts"][severity])
-                for severity, label in reversed(Severity.choices)
-            ],
-            "feed_alerts": open_alerts_for(user, limit=FEED_LENGTH),
-            "incidents_open": kpis["incidents_open"],
-            "can_handle_incidents": selectors.may_handle_incidents(user),
-            "map_embedded": initial["devices_embedded"],
-            "device_kinds": DeviceKind.choices,
-            "device_statuses": DeviceStatus.choices,
-        },
-    )
+    context = _dashboard_context(request)
+    context.update(rows=rows, totals=totals, ward_count=len(rows), nav="home")
+    return render(request, "ops/home.html", context)
 
 
 @staff_required
@@ -136,7 +143,8 @@ def ward_list(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def ward_detail(request: HttpRequest, code: str) -> HttpResponse:
-    """One ward: its boundary, its devices and their state; 404 outside the user's scope."""
+    """One ward at a glance, live: its map, KPIs, alert feed, open incidents and devices;
+    a ward official lands here. 404 outside the user's scope."""
     try:
         ward = selectors.ward_get_for_user(request.user, code)
     except Ward.DoesNotExist as exc:
@@ -144,21 +152,17 @@ def ward_detail(request: HttpRequest, code: str) -> HttpResponse:
     devices = list(
         device_selectors.devices_visible_to(request.user).filter(ward=ward).order_by("kind", "code")
     )
-    status_counts = [
-        (status, label, sum(1 for d in devices if d.status == status))
-        for status, label in DeviceStatus.choices
-    ]
-    return render(
-        request,
-        "ops/ward_detail.html",
-        {
-            "ward": ward,
-            "devices": devices,
-            "status_counts": status_counts,
-            "nav": "wards",
-            "devices_geojson_url": reverse("api-devices-geojson") + f"?ward={ward.code}",
-        },
+    context = _dashboard_context(request, ward)
+    context.update(
+        nav="wards",
+        devices=devices,
+        incidents=list(
+            selectors.incidents_visible_to(request.user)
+            .filter(ward=ward, status__in=OPEN_STATUSES)
+            .annotate(alert_count=Count("alerts"))[:WARD_INCIDENTS]
+        ),
     )
+    return render(request, "ops/home.html", context)
 
 
 @staff_required

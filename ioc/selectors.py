@@ -77,10 +77,14 @@ def ward_get_for_user(user: AnyUser, code: str) -> Ward:
     return wards_visible_to(user, include_retired=True).get(code=code)
 
 
-def realtime_groups_for(user: AnyUser) -> list[str]:
-    """The channel-layer groups a websocket of ``user`` may join."""
+def realtime_groups_for(user: AnyUser, *, ward_code: str | None = None) -> list[str]:
+    """The channel-layer groups a websocket of ``user`` may join; with ``ward_code`` (a
+    ward's screen) only that ward's group, and none if the user may not see it."""
     if _staff(user) is None:
         return []
+    if ward_code is not None:
+        visible = wards_visible_to(user, include_retired=True).filter(code=ward_code).exists()
+        return [ward_group(ward_code)] if visible else []
     if sees_whole_city(user):
         return [CITY_GROUP]
     return [ward_group(code) for code in wards_visible_to(user).values_list("code", flat=True)]

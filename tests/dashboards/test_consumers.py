@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from cameras.choices import DeviceStatus
 from cameras.models import Device
@@ -161,9 +162,9 @@ def test_heartbeat_carries_each_groups_current_seq_without_advancing_it(
 # --- Through a real server (PostgreSQL, channels-redis, uvicorn) ------------------------------
 
 
-async def _open(base_url: str, cookie: str) -> Any:
+async def _open(base_url: str, cookie: str, path: str = "/ws/ops/") -> Any:
     return await connect(
-        base_url.replace("http://", "ws://") + "/ws/ops/",
+        base_url.replace("http://", "ws://") + path,
         additional_headers={"Origin": base_url, "Cookie": cookie},
         open_timeout=10,
     )
@@ -419,3 +420,39 @@ def test_consumer_answers_ping_and_resync(demo_city: Any, listener: GroupListene
     assert fresh["type"] == "snapshot"
     assert set(fresh) == set(snapshot)
     assert fresh["devices"] == snapshot["devices"]
+
+
+@pytest.mark.integration
+def test_a_wards_screen_gets_that_wards_snapshot_and_events_only(
+    asgi_server: str, cookies: dict[str, str]
+) -> None:
+    own_device, other_device = _online_device(OWN), _online_device(OTHER)
+    own_devices = set(Device.objects.filter(ward__code=OWN).values_list("code", flat=True))
+
+    async def scenario() -> dict[str, Any]:
+        ws = await _open(asgi_server, cookies["operator"], f"/ws/ops/?ward={OWN}")
+        snapshot = await _recv(ws)
+        await _set_status(other_device, DeviceStatus.MAINTENANCE)
+        await _set_status(own_device, DeviceStatus.MAINTENANCE)
+        event = await _next_event(ws)  # the other ward's change never comes
+        await ws.send(json.dumps({"type": "resync"}))
+        resynced = await _next_event(ws)
+        await ws.close()
+        # Another ward's screen is refused at the handshake, like an anonymous caller.
+        with pytest.raises(InvalidStatus):
+            await _open(asgi_server, cookies["official1"], f"/ws/ops/?ward={OTHER}")
+        return {"snapshot": snapshot, "event": event, "resync": resynced}
+
+    result = asyncio.run(scenario())
+    snapshot = result["snapshot"]
+    assert snapshot["wards"] == [OWN]
+    assert list(snapshot["seq"]) == [OWN_GROUP]
+    assert set(snapshot["devices"]) == own_devices
+    assert {alert["ward"] for alert in snapshot["alerts"]} <= {OWN}
+    event = result["event"]
+    assert (event["ward"], event["data"]["device"], event["group"]) == (
+        OWN,
+        own_device.code,
+        OWN_GROUP,
+    )
+    assert result["resync"]["type"] == "snapshot" and result["resync"]["wards"] == [OWN]

@@ -218,3 +218,27 @@ def test_the_dashboard_still_renders_when_redis_is_down(
     assert initial["seq"] == {realtime.CITY_GROUP: 0}  # clients resync once it is back
     assert initial["kpis"]["alerts_open"] == 4
     assert "data-live-status" in response.content.decode()
+
+
+def test_a_wards_page_is_that_wards_live_dashboard(alerts_in_two_wards: None, login: Any) -> None:
+    from tests.ioc.test_incidents import open_at
+
+    own_incident, other_incident = open_at(OWN, title="Sự cố của phường"), open_at(OTHER)
+    response = login("operator").get(f"/ops/wards/{OWN}/")
+    assert response.status_code == 200
+    initial = response.context["live_initial"]
+    assert initial["wards"] == [OWN] and list(initial["seq"]) == [realtime.ward_group(OWN)]
+    assert {alert["ward"] for alert in initial["alerts"]} == {OWN}
+    assert [incident["id"] for incident in initial["incidents"]] == [own_incident.pk]
+    assert initial["kpis"]["alerts_open"] == 2 and initial["kpis"]["incidents_open"] == 1
+    html = response.content.decode()
+    assert f'data-ws-path="/ws/ops/?ward={OWN}"' in html
+    assert f'data-incident="{own_incident.pk}"' in html
+    assert f'data-incident="{other_incident.pk}"' not in html
+    assert "Sự cố của phường" in html
+
+
+def test_kpi_api_for_one_ward_is_scoped(alerts_in_two_wards: None, login: Any) -> None:
+    assert login("operator").get(f"/api/v1/kpis?ward={OTHER}").json()["alerts_open"] == 2
+    assert login("official1").get(f"/api/v1/kpis?ward={OWN}").json()["alerts_open"] == 2
+    assert login("official1").get(f"/api/v1/kpis?ward={OTHER}").status_code == 404

@@ -2,7 +2,7 @@
 // from the state the server rendered and kept current by the live channel (live.js).
 // Works without map tiles: ward boundaries and devices are the platform's own data.
 import { IncidentLayer } from "./incidents.js";
-import { LiveChannel } from "./live.js";
+import { LiveChannel, liveURL } from "./live.js";
 import { DevicePanel, exportFollowsFilters } from "./panel.js";
 
 const readJSON = (id) => JSON.parse(document.getElementById(id)?.textContent || "{}");
@@ -83,7 +83,8 @@ const state = {
   alerts: new Map(), // open alerts by id
   unseen: { critical: 0, warning: 0, info: 0 }, // open alerts counted by the server but not listed
   updated: { devices: null, alerts: null },
-  filters: { kinds: new Set(["camera", "sensor", "signal"]), ward: "", status: "" },
+  // A ward's page is that ward's dashboard: its filter is fixed.
+  filters: { kinds: new Set(["camera", "sensor", "signal"]), ward: root.dataset.ward || "", status: "" },
   selected: null,
   // A large city: the page carries KPIs and counts only, and the map loads the devices
   // (or per-cell counts) of its viewport from the server as it moves.
@@ -169,7 +170,10 @@ async function loadWards() {
   wardsLayer.bringToBack();
   mapElement.iocWards = wardsLayer;
   styleWards();
-  const bounds = wardsLayer.getBounds();
+  const focus = root.dataset.ward
+    ? wardsLayer.getLayers().find((layer) => layer.feature.properties.code === root.dataset.ward)
+    : null;
+  const bounds = (focus || wardsLayer).getBounds();
   if (bounds.isValid()) map.fitBounds(bounds, { padding: [12, 12], animate: false });
 }
 
@@ -615,7 +619,16 @@ function applyDeviceEvent(event) {
   state.updated.devices = new Date();
   drawDevice(code);
   renderKpis();
+  renderDeviceRow(code, device);
   if (state.selected === code) showDevice(code);
+}
+
+// A ward's page lists its devices under the map: keep each row's status current.
+function renderDeviceRow(code, device) {
+  const badge = root.querySelector(`[data-device-status-of="${CSS.escape(code)}"]`);
+  if (!badge || !device.status) return;
+  badge.className = `badge status-${device.status}`;
+  badge.textContent = (mapLabels.status || {})[device.status] || device.status;
 }
 
 function applyAlertEvent(event) {
@@ -667,7 +680,7 @@ function renderAges() {
 // --- Start -------------------------------------------------------------------------------
 
 const renderedAt = new Date(initial.at || Date.now());
-const channel = new LiveChannel({ dataAt: renderedAt });
+const channel = new LiveChannel({ dataAt: renderedAt, url: liveURL(root.dataset.wsPath || "/ws/ops/") });
 window.iocDashboard = { devices: state.devices, alerts: state.alerts, state, channel, markers, incidents };
 const devicePanel = new DevicePanel(root, { channel });
 exportFollowsFilters(root);
