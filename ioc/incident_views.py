@@ -64,7 +64,8 @@ class IncidentForm(forms.Form):
 def _filters(request: HttpRequest) -> dict[str, str]:
     params = request.GET
     return {
-        "status": params.get("status", "open"),
+        # "active" (the default): open and in progress; "all"; or one status.
+        "status": params.get("status", "active"),
         "ward": params.get("ward", ""),
         "type": params.get("type", ""),
         "severity": params.get("severity", ""),
@@ -75,7 +76,7 @@ def _filters(request: HttpRequest) -> dict[str, str]:
 def _filtered(user: Any, filters: dict[str, str]) -> Any:
     incidents = selectors.incidents_visible_to(user)
     status = filters["status"]
-    if status == "open":
+    if status == "active":
         incidents = incidents.filter(status__in=[IncidentStatus.OPEN, IncidentStatus.IN_PROGRESS])
     elif status in IncidentStatus.values:
         incidents = incidents.filter(status=status)

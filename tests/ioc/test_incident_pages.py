@@ -215,3 +215,19 @@ def test_the_list_runs_a_fixed_number_of_queries(demo_city: Any, login: Any) -> 
     with CaptureQueriesContext(connection) as many:
         assert client.get("/ops/incidents/").status_code == 200
     assert len(many) == len(few)
+
+
+def test_the_status_filter_tells_open_from_open_and_in_progress(demo_city: Any, login: Any) -> None:
+    from ioc.services import incident_status_set
+    from tests.ioc.test_incidents import user
+
+    working = open_at(OWN, title="Đang xử lý dở")
+    incident_status_set(actor=user("operator"), incident=working, status="in_progress")
+    open_at(OWN, title="Mới mở")
+    client = login("operator")
+    default = client.get("/ops/incidents/").content.decode()
+    assert "Đang xử lý dở" in default and "Mới mở" in default
+    assert default.count(" selected") >= 1 and 'value="active" selected' in default
+    only_open = client.get("/ops/incidents/?status=open").content.decode()
+    assert "Mới mở" in only_open and "Đang xử lý dở" not in only_open
+    assert 'value="open" selected' in only_open and 'value="active" selected' not in only_open
