@@ -174,14 +174,14 @@ def _may_handle(user: Any) -> None:
 
 
 class IncidentListView(generics.ListCreateAPIView[Incident]):
-    """Incidents in the caller's wards, newest first (``status=open`` for open and in
+    """Incidents in the caller's wards, newest first (``status=active`` for open and in
     progress); POST opens one at a place (its ward is found from the place)."""
 
     serializer_class = IncidentSerializer
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("status", str, enum=["open", *IncidentStatus.values]),
+            OpenApiParameter("status", str, enum=["active", *IncidentStatus.values]),
             OpenApiParameter("severity", str, enum=Severity.values),
             OpenApiParameter("ward", str),
             OpenApiParameter("type", str),

@@ -119,3 +119,19 @@ def test_incidents_are_in_the_openapi_schema(demo_city: Any, login: Any) -> None
     schema = login("operator").get("/api/schema/", {"format": "json"}).json()
     assert {"get", "post"} <= set(schema["paths"]["/api/v1/incidents/"])
     assert "post" in schema["paths"]["/api/v1/incidents/{id}/{action}"]
+
+
+def test_the_list_filters_active_and_single_statuses(demo_city: Any, login: Any) -> None:
+    from ioc.services import incident_status_set
+    from tests.ioc.test_incidents import user
+
+    working, new = open_at(OWN), open_at(OWN)
+    incident_status_set(actor=user("operator"), incident=working, status="in_progress")
+    client = login("operator")
+
+    def ids(query: str) -> set[int]:
+        return {row["id"] for row in client.get(f"/api/v1/incidents/?{query}").json()["results"]}
+
+    assert ids("status=active") == {working.pk, new.pk}
+    assert ids("status=open") == {new.pk}
+    assert ids("status=in_progress") == {working.pk}
