@@ -194,7 +194,7 @@ class IncidentListView(generics.ListCreateAPIView[Incident]):
         incidents = selectors.incidents_visible_to(self.request.user)
         params = self.request.query_params
         wanted = params.get("status")
-        if wanted == "open":
+        if wanted == "active":
             incidents = incidents.filter(
                 status__in=[IncidentStatus.OPEN, IncidentStatus.IN_PROGRESS]
             )
