@@ -3,7 +3,8 @@
 Starts, as real processes against a scratch PostgreSQL database and Redis: gunicorn (HTTP,
 2 processes), uvicorn (the websockets, ``ioc.asgi:application``, 1 process) and one Celery
 worker (2 processes) on the ingest queue, as the Procfile does; loads the demo city;
-connects --clients websocket clients to /ws/ops/ logged in as the city operator; then
+connects --clients websocket clients to /ws/ops/?batch=1 (the browser's framing) logged in
+as the city operator; then
 pushes readings through POST /api/v1/ingest/events with gateway tokens, in batches of
 --batch, at --rate events/s for --seconds.
 
@@ -110,22 +111,24 @@ class Client:
         if kind in ("snapshot", "heartbeat", "pong"):
             return
         self.messages += 1
-        group, seq = message.get("group"), message.get("seq")
-        if group and isinstance(seq, int):
-            last = self.seq.get(group)
-            if last is not None and seq > last + 1:
-                self.gaps += 1
-            self.seq[group] = seq
-        events = [message]  # one websocket message per event (DESIGN.md)
+        # The browser's framing (batch=1): events gathered together arrive in one message.
+        events = message["events"] if kind == "batch" else [message]
+        for event in events:
+            group, seq = event.get("group"), event.get("seq")
+            if group and isinstance(seq, int):
+                last = self.seq.get(group)
+                if last is not None and seq > last + 1:
+                    self.gaps += 1
+                self.seq[group] = seq
         self.events += len(events)
         if not measuring[0]:
             return
-        # An event's "at" is when the worker published it: received - at is the batching
-        # window plus the fan-out to the clients.
-        sent = epoch(message["at"]) if message.get("at") else None
-        if sent is not None:
-            self.fanout.append(received - sent)
         for event in events:
+            # An event's "at" is when the worker published it: received - at is the
+            # batching window plus the fan-out to the clients.
+            sent = epoch(event["at"]) if event.get("at") else None
+            if sent is not None:
+                self.fanout.append(received - sent)
             if event.get("type") != "device.reading":
                 continue
             ts = event.get("data", {}).get("ts")
@@ -328,7 +331,11 @@ def main() -> None:
             ready, stop = asyncio.Event(), asyncio.Event()
             listening = asyncio.create_task(
                 run_clients(
-                    f"ws://127.0.0.1:{ws_port}/ws/ops/", cookie, options.clients, ready, stop
+                    f"ws://127.0.0.1:{ws_port}/ws/ops/?batch=1",
+                    cookie,
+                    options.clients,
+                    ready,
+                    stop,
                 )
             )
             connect_began = time.perf_counter()

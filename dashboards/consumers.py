@@ -24,12 +24,16 @@ class OpsConsumer(AsyncJsonWebsocketConsumer):
     """``/ws/ops/``: session-authenticated, scoped, snapshot first, then events.
 
     ``/ws/ops/?ward=<code>`` serves one ward's screen: that ward's group and snapshot only
-    (closed with 4404 when the user may not see the ward).
+    (refused when the user may not see the ward). ``?batch=1`` asks for batched framing:
+    events gathered together may come as one ``{"type": "batch", "events": [...]}``
+    message (each event keeps its own ``group`` and ``seq``); without it every event is
+    its own message, as DESIGN.md states.
     """
 
     groups_joined: list[str]
     user: Any = None
     ward: Ward | None = None
+    batched = False
 
     async def connect(self) -> None:
         """Refuse anyone without a staff role; join the user's groups; send the snapshot."""
@@ -40,6 +44,7 @@ class OpsConsumer(AsyncJsonWebsocketConsumer):
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         ward_code = (query.get("ward") or [""])[0][:16]
+        self.batched = (query.get("batch") or [""])[0] == "1"
         if ward_code:
             try:
                 self.ward = await database_sync_to_async(selectors.ward_get_for_user)(
@@ -91,7 +96,9 @@ class OpsConsumer(AsyncJsonWebsocketConsumer):
         """Relay the events of a group this consumer joined, one websocket message each; a
         batch's events come encoded once by the publisher, so hundreds of clients cost no
         re-encoding."""
-        if "texts" in message:
+        if self.batched and "batch" in message:
+            await self.send(text_data=message["batch"])
+        elif "texts" in message:
             for text in message["texts"]:
                 await self.send(text_data=text)
         else:

@@ -456,3 +456,41 @@ def test_a_wards_screen_gets_that_wards_snapshot_and_events_only(
         OWN_GROUP,
     )
     assert result["resync"]["type"] == "snapshot" and result["resync"]["wards"] == [OWN]
+
+
+@pytest.mark.integration
+def test_events_come_one_per_message_unless_the_client_asks_for_batches(
+    asgi_server: str, cookies: dict[str, str]
+) -> None:
+    devices = list(
+        Device.objects.filter(ward__code=OWN, status=DeviceStatus.ONLINE).order_by("code")[:2]
+    )
+
+    def change_both() -> None:
+        operator = User.objects.get(username="operator")
+        with transaction.atomic():  # one commit: both events leave in the same window
+            for device in devices:
+                device_status_set(
+                    actor=operator, device=device, status=DeviceStatus.MAINTENANCE, reason="x"
+                )
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        plain = await _open(asgi_server, cookies["official1"])
+        batched = await _open(asgi_server, cookies["official1"], "/ws/ops/?batch=1")
+        await _recv(plain), await _recv(batched)
+        await in_thread(change_both)
+        singles = [await _next_event(plain), await _next_event(plain)]
+        frames = [await _next_event(batched)]
+        while sum(len(f.get("events", [f])) for f in frames) < 2:
+            frames.append(await _next_event(batched))
+        await plain.close(), await batched.close()
+        return singles, frames
+
+    singles, frames = asyncio.run(scenario())
+    assert [event["type"] for event in singles] == ["device.status", "device.status"]
+    assert singles[1]["seq"] == singles[0]["seq"] + 1
+    assert [frame["type"] for frame in frames] == ["batch"]  # one commit, one frame
+    unpacked = [event for frame in frames for event in frame.get("events", [frame])]
+    assert [(e["data"]["device"], e["seq"]) for e in unpacked] == [
+        (e["data"]["device"], e["seq"]) for e in singles
+    ]

@@ -339,8 +339,10 @@ def _check_batch(listener: GroupListener) -> None:
 
     # One channel-layer message; the browser gets each event as its own message (the
     # DESIGN.md contract), each with its own seq.
-    texts = listener.receive(channel)["texts"]
-    events = [json.loads(text) for text in texts]
+    message = listener.receive(channel)
+    events = [json.loads(text) for text in message["texts"]]
+    # The same events in one frame, for clients that asked for batched framing.
+    assert json.loads(message["batch"]) == {"type": "batch", "group": "city", "events": events}
     assert [e["type"] for e in events] == ["device.reading", "device.status"]
     assert [e["seq"] for e in events] == [before + 1, before + 2]
     assert {e["group"] for e in events} == {realtime.CITY_GROUP}

@@ -10,12 +10,19 @@ const BACKOFF_FIRST_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
 const RESYNC_TIMEOUT_MS = 10000;
 
-/** The websocket URL for `path`: same scheme family as the page, port per <meta name="ioc-ws-port">. */
+/**
+ * The websocket URL for `path`: same scheme family as the page, port per <meta name="ioc-ws-port">.
+ * It asks for batched framing (`batch=1`): the server may then send several events in one
+ * `{"type": "batch", "events": [...]}` message, which this client unpacks; without it every
+ * event is its own message (the documented contract, for other clients).
+ */
 export function liveURL(path = "/ws/ops/") {
   const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
   const port = document.querySelector('meta[name="ioc-ws-port"]')?.content?.trim();
   const host = port ? `${window.location.hostname}:${port}` : window.location.host;
-  return `${scheme}//${host}${path}`;
+  const url = new URL(`${scheme}//${host}${path}`);
+  url.searchParams.set("batch", "1");
+  return url.toString();
 }
 
 /** Milliseconds to wait before reconnect attempt `attempt` (0-based): 1 s doubling to 30 s, ±25 % jitter. */
@@ -164,6 +171,10 @@ export class LiveChannel {
       case "snapshot": return this.#snapshot(message);
       case "heartbeat": return this.#heartbeat(message);
       case "pong": return undefined;
+      case "batch":
+        // Events of one group, each numbered: handled one by one, as if sent alone.
+        for (const event of Array.isArray(message.events) ? message.events : []) this.#event(event);
+        return undefined;
       default: return this.#event(message);
     }
   }
