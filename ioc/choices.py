@@ -37,6 +37,7 @@ class AlertKind(models.TextChoices):
     FAULT = "fault", _("Device fault")
     DETECTION = "detection", _("Camera detection")
     SIGNAL_COMMAND = "signal_command", _("Signal command")
+    DEADLINE = "deadline", _("Request deadline")
 
 
 class AlertStatus(models.TextChoices):

@@ -303,6 +303,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
 }
+# --- Citizen services ---------------------------------------------------------------------
+# Office hours of a working day (deadlines count working hours), in the city's time zone.
+IOC_OFFICE_HOURS = os.environ.get("IOC_OFFICE_HOURS", "07:30-11:30,13:30-17:00")
+# How the public reaches the portal: links in the emails sent to reporters.
+IOC_PUBLIC_URL = os.environ.get("IOC_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Warn (and alert the unit) when an open request has less than this share of its time left.
+IOC_DEADLINE_WARNING_SHARE = float(os.environ.get("IOC_DEADLINE_WARNING_SHARE", "0.2"))
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "IOC platform API",
     "DESCRIPTION": "Registry, ingest and citizen-service API of the city operations centre.",

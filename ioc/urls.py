@@ -45,6 +45,7 @@ api_v1: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("", portal_views.portal_home, name="portal-home"),
     path("portal/wards.geojson", portal_views.public_wards_geojson, name="portal-wards-geojson"),
+    path("track/<str:code>/", portal_views.track, name="portal-track"),
     path("ops/", ops_views.ops_home, name="ops-home"),
     path("ops/", include("dashboards.urls_ops")),
     path("ops/wards/", ops_views.ward_list, name="ops-ward-list"),

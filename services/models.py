@@ -1,0 +1,332 @@
+"""Citizen services: categories, requests (phản ánh), their photos and timeline, the
+working calendar and Open311 keys.
+
+A reporter's name, phone and email are stored on the request and never leave the staff
+side: public pages, the public API and Open311 read through selectors that omit them.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ioc.models import Department, Incident, Ward
+from services.choices import EntryKind, PhotoKind, RequestLevel, RequestSource, RequestStatus
+
+OPEN_STATUSES = (
+    RequestStatus.NEW,
+    RequestStatus.TRIAGED,
+    RequestStatus.ASSIGNED,
+    RequestStatus.IN_PROGRESS,
+    RequestStatus.REOPENED,
+)
+
+
+class ServiceGroup(models.Model):
+    """A field that groups categories on the portal (giao thông, môi trường…)."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("field")
+        verbose_name_plural = _("fields")
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ServiceCategory(models.Model):
+    """What a citizen can report (an Open311 service): who handles it and how fast."""
+
+    code = models.SlugField(
+        _("code"), max_length=40, unique=True, help_text=_("Open311 service_code")
+    )
+    name = models.CharField(_("name"), max_length=160)
+    description = models.TextField(_("description"), blank=True)
+    group = models.ForeignKey(
+        ServiceGroup, verbose_name=_("field"), on_delete=models.PROTECT, related_name="categories"
+    )
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("handling department"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        help_text=_("Empty: the ward of the place handles it"),
+    )
+    deadline_hours = models.PositiveSmallIntegerField(_("deadline (working hours)"), default=40)
+    keywords = models.CharField(_("keywords"), max_length=200, blank=True)
+    questions = models.JSONField(
+        _("extra questions"),
+        default=list,
+        blank=True,
+        help_text=_(
+            'Open311 attributes: [{"code": "...", "description": "...", "datatype": '
+            '"string|number|datetime|text|singlevaluelist|multivaluelist", "required": true, '
+            '"values": [{"key": "...", "name": "..."}]}]'
+        ),
+    )
+    legal_process = models.BooleanField(
+        _("complaint or denunciation"),
+        default=False,
+        help_text=_("Filed under the law on complaints and denunciations, not on this portal"),
+    )
+    legal_notice = models.TextField(
+        _("where to file instead"), blank=True, help_text=_("Shown instead of the form")
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+        ordering = ["group__position", "position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ResponseTemplate(models.Model):
+    """A ready answer staff can start from, per category."""
+
+    category = models.ForeignKey(
+        ServiceCategory,
+        verbose_name=_("category"),
+        on_delete=models.CASCADE,
+        related_name="templates",
+    )
+    title = models.CharField(_("title"), max_length=120)
+    text = models.TextField(_("text"))
+
+    class Meta:
+        verbose_name = _("response template")
+        verbose_name_plural = _("response templates")
+        ordering = ["category", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TrackingCounter(models.Model):
+    """The last tracking number given in a year (PA-<year>-<number>), taken under lock."""
+
+    year = models.PositiveSmallIntegerField(primary_key=True)
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("tracking counter")
+
+    def __str__(self) -> str:
+        return f"{self.year}: {self.last}"
+
+
+class ServiceRequest(models.Model):
+    """One citizen report: what, where, who handles it, by when, and how it ended."""
+
+    code = models.CharField(_("tracking code"), max_length=20, unique=True)
+    category = models.ForeignKey(
+        ServiceCategory,
+        verbose_name=_("category"),
+        on_delete=models.PROTECT,
+        related_name="requests",
+    )
+    description = models.TextField(_("description"))
+    answers = models.JSONField(_("answers to the extra questions"), default=dict, blank=True)
+    latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6)
+    longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6)
+    address = models.CharField(_("place"), max_length=250, blank=True)
+    ward = models.ForeignKey(Ward, verbose_name=_("ward"), on_delete=models.PROTECT)
+    status = models.CharField(
+        _("status"), max_length=16, choices=RequestStatus.choices, default=RequestStatus.NEW
+    )
+    level = models.CharField(
+        _("level"), max_length=16, choices=RequestLevel.choices, default=RequestLevel.UNIT
+    )
+    department = models.ForeignKey(
+        Department,
+        verbose_name=_("handling department"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="requests",
+        help_text=_("Empty: the ward handles it"),
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_requests",
+    )
+    source = models.CharField(
+        _("source"), max_length=16, choices=RequestSource.choices, default=RequestSource.PORTAL
+    )
+    # Private: never on a public page, the public API or Open311.
+    reporter_name = models.CharField(_("reporter's name"), max_length=120, blank=True)
+    reporter_phone = models.CharField(_("reporter's phone"), max_length=20, blank=True)
+    reporter_email = models.EmailField(_("reporter's email"), blank=True)
+    created_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    deadline_at = models.DateTimeField(_("deadline"))
+    deadline_warned_at = models.DateTimeField(_("deadline warning sent"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    rejection_reason = models.TextField(_("reason for rejection"), blank=True)
+    rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
+    rating_comment = models.TextField(_("rating comment"), blank=True)
+    rated_at = models.DateTimeField(_("rated at"), null=True, blank=True)
+    merged_into = models.ForeignKey(
+        "self",
+        verbose_name=_("merged into"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="duplicates",
+    )
+    incident = models.ForeignKey(
+        Incident,
+        verbose_name=_("incident"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="requests",
+    )
+    api_client = models.ForeignKey(
+        "services.Open311Key",
+        verbose_name=_("Open311 client"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="requests",
+    )
+
+    class Meta:
+        verbose_name = _("citizen request")
+        verbose_name_plural = _("citizen requests")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["ward", "status"], name="request_ward_status"),
+            models.Index(fields=["department", "status"], name="request_department_status"),
+            models.Index(
+                fields=["deadline_at"],
+                name="request_open_deadline",
+                condition=Q(status__in=[s.value for s in OPEN_STATUSES]),
+            ),
+            models.Index(fields=["latitude", "longitude"], name="request_place"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.category}"
+
+    @property
+    def is_open(self) -> bool:
+        """Whether someone still has to act on it."""
+        return self.status in OPEN_STATUSES
+
+    @property
+    def is_overdue(self) -> bool:
+        """Open past its deadline."""
+        return self.is_open and self.deadline_at < timezone.now()
+
+
+def photo_path(photo: RequestPhoto, filename: str) -> str:
+    """Where a photo is stored: by request and kind, with a random name (no user text)."""
+    return f"requests/{timezone.localdate():%Y/%m}/{filename}"
+
+
+class RequestPhoto(models.Model):
+    """A photo of a request: re-encoded without EXIF, in a display and a thumbnail size."""
+
+    request = models.ForeignKey(
+        ServiceRequest, verbose_name=_("request"), on_delete=models.CASCADE, related_name="photos"
+    )
+    kind = models.CharField(
+        _("kind"), max_length=8, choices=PhotoKind.choices, default=PhotoKind.REPORT
+    )
+    image = models.ImageField(
+        _("image"), upload_to=photo_path, width_field="width", height_field="height"
+    )
+    thumbnail = models.ImageField(_("thumbnail"), upload_to=photo_path)
+    width = models.PositiveIntegerField(_("width"), default=0)
+    height = models.PositiveIntegerField(_("height"), default=0)
+    created_at = models.DateTimeField(_("added at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("photo")
+        verbose_name_plural = _("photos")
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return str(self.image.name)
+
+
+class RequestEntry(models.Model):
+    """One line of a request's timeline; ``public`` ones the citizen sees (never notes)."""
+
+    request = models.ForeignKey(
+        ServiceRequest, verbose_name=_("request"), on_delete=models.CASCADE, related_name="timeline"
+    )
+    at = models.DateTimeField(_("at"), default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=EntryKind.choices)
+    public = models.BooleanField(_("public"), default=True)
+    text = models.TextField(_("text"), blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("timeline entry")
+        verbose_name_plural = _("timeline")
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.kind}"
+
+
+class Holiday(models.Model):
+    """A day off (public holiday, Tết) or a compensating working day on a weekend."""
+
+    date = models.DateField(_("date"), unique=True)
+    name = models.CharField(_("name"), max_length=120)
+    is_working_day = models.BooleanField(
+        _("working day"),
+        default=False,
+        help_text=_("A weekend day worked to make up for a bridge holiday"),
+    )
+
+    class Meta:
+        verbose_name = _("holiday")
+        verbose_name_plural = _("holidays and working weekends")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%d/%m/%Y} {self.name}"
+
+
+class Open311Key(models.Model):
+    """An integrator's API key for filing requests through Open311 (stored hashed)."""
+
+    name = models.CharField(_("name"), max_length=120)
+    key_hash = models.CharField(_("key hash"), max_length=64, unique=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Open311 key")
+        verbose_name_plural = _("Open311 keys")
+
+    def __str__(self) -> str:
+        return self.name

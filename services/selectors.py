@@ -1,0 +1,141 @@
+"""Reads of citizen services, scoped (house rule 3).
+
+Staff: admins and city operators see every request; a ward official the requests in
+their wards; department staff the requests routed to their departments. The public sees
+requests without any reporter data (``public_requests``), through the portal and Open311.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from ioc.choices import Role
+from ioc.models import User
+from ioc.selectors import AnyUser
+from services.models import OPEN_STATUSES, ServiceCategory, ServiceRequest
+
+# The fields a public page or Open311 may read; reporter_* are not among them.
+PUBLIC_FIELDS = (
+    "id",
+    "code",
+    "category__code",
+    "category__name",
+    "description",
+    "status",
+    "latitude",
+    "longitude",
+    "address",
+    "ward__code",
+    "ward__name",
+    "department__name",
+    "created_at",
+    "updated_at",
+    "deadline_at",
+    "resolved_at",
+    "closed_at",
+    "rating",
+)
+
+
+def requests_visible_to(user: AnyUser) -> QuerySet[ServiceRequest]:
+    """The requests a staff account may see and work, newest first; none for others."""
+    requests = ServiceRequest.objects.select_related(
+        "ward", "category", "category__group", "department", "assignee"
+    ).order_by("-created_at", "-id")
+    if not isinstance(user, User) or not user.is_staff_role:
+        return requests.none()
+    if user.has_city_scope:
+        return requests
+    if user.role == Role.WARD_OFFICIAL:
+        return requests.filter(ward__in=user.wards.all())
+    if user.role == Role.DEPARTMENT_STAFF:
+        return requests.filter(department__in=user.departments.all())
+    return requests.none()
+
+
+def request_get_for_user(user: AnyUser, code: str) -> ServiceRequest:
+    """One request by tracking code if ``user`` may see it; DoesNotExist otherwise (404)."""
+    return requests_visible_to(user).get(code=code)
+
+
+def public_requests() -> QuerySet[ServiceRequest]:
+    """Requests as the public sees them: not merged away, newest first. Callers read
+    ``PUBLIC_FIELDS`` only (``.values(*PUBLIC_FIELDS)``)."""
+    return (
+        ServiceRequest.objects.filter(merged_into__isnull=True)
+        .select_related("ward", "category", "department")
+        .order_by("-created_at", "-id")
+    )
+
+
+def public_request_by_code(code: str) -> ServiceRequest:
+    """The request behind a tracking code, following merges to the surviving request."""
+    request = ServiceRequest.objects.select_related(
+        "category", "ward", "department", "merged_into"
+    ).get(code=code.strip().upper())
+    seen = 0
+    while request.merged_into_id is not None and seen < 5:
+        request = ServiceRequest.objects.select_related(
+            "category", "ward", "department", "merged_into"
+        ).get(pk=request.merged_into_id)
+        seen += 1
+    return request
+
+
+def categories_for_portal() -> QuerySet[ServiceCategory]:
+    """Active categories with their field, in the portal's order."""
+    return ServiceCategory.objects.filter(is_active=True).select_related("group")
+
+
+def nearby_open_requests(
+    *, latitude: float, longitude: float, category: ServiceCategory | None, radius_m: float = 300
+) -> list[dict[str, Any]]:
+    """Open requests near a place (same category if given), public fields only, nearest
+    first: the portal's "already reported?" list."""
+    import math
+
+    from ioc.geo import distance_m
+
+    dlat = radius_m / 111_320
+    dlon = radius_m / (111_320 * max(0.1, math.cos(math.radians(latitude))))
+    rows = public_requests().filter(
+        status__in=OPEN_STATUSES,
+        latitude__range=(latitude - dlat, latitude + dlat),
+        longitude__range=(longitude - dlon, longitude + dlon),
+    )
+    if category is not None:
+        rows = rows.filter(category=category)
+    found = []
+    for row in rows.values(*PUBLIC_FIELDS)[:50]:
+        distance = distance_m(longitude, latitude, float(row["longitude"]), float(row["latitude"]))
+        if distance <= radius_m:
+            found.append({**row, "distance_m": round(distance)})
+    return sorted(found, key=lambda row: row["distance_m"])[:10]
+
+
+def request_filters(queryset: QuerySet[ServiceRequest], params: Any) -> QuerySet[ServiceRequest]:
+    """The staff queue's filters: status (``open`` = every open status), ward, category,
+    department, overdue, search by code or text."""
+    status = params.get("status", "open")
+    if status == "open":
+        queryset = queryset.filter(status__in=OPEN_STATUSES)
+    elif status and status != "all":
+        queryset = queryset.filter(status=status)
+    for param, field in (
+        ("ward", "ward__code"),
+        ("category", "category__code"),
+        ("department", "department__code"),
+    ):
+        if value := params.get(param):
+            queryset = queryset.filter(**{field: value})
+    if params.get("overdue") == "1":
+        from django.utils import timezone
+
+        queryset = queryset.filter(status__in=OPEN_STATUSES, deadline_at__lt=timezone.now())
+    if query := (params.get("q") or "").strip()[:100]:
+        queryset = queryset.filter(
+            Q(code__iexact=query) | Q(description__icontains=query) | Q(address__icontains=query)
+        )
+    return queryset
