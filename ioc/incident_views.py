@@ -225,6 +225,9 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     alerts = list(selectors.incident_alerts_for(user, incident))
     suggestions = selectors.incident_link_suggestions(user, incident) if incident.is_open else []
     checklist = list(incident.checklist.select_related("done_by"))
+    from services.selectors import requests_visible_to
+
+    linked_requests = list(requests_visible_to(user).filter(incident=incident))
     points = [
         {
             "lat": float(alert.device.latitude),
@@ -243,6 +246,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "nav": "incidents",
             "incident": incident,
             "alerts": alerts,
+            "linked_requests": linked_requests,
             "suggestions": suggestions,
             "checklist": checklist,
             "steps_done": sum(1 for item in checklist if item.done_at),

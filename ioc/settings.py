@@ -219,6 +219,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "cameras.tasks.signals_poll_task",
         "schedule": timedelta(seconds=float(os.environ.get("IOC_SIGNAL_POLL_SECONDS", "30"))),
     },
+    # Citizen requests near or past their deadline: alert the unit, escalate.
+    "requests-deadline-sweep": {
+        "task": "services.tasks.requests_deadline_sweep_task",
+        "schedule": timedelta(minutes=5),
+    },
 }
 
 # --- Auth -------------------------------------------------------------------------------------

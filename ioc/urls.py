@@ -52,6 +52,7 @@ urlpatterns = [
     path("ops/wards/<str:code>/", ops_views.ward_detail, name="ops-ward-detail"),
     path("ops/devices/", include("cameras.urls_ops")),
     path("ops/incidents/", include("ioc.urls_incidents")),
+    path("ops/requests/", include("services.urls_staff")),
     path("ops/alerts/<int:pk>/<str:action>/", ops_views.alert_action, name="ops-alert-action"),
     # Traffic-signal commands: full paths under /ops/ and /api/v1/ live in that module.
     path("", include("cameras.urls_signals")),

@@ -630,3 +630,69 @@ def requests_deadline_sweep(*, now: datetime | None = None) -> dict[str, int]:
             _publish(request, realtime.EventType.REQUEST_UPDATED)
         escalated += 1
     return {"warned": warned, "escalated": escalated}
+
+
+# --- Incidents --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def request_incident_open(*, actor: User, request: ServiceRequest) -> Any:
+    """Open an incident about a request (at its place) and link the request to it."""
+    from ioc.models import IncidentType
+    from ioc.services.incidents import incident_create
+
+    request = _locked(request)
+    _check_staff(actor, request)
+    if request.incident_id is not None:
+        raise ValidationError({"incident": _("This request already belongs to an incident.")})
+    kind = IncidentType.objects.filter(is_active=True, alert_causes=[]).first()
+    kind = kind or IncidentType.objects.filter(is_active=True).first()
+    if kind is None:
+        raise ValidationError({"incident": _("No incident type is configured.")})
+    incident = incident_create(
+        actor=actor,
+        incident_type=kind,
+        title=f"{request.category.name} ({request.code})",
+        latitude=request.latitude,
+        longitude=request.longitude,
+        address=request.address,
+        description=request.description,
+    )
+    return _incident_link(actor, request, incident)
+
+
+@transaction.atomic
+def request_incident_link(*, actor: User, request: ServiceRequest, incident: Any) -> Any:
+    """Link a request to an incident about the same event (the caller fetched the incident
+    through the actor's scope)."""
+    request = _locked(request)
+    _check_staff(actor, request)
+    return _incident_link(actor, request, incident)
+
+
+def _incident_link(actor: User, request: ServiceRequest, incident: Any) -> Any:
+    from ioc.choices import IncidentEntryKind
+    from ioc.models import IncidentEntry
+
+    if not incident.is_open:
+        raise ValidationError({"incident": _("Link to an open incident.")})
+    request.incident = incident
+    _touch(request, ["incident"])
+    _entry(
+        request,
+        EntryKind.NOTE,
+        actor=actor,
+        public=False,
+        text=incident.reference,
+        data={"incident": incident.pk},
+    )
+    IncidentEntry.objects.create(
+        incident=incident,
+        actor=actor,
+        kind=IncidentEntryKind.LINKED,
+        text=f"{request.code} · {request.category.name}",
+        data={"request": request.code},
+    )
+    _audit(actor, "incident_linked", request, None, {"incident": incident.reference})
+    _publish(request, realtime.EventType.REQUEST_UPDATED)
+    return incident
