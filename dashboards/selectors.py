@@ -27,6 +27,9 @@ from ioc.models.incidents import OPEN_STATUSES
 from ioc.selectors import AnyUser, scope_by_ward
 from ioc.services.alerts import alert_payload
 from ioc.services.incidents import incident_payload
+from services.models import OPEN_STATUSES as REQUEST_OPEN_STATUSES
+from services.selectors import request_kpis, requests_visible_to
+from services.services import request_payload
 
 SNAPSHOT_ALERTS = 500
 
@@ -43,9 +46,9 @@ def _in(queryset: QuerySet[Any], user: AnyUser, ward: Ward | None) -> QuerySet[A
 
 
 def kpis_for(user: AnyUser, *, ward: Ward | None = None) -> dict[str, Any]:
-    """Device availability by kind, open alerts and open incidents by severity in the wards
-    ``user`` may see (or in one of them): three aggregate queries, whatever the number of
-    rows or wards."""
+    """Device availability by kind, open alerts and open incidents by severity, and the
+    citizen requests' figures, in the wards ``user`` may see (or in one of them): four
+    aggregate queries, whatever the number of rows or wards."""
     device_rows = (
         _in(Device.objects.all(), user, ward)
         .order_by()
@@ -83,6 +86,7 @@ def kpis_for(user: AnyUser, *, ward: Ward | None = None) -> dict[str, Any]:
         "alerts_open": sum(alerts.values()),
         "incidents": incidents,
         "incidents_open": sum(incidents.values()),
+        "requests": request_kpis(user, ward=ward),
     }
 
 
@@ -108,6 +112,20 @@ def open_incidents_for(
         incidents = incidents.filter(ward=ward)
     incidents = incidents[:limit]
     return [{**incident_payload(incident), "ward": incident.ward.code} for incident in incidents]
+
+
+def open_requests_for(
+    user: AnyUser, *, limit: int = SNAPSHOT_ALERTS, ward: Ward | None = None
+) -> list[dict[str, Any]]:
+    """The open citizen requests ``user`` works (in ``ward``, if given), nearest deadline
+    first, as live-event payloads with their ward's code; no reporter data (one query)."""
+    requests = requests_visible_to(user).filter(
+        status__in=REQUEST_OPEN_STATUSES, merged_into__isnull=True
+    )
+    if ward is not None:
+        requests = requests.filter(ward=ward)
+    requests = requests.order_by("deadline_at", "id")[:limit]
+    return [{**request_payload(item), "ward": item.ward.code} for item in requests]
 
 
 def _coordinate(value: Any) -> float | None:
@@ -160,6 +178,7 @@ def snapshot_for(user: AnyUser, *, ward: Ward | None = None) -> dict[str, Any]:
         "devices": devices,
         "alerts": open_alerts_for(user, ward=ward),
         "incidents": open_incidents_for(user, ward=ward),
+        "requests": open_requests_for(user, ward=ward),
         "kpis": kpis,
     }
     return dict(realtime.json_safe(snapshot))

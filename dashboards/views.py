@@ -26,6 +26,7 @@ from ioc.models import Alert, Ward
 from ioc.models.incidents import OPEN_STATUSES
 from ioc.text import vietnamese_sort_key
 from ioc.views import staff_required
+from services.choices import RequestStatus
 
 
 def _ward_rows(request: HttpRequest) -> list[dict[str, object]]:
@@ -84,6 +85,7 @@ def _live_labels() -> dict[str, object]:
         "incident": _("Incident"),
         "openIncident": _("Open an incident"),
         "incidentStatus": {value: str(label) for value, label in IncidentStatus.choices},
+        "requestStatus": {value: str(label) for value, label in RequestStatus.choices},
     }
 
 
@@ -109,6 +111,7 @@ def _dashboard_context(request: HttpRequest, ward: Ward | None = None) -> dict[s
         ],
         "feed_alerts": open_alerts_for(user, limit=FEED_LENGTH, ward=ward),
         "incidents_open": kpis["incidents_open"],
+        "request_kpis": kpis["requests"],
         "can_handle_incidents": selectors.may_handle_incidents(user),
         "map_embedded": initial["devices_embedded"],
         "device_kinds": DeviceKind.choices,

@@ -139,3 +139,98 @@ def request_filters(queryset: QuerySet[ServiceRequest], params: Any) -> QuerySet
             Q(code__iexact=query) | Q(description__icontains=query) | Q(address__icontains=query)
         )
     return queryset
+
+
+# How far back the rates look (on-time rate, resolution time, satisfaction).
+KPI_DAYS = 30
+
+
+def request_kpis(user: AnyUser, *, ward: Any = None) -> dict[str, Any]:
+    """Requests open and overdue now, and over the last KPI_DAYS days the on-time rate
+    (resolved by the deadline), mean resolution time in hours and mean rating (1–5), in
+    what ``user`` may see (or one ``ward``): one aggregate query."""
+    from datetime import timedelta
+
+    from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F
+    from django.utils import timezone
+
+    now = timezone.now()
+    since = now - timedelta(days=KPI_DAYS)
+    requests = requests_visible_to(user).order_by()
+    if ward is not None:
+        requests = requests.filter(ward=ward)
+    recent = Q(resolved_at__gte=since)
+    figures = requests.filter(merged_into__isnull=True).aggregate(
+        open=Count("id", filter=Q(status__in=OPEN_STATUSES)),
+        overdue=Count("id", filter=Q(status__in=OPEN_STATUSES, deadline_at__lt=now)),
+        resolved=Count("id", filter=recent),
+        on_time=Count("id", filter=recent & Q(resolved_at__lte=F("deadline_at"))),
+        resolution=Avg(
+            ExpressionWrapper(F("resolved_at") - F("created_at"), output_field=DurationField()),
+            filter=recent,
+        ),
+        rating=Avg("rating", filter=Q(rated_at__gte=since)),
+        rated=Count("id", filter=Q(rated_at__gte=since)),
+    )
+    resolved = figures["resolved"]
+    resolution = figures["resolution"]
+    return {
+        "open": figures["open"],
+        "overdue": figures["overdue"],
+        "resolved_30d": resolved,
+        "on_time_pct": round(100.0 * figures["on_time"] / resolved, 1) if resolved else None,
+        "resolution_hours": round(resolution.total_seconds() / 3600, 1) if resolution else None,
+        "satisfaction": round(float(figures["rating"]), 2)
+        if figures["rating"] is not None
+        else None,
+        "rated_30d": figures["rated"],
+    }
+
+
+def request_unit_kpis(user: AnyUser) -> list[dict[str, Any]]:
+    """Per handling unit (department, or the ward when none): open, overdue, resolved in
+    the last KPI_DAYS days, on-time rate, mean resolution hours and mean rating; one query."""
+    from datetime import timedelta
+
+    from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F
+    from django.db.models.functions import Coalesce
+    from django.utils import timezone
+
+    now = timezone.now()
+    since = now - timedelta(days=KPI_DAYS)
+    recent = Q(resolved_at__gte=since)
+    rows = (
+        requests_visible_to(user)
+        .filter(merged_into__isnull=True)
+        .order_by()
+        .annotate(unit=Coalesce("department__name", "ward__name"))
+        .values("unit")
+        .annotate(
+            open=Count("id", filter=Q(status__in=OPEN_STATUSES)),
+            overdue=Count("id", filter=Q(status__in=OPEN_STATUSES, deadline_at__lt=now)),
+            resolved=Count("id", filter=recent),
+            on_time=Count("id", filter=recent & Q(resolved_at__lte=F("deadline_at"))),
+            resolution=Avg(
+                ExpressionWrapper(F("resolved_at") - F("created_at"), output_field=DurationField()),
+                filter=recent,
+            ),
+            rating=Avg("rating", filter=Q(rated_at__gte=since)),
+        )
+    )
+    result = [
+        {
+            "unit": row["unit"],
+            "open": row["open"],
+            "overdue": row["overdue"],
+            "resolved": row["resolved"],
+            "on_time_pct": round(100.0 * row["on_time"] / row["resolved"], 1)
+            if row["resolved"]
+            else None,
+            "resolution_hours": round(row["resolution"].total_seconds() / 3600, 1)
+            if row["resolution"] is not None
+            else None,
+            "satisfaction": round(float(row["rating"]), 2) if row["rating"] is not None else None,
+        }
+        for row in rows
+    ]
+    return sorted(result, key=lambda unit: (-unit["overdue"], -unit["open"], unit["unit"]))

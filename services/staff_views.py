@@ -70,6 +70,8 @@ def request_queue(request: HttpRequest) -> HttpResponse:
             "categories": ServiceCategory.objects.select_related("group"),
             "departments": Department.objects.filter(is_active=True),
             "query": query.urlencode(),
+            "units": request_selectors.request_unit_kpis(request.user),
+            "kpi_days": request_selectors.KPI_DAYS,
         },
     )
 

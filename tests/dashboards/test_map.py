@@ -248,14 +248,14 @@ def test_snapshot_query_count_does_not_grow_with_devices(
     demo_city: None, settings: Any, django_assert_num_queries: Any
 ) -> None:
     operator = User.objects.get(username="operator")
-    # wards, groups (none: operator), kpis x3, devices, alerts, incidents
-    with django_assert_num_queries(7):
+    # wards, groups (none: operator), kpis x4, devices, alerts, incidents, requests
+    with django_assert_num_queries(9):
         snapshot_for(operator)
     add_devices(OWN, 50)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(9):
         snapshot_for(operator)
     settings.IOC_MAP_EMBED_LIMIT = 10
-    with django_assert_num_queries(6):  # no device rows at all
+    with django_assert_num_queries(8):  # no device rows at all
         snapshot_for(operator)
 
 
@@ -288,20 +288,20 @@ def test_ops_page_query_count_does_not_grow_with_devices(
     assert len(after.captured_queries) == len(before.captured_queries) == OPS_PAGE_QUERIES
 
 
-# session, user, wards (table), device counts by ward, kpis x3, wards (snapshot), open
-# alerts (snapshot), open incidents (snapshot), open alerts (feed)
-OPS_PAGE_QUERIES = 11
+# session, user, wards (table), device counts by ward, kpis x4, wards (snapshot), open
+# alerts, incidents and requests (snapshot), open alerts (feed)
+OPS_PAGE_QUERIES = 13
 
 
 def test_kpis_api_query_count_does_not_grow_with_devices(
     login: Any, demo_city: None, django_assert_num_queries: Any
 ) -> None:
     client = login("operator")
-    # session, user, devices by kind, alerts and incidents by severity
-    with django_assert_num_queries(5):
+    # session, user, devices by kind, alerts and incidents by severity, requests
+    with django_assert_num_queries(6):
         before = client.get("/api/v1/kpis").json()
     add_devices(OWN, 50)
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         after = client.get("/api/v1/kpis").json()
     assert after["devices"]["camera"]["total"] == before["devices"]["camera"]["total"] + 50
 

@@ -1,7 +1,7 @@
 // The operations dashboard at /ops/: map, KPI tiles, alert feed and device panel, drawn
 // from the state the server rendered and kept current by the live channel (live.js).
 // Works without map tiles: ward boundaries and devices are the platform's own data.
-import { IncidentLayer } from "./incidents.js";
+import { CaseLayer } from "./cases.js";
 import { LiveChannel, liveURL } from "./live.js";
 import { DevicePanel, exportFollowsFilters } from "./panel.js";
 
@@ -93,7 +93,19 @@ const state = {
 };
 
 const markers = new Map(); // code -> L.CircleMarker
-const incidents = new IncidentLayer({ root, labels, urlTemplate: root.dataset.incidentUrl || "" });
+const incidents = new CaseLayer({
+  root, name: "incidents", kpiKey: "incidents_open", open: new Set(["open", "in_progress"]),
+  urlTemplate: (root.dataset.incidentUrl || "").replace(/0\/$/, "__id__/"),
+  label: (i) => `${i.reference} · ${i.title} (${(labels.incidentStatus || {})[i.status] || i.status})`,
+  iconClass: (i) => `incident-marker severity-${i.severity}`,
+});
+const requests = new CaseLayer({
+  root, name: "requests", kpiKey: "requests.open",
+  open: new Set(["new", "triaged", "assigned", "in_progress", "reopened"]),
+  urlTemplate: root.dataset.requestUrl || "",
+  label: (r) => `${r.code} · ${r.category_name} (${(labels.requestStatus || {})[r.status] || r.status})`,
+  iconClass: (r) => `request-marker${r.overdue ? " overdue" : ""}`,
+});
 let map = null;
 let wardsLayer = null;
 let devicesLayer = null;
@@ -228,6 +240,7 @@ function initMap() {
   devicesLayer = L.featureGroup().addTo(map);
   mapElement.iocDevices = devicesLayer;
   incidents.attach(map);
+  requests.attach(map);
   gridLayer = L.featureGroup().addTo(map);
   mapElement.iocGrid = gridLayer;
   drawAllDevices();
@@ -500,10 +513,36 @@ function feedItem(alert) {
   );
 }
 
+// --- Citizen requests' figures: overdue, on-time rate, satisfaction (from the server) -------
+
+function renderRequestKpis(figures) {
+  if (!figures) return;
+  for (const tile of root.querySelectorAll("[data-kpi-request]")) {
+    const value = figures[tile.dataset.kpiRequest];
+    const text = value == null ? "–" : tile.dataset.kpiRequest === "on_time_pct" ? `${Math.round(value)}%`
+      : tile.dataset.kpiRequest === "satisfaction" ? `${value.toLocaleString("vi-VN", { maximumFractionDigits: 1 })}/5`
+      : Number(value).toLocaleString("vi-VN");
+    tile.querySelector("[data-kpi-value]").textContent = text;
+    if (tile.dataset.kpiRequest === "overdue") tile.classList.toggle("has-overdue", Number(value) > 0);
+  }
+}
+
+let requestKpiTimer = null;
+// Rates need the server: ask for the figures once a burst of request events is over.
+function scheduleRequestKpis() {
+  window.clearTimeout(requestKpiTimer);
+  requestKpiTimer = window.setTimeout(async () => {
+    try {
+      const response = await fetch(mapElement.dataset.kpisUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (response.ok) renderRequestKpis((await response.json()).requests);
+    } catch (error) { console.error(error); }
+  }, 1500);
+}
+
 // An alert in an incident links to it; another gets a button that opens one from it. The
 // form is built on click, outside the feed, which the live channel may redraw at any time.
 function incidentControl(alert) {
-  if (alert.incident) return el("a", { href: incidents.url(alert.incident), text: labels.incident || "" });
+  if (alert.incident) return el("a", { href: incidents.url({ id: alert.incident }), text: labels.incident || "" });
   const token = root.querySelector("[name=csrfmiddlewaretoken]");
   if (!token || !root.dataset.fromAlertUrl) return el("span");
   const button = el("button", { type: "button", class: "linklike feed-open-incident", text: labels.openIncident || "" });
@@ -597,6 +636,8 @@ function applySnapshot(snapshot, { live }) {
   }
   window.iocDashboard.alerts = state.alerts;
   incidents.applySnapshot(snapshot, at);
+  requests.applySnapshot(snapshot, at);
+  renderRequestKpis(snapshot.kpis?.requests);
   drawAllDevices();
   styleWards();
   renderKpis();
@@ -654,6 +695,10 @@ function applyEvent(event) {
   if (String(event.type).startsWith("device.")) applyDeviceEvent(event);
   else if (String(event.type).startsWith("alert.")) applyAlertEvent(event);
   else if (event.type === "incident.updated") incidents.applyEvent(event);
+  else if (String(event.type).startsWith("request.")) {
+    requests.applyEvent(event);
+    scheduleRequestKpis();
+  }
 }
 
 // --- Status indicator and ages -----------------------------------------------------------
@@ -681,7 +726,7 @@ function renderAges() {
 
 const renderedAt = new Date(initial.at || Date.now());
 const channel = new LiveChannel({ dataAt: renderedAt, url: liveURL(root.dataset.wsPath || "/ws/ops/") });
-window.iocDashboard = { devices: state.devices, alerts: state.alerts, state, channel, markers, incidents };
+window.iocDashboard = { devices: state.devices, alerts: state.alerts, state, channel, markers, incidents, requests };
 const devicePanel = new DevicePanel(root, { channel });
 exportFollowsFilters(root);
 
