@@ -376,6 +376,24 @@ def test_bad_request_filters_are_400s(fmt: str, query: str, demo_city: Any) -> N
     spec_error(Client().get(f"/open311/v2/requests.{fmt}?{query}"), fmt, 400)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/open311/v2/requests.json?service_code=%00&status=open%00",
+        "/open311/v2/requests.xml?service_request_id=%00,%ED%A0%80,%FF",
+        "/open311/v2/requests.xml?start_date=%00&jurisdiction_id=%FF",
+        "/open311/v2/requests/%00%FF.xml",
+        "/open311/v2/tokens/%F0%9F%98%80.json",
+        "/open311/v2/services/%ED%A0%80.xml",
+        "/open311/discovery.XML",
+    ],
+)
+def test_odd_input_never_makes_a_500(url: str, demo_city: Any) -> None:
+    response = Client().get(url)
+    assert response.status_code in (200, 400, 404), response.content
+    parse(response, "xml" if ".xml" in url.lower() else "json")
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_unknown_request_is_a_404_and_tokens_are_tracking_codes(fmt: str, demo_city: Any) -> None:
     spec_error(Client().get(f"/open311/v2/requests/PA-2020-999999.{fmt}"), fmt, 404)
@@ -455,3 +473,30 @@ def test_the_command_prints_a_key_that_works(demo_city: Any) -> None:
     stored = Open311Key.objects.get(name="Zalo mini app")
     assert stored.key_hash != key and len(stored.key_hash) == 64
     assert post("json", **pothole(key)).status_code == 200
+
+
+def test_xml_stays_well_formed_with_odd_characters_in_stored_text(demo_city: Any) -> None:
+    filed = file_request(description="Control \x01\x1f, emoji 😀, <tag> & “quotes”")
+    response = Client().get(f"/open311/v2/requests/{filed.code}.xml")
+    [row] = items(response, "xml", "service_requests", "request")
+    assert row["description"] == "Control , emoji 😀, <tag> & “quotes”"
+
+
+# --- A standard client against a real server -------------------------------------------------
+
+
+@pytest.mark.integration
+def test_a_plain_http_client_lists_services_files_and_reads_back(asgi_server: str) -> None:
+    import httpx
+
+    key = svc.open311_key_issue(name="E2E client", actor_label="test")
+    base = f"{asgi_server}/open311/v2/"
+    discovery = httpx.get(f"{asgi_server}/open311/discovery.xml", timeout=10)
+    assert ElementTree.fromstring(discovery.content).findtext("endpoints/endpoint/url") == base  # noqa: S314
+    services = ElementTree.fromstring(httpx.get(f"{base}services.xml", timeout=10).content)  # noqa: S314
+    assert "o-ga" in [s.findtext("service_code") for s in services]
+    filed = httpx.post(f"{base}requests.xml", data=pothole(key), timeout=10)
+    assert filed.status_code == 200, filed.text
+    code = ElementTree.fromstring(filed.content).findtext("request/service_request_id")  # noqa: S314
+    [row] = httpx.get(f"{base}requests/{code}.json", timeout=10).json()
+    assert row["service_code"] == "o-ga" and row["status"] == "open"
