@@ -9,6 +9,7 @@ gave an address when the request changes state (after commit too).
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -220,8 +221,12 @@ def answers_clean(category: ServiceCategory, raw: dict[str, Any]) -> dict[str, A
             answers[code] = str(values[0])[:200]
         elif datatype == "number":
             try:
-                answers[code] = float(str(values[0]).replace(",", "."))
+                number = float(str(values[0]).replace(",", "."))
             except ValueError:
+                number = math.nan
+            if math.isfinite(number):  # NaN and infinity are not JSON (PostgreSQL refuses them)
+                answers[code] = number
+            else:
                 errors[code] = _("Write a number.")
         else:
             answers[code] = str(values[0]).replace("\x00", "")[:1000]

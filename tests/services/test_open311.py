@@ -278,6 +278,8 @@ def test_filing_needs_a_valid_active_key(fmt: str, api_key: str) -> None:
         ({"long": "nan"}, 400, "long"),
         ({"lat": "21.028511", "long": "105.804817"}, 400, "outside the city"),
         ({"attribute[size]": "galactic"}, 400, "size"),
+        ({"service_code": "ngap-ung", "attribute[depth_cm]": "nan"}, 400, "depth_cm"),
+        ({"service_code": "ngap-ung", "attribute[depth_cm]": "-inf"}, 400, "depth_cm"),
         ({"description": ""}, 400, "description"),
         ({"email": "not an email"}, 400, "email"),
         ({"start_date": "whenever", "description": "\x00 \U0001f600 𝔘𝔫𝔦"}, 200, ""),
