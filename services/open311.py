@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +29,6 @@ from xml.etree import ElementTree
 
 import orjson
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import (
     BadRequest,
     RequestDataTooBig,
@@ -47,6 +45,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from ioc.models import Ward
+from ioc.ratelimit import over_limit
 from services import selectors
 from services.choices import RequestSource
 from services.models import OPEN_STATUSES, Open311Key, ServiceCategory
@@ -55,6 +54,7 @@ from services.services import photos_prepare, request_create
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # When this API last changed (discovery's changeset).
 CHANGESET = "2026-11-22T00:00:00+07:00"
+XML_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>\n'  # as the specification's examples
 FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 MAX_RESULTS = 1000
 DEFAULT_SPAN = timedelta(days=90)
@@ -113,7 +113,7 @@ def render(fmt: str, root: str, body: Any, status: int = 200, **headers: str) ->
     if fmt == "xml":
         element = ElementTree.Element(root)
         _xml_fill(element, body)
-        content = ElementTree.tostring(element, encoding="utf-8", xml_declaration=True)
+        content = XML_DECLARATION + ElementTree.tostring(element, encoding="unicode").encode()
     else:
         content = orjson.dumps(body)
     response = HttpResponse(content, status=status, content_type=FORMATS.get(fmt, FORMATS["json"]))
@@ -202,16 +202,10 @@ def _validation_text(error: ValidationError) -> str:
 
 
 def _rate_limited(client: Open311Key) -> bool:
-    """A fixed one-minute window per key, shared by every web process through the cache."""
-    limit = settings.IOC_OPEN311_POSTS_PER_MINUTE
-    if limit <= 0:
-        return False
-    key = f"open311:rate:{client.pk}:{int(time.time() // 60)}"
-    cache.add(key, 0, timeout=120)
-    try:
-        return cache.incr(key) > limit
-    except ValueError:  # the key expired between add and incr
-        return False
+    """A one-minute window per key."""
+    return over_limit(
+        f"open311:{client.pk}", limit=settings.IOC_OPEN311_POSTS_PER_MINUTE, window_seconds=60
+    )
 
 
 # --- Endpoint plumbing ------------------------------------------------------------------------

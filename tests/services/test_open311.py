@@ -55,7 +55,7 @@ def parse(response: Any, fmt: str) -> Any:
         assert response["Content-Type"] == "application/json; charset=utf-8"
         return json.loads(response.content)
     assert response["Content-Type"] == "text/xml; charset=utf-8"
-    assert response.content.startswith(b"<?xml version='1.0' encoding='utf-8'?>")
+    assert response.content.startswith(b'<?xml version="1.0" encoding="utf-8"?>')
     return ElementTree.fromstring(response.content)  # noqa: S314 (our own output)
 
 
