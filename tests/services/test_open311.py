@@ -502,3 +502,13 @@ def test_a_plain_http_client_lists_services_files_and_reads_back(asgi_server: st
     code = ElementTree.fromstring(filed.content).findtext("request/service_request_id")  # noqa: S314
     [row] = httpx.get(f"{base}requests/{code}.json", timeout=10).json()
     assert row["service_code"] == "o-ga" and row["status"] == "open"
+
+
+def test_a_merged_request_reads_as_closed_into_the_survivor(demo_city: Any) -> None:
+    operator = User.objects.get(username="operator")
+    survivor, duplicate = file_request(), file_request()
+    svc.request_merge(actor=operator, duplicate=duplicate, into=survivor)
+    [row] = Client().get(f"/open311/v2/requests/{duplicate.code}.json").json()
+    assert row["status"] == "closed" and survivor.code in row["status_notes"]
+    listed = [r["service_request_id"] for r in Client().get("/open311/v2/requests.json").json()]
+    assert listed == [survivor.code]
