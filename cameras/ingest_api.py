@@ -8,12 +8,10 @@ Always JSON, never a 500.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
 from django.conf import settings
-from django.core.cache import cache
 from django.db import DatabaseError
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -29,6 +27,7 @@ from cameras.services.ingest import (
     ingest_accept,
     ingest_parse,
 )
+from ioc.ratelimit import over_limit
 
 
 def json_response(status: int, body: dict[str, Any], **headers: str) -> HttpResponse:
@@ -40,16 +39,12 @@ def json_response(status: int, body: dict[str, Any], **headers: str) -> HttpResp
 
 
 def rate_limited(principal: Principal) -> bool:
-    """A fixed one-second window per token, shared by every web process through the cache."""
-    limit = settings.IOC_INGEST_REQUESTS_PER_SECOND
-    if limit <= 0:
-        return False
-    key = f"ingest:rate:{principal.kind}:{principal.pk}:{int(time.time())}"
-    cache.add(key, 0, timeout=3)
-    try:
-        return cache.incr(key) > limit
-    except ValueError:  # the key expired between add and incr
-        return False
+    """A one-second window per token."""
+    return over_limit(
+        f"ingest:{principal.kind}:{principal.pk}",
+        limit=settings.IOC_INGEST_REQUESTS_PER_SECOND,
+        window_seconds=1,
+    )
 
 
 class IngestEventsView(APIView):

@@ -315,6 +315,11 @@ IOC_OFFICE_HOURS = os.environ.get("IOC_OFFICE_HOURS", "07:30-11:30,13:30-17:00")
 IOC_PUBLIC_URL = os.environ.get("IOC_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 # Warn (and alert the unit) when an open request has less than this share of its time left.
 IOC_DEADLINE_WARNING_SHARE = float(os.environ.get("IOC_DEADLINE_WARNING_SHARE", "0.2"))
+# Open311: requests a minute one API key may file (0 = unlimited), and what discovery says
+# of whom to contact and how to get a key (empty: a sentence naming the city).
+IOC_OPEN311_POSTS_PER_MINUTE = int(os.environ.get("IOC_OPEN311_POSTS_PER_MINUTE", "30"))
+IOC_OPEN311_CONTACT = os.environ.get("IOC_OPEN311_CONTACT", "")
+IOC_OPEN311_KEY_SERVICE = os.environ.get("IOC_OPEN311_KEY_SERVICE", "")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "IOC platform API",

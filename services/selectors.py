@@ -14,7 +14,7 @@ from django.db.models import Q, QuerySet
 from ioc.choices import Role
 from ioc.models import User
 from ioc.selectors import AnyUser
-from services.models import OPEN_STATUSES, ServiceCategory, ServiceRequest
+from services.models import OPEN_STATUSES, Open311Key, ServiceCategory, ServiceRequest
 
 # The fields a public page or Open311 may read; reporter_* are not among them.
 PUBLIC_FIELDS = (
@@ -234,3 +234,74 @@ def request_unit_kpis(user: AnyUser) -> list[dict[str, Any]]:
         for row in rows
     ]
     return sorted(result, key=lambda unit: (-unit["overdue"], -unit["open"], unit["unit"]))
+
+
+# --- Open311 ---------------------------------------------------------------------------------
+
+# The fields Open311's GET requests reads (public ones, plus the two annotations below).
+OPEN311_FIELDS = (
+    "code",
+    "category__code",
+    "category__name",
+    "description",
+    "status",
+    "latitude",
+    "longitude",
+    "address",
+    "ward__name",
+    "ward__kind",
+    "department__name",
+    "created_at",
+    "updated_at",
+    "deadline_at",
+    "rejection_reason",
+    "merged_into__code",
+    "status_notes",
+    "first_photo",
+)
+
+
+def open311_key_for_secret(key: str) -> Open311Key | None:
+    """The active Open311 key whose secret is ``key``, or None (unknown or revoked)."""
+    from services.services import open311_key_hash
+
+    if not key:
+        return None
+    return Open311Key.objects.filter(key_hash=open311_key_hash(key), is_active=True).first()
+
+
+def open311_categories() -> QuerySet[ServiceCategory]:
+    """The services Open311 offers: active categories filed on this platform (complaints
+    and denunciations follow their own law and are not offered, see open311.py)."""
+    return categories_for_portal().filter(legal_process=False)
+
+
+def open311_requests(*, codes: list[str] | None = None) -> QuerySet[ServiceRequest]:
+    """Requests for Open311's GET requests in one query (read ``OPEN311_FIELDS`` only: no
+    reporter data). With ``codes``, exactly those, merged ones included; otherwise the
+    public list (merged ones left out)."""
+    from django.db.models import OuterRef, Subquery
+
+    from services.choices import EntryKind, PhotoKind
+    from services.models import RequestEntry, RequestPhoto
+
+    latest_note = (
+        RequestEntry.objects.filter(
+            request=OuterRef("pk"),
+            public=True,
+            kind__in=[EntryKind.ANSWER, EntryKind.RESOLVED, EntryKind.REJECTED, EntryKind.REOPENED],
+        )
+        .exclude(text="")
+        .order_by("-at", "-id")
+        .values("text")[:1]
+    )
+    first_photo = (
+        RequestPhoto.objects.filter(request=OuterRef("pk"), kind=PhotoKind.REPORT)
+        .order_by("created_at", "id")
+        .values("image")[:1]
+    )
+    if codes is not None:
+        requests = ServiceRequest.objects.filter(code__in=codes).order_by("-created_at", "-id")
+    else:
+        requests = public_requests()
+    return requests.annotate(status_notes=Subquery(latest_note), first_photo=Subquery(first_photo))

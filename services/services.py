@@ -8,7 +8,10 @@ gave an address when the request changes state (after commit too).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import hashlib
+import math
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import IO, Any
@@ -218,8 +221,12 @@ def answers_clean(category: ServiceCategory, raw: dict[str, Any]) -> dict[str, A
             answers[code] = str(values[0])[:200]
         elif datatype == "number":
             try:
-                answers[code] = float(str(values[0]).replace(",", "."))
+                number = float(str(values[0]).replace(",", "."))
             except ValueError:
+                number = math.nan
+            if math.isfinite(number):  # NaN and infinity are not JSON (PostgreSQL refuses them)
+                answers[code] = number
+            else:
                 errors[code] = _("Write a number.")
         else:
             answers[code] = str(values[0]).replace("\x00", "")[:1000]
@@ -243,11 +250,14 @@ def request_create(
     photos: Iterable[PreparedPhoto] = (),
     source: RequestSource = RequestSource.PORTAL,
     api_client: Open311Key | None = None,
+    client_details: Mapping[str, str] | None = None,
     actor: User | None = None,
 ) -> ServiceRequest:
     """File a request: its ward from the pin (a pin outside the city is refused), its
     handling unit and working-hours deadline from the category; the photos are already
-    checked (``photo_prepare``). Publishes ``request.created``."""
+    checked (``photo_prepare``). ``client_details`` (what an Open311 client says of its
+    reporter and media: device_id, account_id, media_url) go to a staff-only timeline
+    note. Publishes ``request.created``."""
     if not category.is_active:
         raise ValidationError({"category": _("This category is no longer in use.")})
     if category.legal_process:
@@ -293,6 +303,14 @@ def request_create(
     for photo in photos:
         _photo_save(request, photo, PhotoKind.REPORT)
     _entry(request, EntryKind.RECEIVED, actor=actor)
+    details = {
+        name: _text(str(value), name, required=False, limit=1000)
+        for name, value in (client_details or {}).items()
+        if value
+    }
+    if details:
+        text = "\n".join(f"{name}: {value}" for name, value in details.items())
+        _entry(request, EntryKind.NOTE, actor=actor, text=text, public=False, data=details)
     if actor is not None:
         _audit(actor, "created", request, None, {"code": request.code})
     _publish(request, realtime.EventType.REQUEST_CREATED)
@@ -320,6 +338,33 @@ def photos_prepare(files: Sequence[IO[bytes]], names: Sequence[str] = ()) -> lis
     if problems:
         raise ValidationError({"photos": problems})
     return prepared
+
+
+# --- Open311 keys -----------------------------------------------------------------------------
+
+
+def open311_key_hash(key: str) -> str:
+    """How an Open311 key is stored: its SHA-256, never the key itself."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@transaction.atomic
+def open311_key_issue(*, name: str, actor_label: str, actor: User | None = None) -> str:
+    """Issue a new Open311 key for an integrator and return it: shown once, stored hashed;
+    revoke it in the admin (``is_active``)."""
+    name = _text(name, "name", required=True, limit=120)
+    key = secrets.token_urlsafe(32)
+    client = Open311Key(name=name, key_hash=open311_key_hash(key))
+    client.full_clean()
+    client.save()
+    audit_record(
+        actor=actor,
+        actor_label=actor_label,
+        action="open311_key.issued",
+        obj=client,
+        after={"name": name},
+    )
+    return key
 
 
 # --- Staff workflow ---------------------------------------------------------------------------
