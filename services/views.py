@@ -7,6 +7,7 @@ never reach a public page. The tracking code is the capability to rate and dispu
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -74,10 +75,9 @@ def _over_rate_limit(request: HttpRequest) -> bool:
 def _count_filing(request: HttpRequest) -> None:
     key = _rate_key(request)
     cache.add(key, 0, timeout=3700)
-    try:
+    # A key expired between add and incr means the window has turned anyway.
+    with contextlib.suppress(ValueError):
         cache.incr(key)
-    except ValueError:  # expired between add and incr: the window has turned anyway
-        pass
 
 
 def _too_many(request: HttpRequest) -> HttpResponse:
