@@ -73,8 +73,6 @@ function pinForm(form) {
   whenMapReady(element, (ready) => {
     map = ready;
     map.on("click", (event) => { place(event.latlng.lat, event.latlng.lng, false); setInputs(event.latlng.lat, event.latlng.lng); });
-    // A click on a ward boundary is a click on the map too.
-    element.iocWards?.eachLayer((layer) => layer.on("click", (event) => map.fire("click", event)));
     if (lat.value && lon.value) place(parseFloat(lat.value), parseFloat(lon.value), true);
   });
 

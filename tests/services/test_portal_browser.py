@@ -1,0 +1,68 @@
+"""The portal on a phone, end to end: a real ASGI server on PostgreSQL and Redis and
+Debian's chromium (Playwright) at phone size filing feedback with a photo and following it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.conftest import SCREENSHOTS
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+
+def shot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def test_citizen_files_feedback_on_a_phone_and_follows_it_by_code(
+    asgi_server: str, browser: Any, tmp_path: Path
+) -> None:
+    photo = tmp_path / "o-rac.jpg"
+    Image.new("RGB", (1200, 900), (90, 140, 60)).save(photo, format="JPEG")
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="vi-VN"
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    page.goto(f"{asgi_server}/")
+    page.wait_for_selector("[data-requests-map] [data-ioc-map][data-ready=true]", timeout=20000)
+    shot(page, "portal-phone-home")
+    page.click("[data-testid=cta-feedback]")
+    page.wait_for_selector(".pin-map [data-ioc-map][data-ready=true]", timeout=20000)
+    page.select_option("#id_category", "rac-thai")
+    page.fill("#id_description", "Rác tồn đọng ở đầu ngõ, bốc mùi")
+    the_map = page.locator(".pin-map [data-ioc-map]")
+    box = the_map.bounding_box()
+    assert box is not None
+    the_map.scroll_into_view_if_needed()
+    box = the_map.bounding_box()
+    page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_function("document.querySelector('#id_latitude').value !== ''")
+    page.set_input_files("#id_photos", str(photo))
+    shot(page, "portal-phone-form")
+    page.click("[data-testid=submit]")
+    code = page.wait_for_selector("[data-testid=new-code]", timeout=20000).inner_text().strip()
+    assert re.fullmatch(r"PA-\d{4}-\d{6}", code)
+    shot(page, "portal-phone-sent")
+
+    page.fill("#id_find_code", f"  {code.lower()} ")
+    page.click("[data-testid=find-box] button[type=submit]")
+    page.wait_for_selector("[data-testid=tracking]")
+    assert page.inner_text("[data-testid=tracking-code]") == code
+    assert page.locator("[data-testid=public-timeline] li.entry-received").count() == 1
+    thumbnail = page.locator("[data-testid=tracking] .photos img").first
+    thumbnail.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "document.querySelector('[data-testid=tracking] .photos img').naturalWidth > 0"
+    )
+    shot(page, "portal-phone-track")
+    assert errors == []
+    context.close()
