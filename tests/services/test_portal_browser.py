@@ -64,5 +64,9 @@ def test_citizen_files_feedback_on_a_phone_and_follows_it_by_code(
         "document.querySelector('[data-testid=tracking] .photos img').naturalWidth > 0"
     )
     shot(page, "portal-phone-track")
+    page.goto(f"{asgi_server}/requests/")
+    page.wait_for_selector("[data-requests-map] [data-ioc-map][data-requests-ready=true]")
+    assert page.locator("[data-testid=request-list] a", has_text=code).count() == 1
+    shot(page, "portal-phone-requests")
     assert errors == []
     context.close()
