@@ -43,7 +43,9 @@ class FeedbackForm(forms.Form):
     def __init__(self, *args: Any, categories: list[ServiceCategory], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.categories = {category.code: category for category in categories}
-        self.fields["category"].choices = category_choices(categories)
+        field = self.fields["category"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = category_choices(categories)
 
     def coordinates(self) -> tuple[float, float] | None:
         """The pin as (latitude, longitude), or None when missing or not numbers."""
