@@ -63,17 +63,28 @@ def public_wards_geojson(request: HttpRequest) -> JsonResponse:
 # --- Filing -------------------------------------------------------------------------------------
 
 
-def _rate_key(request: HttpRequest) -> str:
-    return f"portal:filings:{request_address(request) or 'unknown'}:{int(time.time() // 3600)}"
+# Failed attempts (a photo that will not decode, a pin outside the city) are allowed this
+# many times the filings: a citizen correcting a form is not a bot, but decoding photos
+# for a loop that never succeeds is work nobody should get for free.
+ATTEMPTS_PER_FILING = 5
+
+
+def _rate_key(request: HttpRequest, what: str) -> str:
+    address = request_address(request) or "unknown"
+    return f"portal:{what}:{address}:{int(time.time() // 3600)}"
 
 
 def _over_rate_limit(request: HttpRequest) -> bool:
     limit = settings.IOC_PORTAL_FILINGS_PER_HOUR
-    return limit > 0 and int(cache.get(_rate_key(request), 0)) >= limit
+    if limit <= 0:
+        return False
+    filings = int(cache.get(_rate_key(request, "filings"), 0))
+    attempts = int(cache.get(_rate_key(request, "attempts"), 0))
+    return filings >= limit or attempts >= limit * ATTEMPTS_PER_FILING
 
 
-def _count_filing(request: HttpRequest) -> None:
-    key = _rate_key(request)
+def _count(request: HttpRequest, what: str) -> None:
+    key = _rate_key(request, what)
     cache.add(key, 0, timeout=3700)
     # A key expired between add and incr means the window has turned anyway.
     with contextlib.suppress(ValueError):
@@ -150,6 +161,7 @@ def feedback_new(request: HttpRequest) -> HttpResponse:
         return _form_page(request, FeedbackForm(initial=initial, categories=categories), categories)
     if _over_rate_limit(request):
         return _too_many(request)
+    _count(request, "attempts")
     if int(request.META.get("CONTENT_LENGTH") or 0) > settings.IOC_PORTAL_MAX_UPLOAD_BYTES:
         # Not read at all: too big to hold, so the typed text cannot be shown again.
         message = _("What you sent is too large: at most %(n)s photos of %(mb)s MB each.") % {
@@ -160,7 +172,7 @@ def feedback_new(request: HttpRequest) -> HttpResponse:
         return _form_page(request, form, categories, errors={"photos": [message]}, status=413)
     form = FeedbackForm(request.POST, categories=categories)
     if request.POST.get(HONEYPOT):
-        _count_filing(request)  # a bot: it hears of success, nothing is stored
+        _count(request, "filings")  # a bot: it hears of success, nothing is stored
         return render(request, "portal/feedback_sent.html", {"item": None})
     errors: dict[str, list[str]] = {}
     if not form.is_valid():
@@ -192,13 +204,17 @@ def feedback_new(request: HttpRequest) -> HttpResponse:
         for key, messages in exc.message_dict.items():
             errors.setdefault(ERROR_FIELDS.get(key, key), []).extend(messages)
         return _form_page(request, form, categories, errors=errors, status=400)
-    _count_filing(request)
+    _count(request, "filings")
     return redirect("portal-feedback-sent", code=created.code)
 
 
 def feedback_sent(request: HttpRequest, code: str) -> HttpResponse:
     """After filing: the tracking code, large, and the link to follow it."""
-    return render(request, "portal/feedback_sent.html", {"item": _public_or_404(code)})
+    try:
+        found = request_selectors.public_request_by_code(code)
+    except ServiceRequest.DoesNotExist:
+        return _not_found(request, code)
+    return render(request, "portal/feedback_sent.html", {"item": found})
 
 
 @require_GET

@@ -4,9 +4,11 @@ with the code, the public list and map, abuse controls and privacy."""
 from __future__ import annotations
 
 import io
+import time
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -25,6 +27,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _no_rate_limit(settings: Any) -> None:
     settings.IOC_PORTAL_FILINGS_PER_HOUR = 0
+
+
+def fresh_client(address: str) -> Client:
+    """A client from its own address with no filings counted yet (Redis outlives runs)."""
+    hour = int(time.time() // 3600)
+    cache.delete_many([f"portal:{what}:{address}:{hour}" for what in ("filings", "attempts")])
+    return Client(REMOTE_ADDR=address)
 
 
 def jpeg(name: str = "photo.jpg") -> SimpleUploadedFile:
@@ -123,12 +132,12 @@ def test_honeypot_gets_a_fake_success_and_nothing_is_stored(demo_city: Any, clie
 
 def test_rate_limit_answers_429_with_a_message(demo_city: Any, settings: Any) -> None:
     settings.IOC_PORTAL_FILINGS_PER_HOUR = 2
-    client = Client(REMOTE_ADDR="203.0.113.77")
+    client = fresh_client("203.0.113.77")
     assert [post(client).status_code for _ in range(2)] == [302, 302]
     response = post(client)
     assert response.status_code == 429 and 'data-testid="too-many"' in response.content.decode()
     assert ServiceRequest.objects.count() == 2
-    assert post(Client(REMOTE_ADDR="203.0.113.78")).status_code == 302  # others unaffected
+    assert post(fresh_client("203.0.113.78")).status_code == 302  # others unaffected
 
 
 def test_odd_unicode_is_kept(demo_city: Any, client: Client) -> None:
@@ -337,3 +346,13 @@ def test_no_public_page_or_json_shows_the_reporters_data(demo_city: Any, client:
         body = response.content.decode()
         for secret in (name, phone, email, "Zebulon", "zebulon.secret", "0912345678"):
             assert secret not in body, (url, secret)
+
+
+def test_failed_attempts_are_limited_more_loosely_than_filings(
+    demo_city: Any, settings: Any
+) -> None:
+    settings.IOC_PORTAL_FILINGS_PER_HOUR = 1
+    client = fresh_client("203.0.113.90")
+    statuses = [post(client, description="").status_code for _ in range(6)]
+    assert statuses == [400, 400, 400, 400, 400, 429]
+    assert not ServiceRequest.objects.exists()
