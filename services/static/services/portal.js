@@ -73,7 +73,12 @@ function pinForm(form) {
   whenMapReady(element, (ready) => {
     map = ready;
     map.on("click", (event) => { place(event.latlng.lat, event.latlng.lng, false); setInputs(event.latlng.lat, event.latlng.lng); });
-    if (lat.value && lon.value) place(parseFloat(lat.value), parseFloat(lon.value), true);
+    if (lat.value && lon.value) {
+      // A pin refused as outside the city stays visible in the list, not as the map's view.
+      const latitude = parseFloat(lat.value), longitude = parseFloat(lon.value);
+      const inside = element.iocWards?.getBounds().contains([latitude, longitude]);
+      place(latitude, longitude, Boolean(inside));
+    }
   });
 
   for (const input of [lat, lon]) {
