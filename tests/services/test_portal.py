@@ -309,6 +309,8 @@ def test_public_list_reads_a_fixed_number_of_queries(
         file_request()
     with django_assert_max_num_queries(8):
         client.get(reverse("portal-requests-geojson"))
+    with django_assert_max_num_queries(8):
+        client.get(reverse("portal-requests"))
 
 
 # --- Privacy ---------------------------------------------------------------------------------
