@@ -83,5 +83,17 @@ def test_citizen_files_feedback_on_a_phone_and_follows_it_by_code(
     page.wait_for_selector("[data-requests-map] [data-ioc-map][data-requests-ready=true]")
     assert page.locator("[data-testid=request-list] a", has_text=code).count() == 1
     shot(page, "portal-phone-requests")
+
+    # A second citizen at the same place sees it before filing a duplicate.
+    page.goto(f"{asgi_server}/feedback/new/")
+    page.wait_for_selector(".pin-map [data-ioc-map][data-ready=true]", timeout=20000)
+    page.select_option("#id_category", "rac-thai")
+    page.fill("#id_latitude", "21.5931")
+    page.fill("#id_longitude", "105.8237")
+    page.dispatch_event("#id_longitude", "change")
+    page.wait_for_selector("[data-testid=nearby]:not([hidden])")
+    assert page.locator("[data-nearby-list] a", has_text=code).count() == 1
+    page.locator("[data-testid=nearby]").scroll_into_view_if_needed()
+    shot(page, "portal-phone-nearby")
     assert errors == []
     context.close()

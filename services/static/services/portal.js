@@ -61,7 +61,7 @@ function pinForm(form) {
     if (marker) marker.setLatLng([latitude, longitude]);
     else marker = L.marker([latitude, longitude], { draggable: true }).addTo(map)
       .on("dragend", () => { const p = marker.getLatLng(); setInputs(p.lat, p.lng); });
-    if (pan) map.setView([latitude, longitude], Math.max(map.getZoom(), 15));
+    if (pan) map.setView([latitude, longitude], Math.max(map.getZoom(), 15), { animate: false });
   }
 
   function setInputs(latitude, longitude) {
