@@ -349,6 +349,13 @@ IOC_INGEST_STALE_SECONDS = float(os.environ.get("IOC_INGEST_STALE_SECONDS", "60"
 # A 5 MB batch must reach the ingest view's own size check (Django's default is 2.5 MB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 
+# The public portal: feedback filings one client address may make per hour (0 = no limit),
+# and the largest filing accepted (three photos of up to 8 MB plus the form).
+IOC_PORTAL_FILINGS_PER_HOUR = int(os.environ.get("IOC_PORTAL_FILINGS_PER_HOUR", "10"))
+IOC_PORTAL_MAX_UPLOAD_BYTES = int(
+    os.environ.get("IOC_PORTAL_MAX_UPLOAD_BYTES", str(26 * 1024 * 1024))
+)
+
 # Where `manage.py simulate` serves the demo cameras' snapshots and the controllers' API.
 IOC_SIMULATOR_URL = os.environ.get("IOC_SIMULATOR_URL", "http://127.0.0.1:8100")
 # The port of the websocket server when it is not the page's own (`make serve` runs HTTP

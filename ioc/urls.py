@@ -10,7 +10,6 @@ from cameras.ingest_api import IngestEventsView
 from dashboards import views as ops_views
 from ioc import alerts_api, incidents_api
 from ioc import api as core_api
-from services import views as portal_views
 
 api_v1: list[URLPattern | URLResolver] = [
     path("wards/", core_api.WardListView.as_view(), name="api-wards"),
@@ -43,9 +42,7 @@ api_v1: list[URLPattern | URLResolver] = [
 ]
 
 urlpatterns = [
-    path("", portal_views.portal_home, name="portal-home"),
-    path("portal/wards.geojson", portal_views.public_wards_geojson, name="portal-wards-geojson"),
-    path("track/<str:code>/", portal_views.track, name="portal-track"),
+    path("", include("services.urls_portal")),
     path("ops/", ops_views.ops_home, name="ops-home"),
     path("ops/", include("dashboards.urls_ops")),
     path("ops/wards/", ops_views.ward_list, name="ops-ward-list"),

@@ -1,22 +1,56 @@
-"""The public portal (``/``): open to everyone, never showing personal data."""
+"""The public portal (``/``): open to everyone, never showing personal data.
+
+Filing goes through ``services.services``; every read through ``services.selectors``
+(``public_requests().values(*PUBLIC_FIELDS)``), so a reporter's name, phone and email
+never reach a public page. The tracking code is the capability to rate and dispute.
+"""
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+import contextlib
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+)
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET, require_POST
 
 from ioc import geo, selectors
 from ioc.api import ward_feature
+from ioc.middleware import request_address
 from ioc.text import vietnamese_sort_key
 from services import selectors as request_selectors
-from services.models import ServiceRequest
+from services import services as svc
+from services.choices import PhotoKind, RequestStatus
+from services.forms import HONEYPOT, DisputeForm, FeedbackForm, RatingForm
+from services.models import OPEN_STATUSES, ServiceCategory, ServiceRequest
+from services.photos import MAX_PHOTO_BYTES, MAX_PHOTOS
+
+PAGE_SIZE = 20
+MAP_LIMIT = 2000
+# Service error keys -> the form field the message belongs to.
+ERROR_FIELDS = {"name": "reporter_name", "phone": "reporter_phone", "email": "reporter_email"}
+
+
+def _wards() -> list[Any]:
+    return sorted(selectors.public_wards(), key=lambda ward: vietnamese_sort_key(ward.name))
 
 
 def portal_home(request: HttpRequest) -> HttpResponse:
-    """The portal's front page: the city and its wards on a map."""
-    wards = sorted(selectors.public_wards(), key=lambda ward: vietnamese_sort_key(ward.name))
-    return render(request, "portal/home.html", {"wards": wards})
+    """The front page: the city's map with open requests, "send feedback" and find-by-code."""
+    return render(request, "portal/home.html", {"wards": _wards()})
 
 
 @cache_control(public=True, max_age=300)
@@ -26,21 +60,352 @@ def public_wards_geojson(request: HttpRequest) -> JsonResponse:
     return JsonResponse(geo.feature_collection([ward_feature(row) for row in rows]))
 
 
-def track(request: HttpRequest, code: str) -> HttpResponse:
-    """A request's public page: status, deadline and public timeline, never the reporter's
-    data; a merged request's code leads to the request that survived."""
+# --- Filing -------------------------------------------------------------------------------------
+
+
+# Failed attempts (a photo that will not decode, a pin outside the city) are allowed this
+# many times the filings: a citizen correcting a form is not a bot, but decoding photos
+# for a loop that never succeeds is work nobody should get for free.
+ATTEMPTS_PER_FILING = 5
+
+
+def _rate_key(request: HttpRequest, what: str) -> str:
+    address = request_address(request) or "unknown"
+    return f"portal:{what}:{address}:{int(time.time() // 3600)}"
+
+
+def _over_rate_limit(request: HttpRequest) -> bool:
+    limit = settings.IOC_PORTAL_FILINGS_PER_HOUR
+    if limit <= 0:
+        return False
+    filings = int(cache.get(_rate_key(request, "filings"), 0))
+    attempts = int(cache.get(_rate_key(request, "attempts"), 0))
+    return filings >= limit or attempts >= limit * ATTEMPTS_PER_FILING
+
+
+def _count(request: HttpRequest, what: str) -> None:
+    key = _rate_key(request, what)
+    cache.add(key, 0, timeout=3700)
+    # A key expired between add and incr means the window has turned anyway.
+    with contextlib.suppress(ValueError):
+        cache.incr(key)
+
+
+def _too_many(request: HttpRequest) -> HttpResponse:
+    response = render(request, "portal/too_many.html", status=429)
+    response["Retry-After"] = "3600"
+    return response
+
+
+def _answers_raw(request: HttpRequest, category: ServiceCategory | None) -> dict[str, Any]:
+    """The extra questions' answers of the chosen category, from ``q-<category>-<code>``."""
+    if category is None:
+        return {}
+    raw: dict[str, Any] = {}
+    for question in category.questions or []:
+        name = f"q-{category.code}-{question.get('code')}"
+        values = request.POST.getlist(name)
+        raw[str(question.get("code"))] = (
+            values if question.get("datatype") == "multivaluelist" else (values or [""])[0]
+        )
+    return raw
+
+
+def _form_page(
+    request: HttpRequest,
+    form: FeedbackForm,
+    categories: list[ServiceCategory],
+    *,
+    errors: dict[str, list[str]] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    chosen = form.categories.get(form.data.get("category") or request.GET.get("category", ""))
+    questions = [
+        {
+            "category": category.code,
+            "fields": [
+                {
+                    **question,
+                    "name": f"q-{category.code}-{question.get('code')}",
+                    "given": request.POST.getlist(f"q-{category.code}-{question.get('code')}"),
+                }
+                for question in category.questions
+            ],
+        }
+        for category in categories
+        if category.questions
+    ]
+    return render(
+        request,
+        "portal/feedback_new.html",
+        {
+            "form": form,
+            "categories": categories,
+            "chosen": chosen,
+            "errors": errors or {},
+            "questions": questions,
+            "max_photos": MAX_PHOTOS,
+            "max_photo_mb": MAX_PHOTO_BYTES // (1024 * 1024),
+            "honeypot": HONEYPOT,
+        },
+        status=status,
+    )
+
+
+def feedback_new(request: HttpRequest) -> HttpResponse:
+    """The feedback form; on POST, file the request and lead to its tracking code. Any
+    problem re-shows the form with what was typed (photos must be attached again)."""
+    categories = list(request_selectors.categories_for_portal())
+    if request.method != "POST":
+        initial = {"category": request.GET.get("category", "")}
+        return _form_page(request, FeedbackForm(initial=initial, categories=categories), categories)
+    if _over_rate_limit(request):
+        return _too_many(request)
+    _count(request, "attempts")
+    if int(request.META.get("CONTENT_LENGTH") or 0) > settings.IOC_PORTAL_MAX_UPLOAD_BYTES:
+        # Not read at all: too big to hold, so the typed text cannot be shown again.
+        message = _("What you sent is too large: at most %(n)s photos of %(mb)s MB each.") % {
+            "n": MAX_PHOTOS,
+            "mb": MAX_PHOTO_BYTES // (1024 * 1024),
+        }
+        form = FeedbackForm(categories=categories)
+        return _form_page(request, form, categories, errors={"photos": [message]}, status=413)
+    form = FeedbackForm(request.POST, categories=categories)
+    if request.POST.get(HONEYPOT):
+        _count(request, "filings")  # a bot: it hears of success, nothing is stored
+        return render(request, "portal/feedback_sent.html", {"item": None})
+    errors: dict[str, list[str]] = {}
+    if not form.is_valid():
+        return _form_page(request, form, categories, status=400)
+    category = form.categories[form.cleaned_data["category"]]
+    if category.legal_process:
+        return _form_page(request, form, categories, status=400)
+    files = request.FILES.getlist("photos")
+    coordinates = form.coordinates()
+    try:
+        photos = svc.photos_prepare(files, [upload.name or "" for upload in files])
+        if coordinates is None:
+            raise ValidationError(
+                {"location": _("Put a pin on the map, or use your phone's location.")}
+            )
+        created = svc.request_create(
+            category=category,
+            description=form.cleaned_data["description"],
+            latitude=coordinates[0],
+            longitude=coordinates[1],
+            address=form.cleaned_data["address"],
+            answers=_answers_raw(request, category),
+            reporter_name=form.cleaned_data["reporter_name"],
+            reporter_phone=form.cleaned_data["reporter_phone"],
+            reporter_email=form.cleaned_data["reporter_email"],
+            photos=photos,
+        )
+    except ValidationError as exc:
+        for key, messages in exc.message_dict.items():
+            errors.setdefault(ERROR_FIELDS.get(key, key), []).extend(messages)
+        return _form_page(request, form, categories, errors=errors, status=400)
+    _count(request, "filings")
+    return redirect("portal-feedback-sent", code=created.code)
+
+
+def feedback_sent(request: HttpRequest, code: str) -> HttpResponse:
+    """After filing: the tracking code, large, and the link to follow it."""
     try:
         found = request_selectors.public_request_by_code(code)
+    except ServiceRequest.DoesNotExist:
+        return _not_found(request, code)
+    return render(request, "portal/feedback_sent.html", {"item": found})
+
+
+@require_GET
+def nearby_json(request: HttpRequest) -> JsonResponse:
+    """Open requests of a category near a pin ("already reported?"), public fields only."""
+    try:
+        lat, lon = float(request.GET["lat"]), float(request.GET["lon"])
+        geo.check_lon_lat(lon, lat)
+    except (KeyError, ValueError, geo.GeometryError):
+        return JsonResponse({"error": _("lat and lon are required numbers.")}, status=400)
+    category = (
+        request_selectors.categories_for_portal()
+        .filter(code=request.GET.get("category", ""))
+        .first()
+    )
+    rows = request_selectors.nearby_open_requests(latitude=lat, longitude=lon, category=category)
+    return JsonResponse(
+        {
+            "requests": [
+                {
+                    "code": row["code"],
+                    "category": row["category__name"],
+                    "status": str(RequestStatus(row["status"]).label),
+                    "description": row["description"][:140],
+                    "distance_m": row["distance_m"],
+                    "created_at": row["created_at"],
+                    "url": reverse("portal-track", kwargs={"code": row["code"]}),
+                }
+                for row in rows
+            ]
+        }
+    )
+
+
+# --- Tracking -----------------------------------------------------------------------------------
+
+
+def _public_or_404(code: str) -> ServiceRequest:
+    try:
+        return request_selectors.public_request_by_code(code)
     except ServiceRequest.DoesNotExist as exc:
-        raise Http404("No such tracking code.") from exc
-    if found.code != code:
-        return redirect("portal-track", code=found.code)
+        raise Http404(_("No request has this tracking code.")) from exc
+
+
+def _not_found(request: HttpRequest, code: str) -> HttpResponse:
+    return render(request, "portal/track_not_found.html", {"code": code[:40]}, status=404)
+
+
+def find(request: HttpRequest) -> HttpResponse:
+    """The "find my request" box: a tracking code, any case, spaces trimmed."""
+    code = (request.GET.get("code") or "").strip().upper()
+    if not code:
+        return redirect("portal-home")
+    try:
+        found = request_selectors.public_request_by_code(code)
+    except ServiceRequest.DoesNotExist:
+        return _not_found(request, code)
+    return redirect("portal-track", code=found.code)
+
+
+def _track_page(
+    request: HttpRequest,
+    item: ServiceRequest,
+    *,
+    rating_form: RatingForm | None = None,
+    dispute_form: DisputeForm | None = None,
+    errors: list[str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    photos = list(item.photos.all())
     return render(
         request,
         "portal/track.html",
         {
-            "item": found,
-            "timeline": found.timeline.filter(public=True),
-            "photos": found.photos.all(),
+            "item": item,
+            "timeline": item.timeline.filter(public=True),
+            "photos": [photo for photo in photos if photo.kind == PhotoKind.REPORT],
+            "after_photos": [photo for photo in photos if photo.kind == PhotoKind.AFTER],
+            "can_rate": item.status in (RequestStatus.RESOLVED, RequestStatus.CLOSED)
+            and item.rating is None,
+            "can_dispute": item.status == RequestStatus.RESOLVED,
+            "rating_form": rating_form or RatingForm(),
+            "dispute_form": dispute_form or DisputeForm(),
+            "errors": errors or [],
+        },
+        status=status,
+    )
+
+
+def track(request: HttpRequest, code: str) -> HttpResponse:
+    """A request's public page: status, deadline, public timeline and photos, never the
+    reporter's data; a merged request's code leads to the request that survived."""
+    try:
+        found = request_selectors.public_request_by_code(code)
+    except ServiceRequest.DoesNotExist:
+        return _not_found(request, code)
+    if found.code != code:
+        return redirect("portal-track", code=found.code)
+    return _track_page(request, found)
+
+
+@require_POST
+def track_rate(request: HttpRequest, code: str) -> HttpResponse:
+    """The citizen rates the answer; holding the tracking code is the permission."""
+    item = _public_or_404(code)
+    form = RatingForm(request.POST)
+    if not form.is_valid():
+        return _track_page(request, item, rating_form=form, status=400)
+    try:
+        svc.request_rate(
+            request=item, rating=form.cleaned_data["rating"], comment=form.cleaned_data["comment"]
+        )
+    except ValidationError as exc:
+        return _track_page(request, item, rating_form=form, errors=exc.messages, status=400)
+    return redirect(reverse("portal-track", kwargs={"code": item.code}) + "#rated")
+
+
+@require_POST
+def track_dispute(request: HttpRequest, code: str) -> HttpResponse:
+    """The citizen is not satisfied: the request reopens at the supervising level."""
+    item = _public_or_404(code)
+    form = DisputeForm(request.POST)
+    if not form.is_valid():
+        return _track_page(request, item, dispute_form=form, status=400)
+    try:
+        svc.request_dispute(request=item, reason=form.cleaned_data["reason"])
+    except ValidationError as exc:
+        return _track_page(request, item, dispute_form=form, errors=exc.messages, status=400)
+    return redirect(reverse("portal-track", kwargs={"code": item.code}) + "#disputed")
+
+
+# --- Public list and map ------------------------------------------------------------------------
+
+
+def _filtered(params: Any) -> Any:
+    """Public requests filtered by ward, category and open/resolved state."""
+    rows = request_selectors.public_requests()
+    if ward := params.get("ward"):
+        rows = rows.filter(ward__code=ward)
+    if category := params.get("category"):
+        rows = rows.filter(category__code=category)
+    state = params.get("state", "")
+    if state == "open":
+        rows = rows.filter(status__in=OPEN_STATUSES)
+    elif state == "resolved":
+        rows = rows.filter(status__in=(RequestStatus.RESOLVED, RequestStatus.CLOSED))
+    return rows.exclude(status=RequestStatus.REJECTED)
+
+
+def request_list(request: HttpRequest) -> HttpResponse:
+    """Requests on a map and in a paginated list, by ward, category and state; no
+    personal data."""
+    rows = _filtered(request.GET).values(*request_selectors.PUBLIC_FIELDS)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "portal/requests.html",
+        {
+            "page": page,
+            "wards": _wards(),
+            "categories": list(request_selectors.categories_for_portal()),
+            "params": request.GET,
+            "query": query.urlencode(),
+            "statuses": dict(RequestStatus.choices),
         },
     )
+
+
+def requests_geojson(request: HttpRequest) -> JsonResponse:
+    """The same requests as points (the latest MAP_LIMIT), public fields only."""
+    rows = _filtered(request.GET).values(*request_selectors.PUBLIC_FIELDS)[:MAP_LIMIT]
+    labels = dict(RequestStatus.choices)
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {
+                "type": "Point",
+                "coordinates": [float(row["longitude"]), float(row["latitude"])],
+            },
+            "properties": {
+                "code": row["code"],
+                "category": row["category__name"],
+                "status": row["status"],
+                "status_label": str(labels[row["status"]]),
+                "open": row["status"] in OPEN_STATUSES,
+                "ward": row["ward__name"],
+                "url": reverse("portal-track", kwargs={"code": row["code"]}),
+            },
+        }
+        for row in rows
+    ]
+    return JsonResponse({"type": "FeatureCollection", "features": features})
