@@ -48,7 +48,6 @@ from cameras.serializers import (
     DeviceWriteSerializer,
 )
 from cameras.services.devices import device_create, device_delete, device_update
-from ioc import geo
 from ioc.models import User
 from ioc.permissions import IsAdminRole
 
@@ -78,6 +77,13 @@ def _map_query(request: Request) -> map_selectors.MapQuery:
         raise BadParameter(str(exc)) from exc
 
 
+# One GeoJSON feature; %b are orjson-encoded values, %r the float coordinates.
+FEATURE = (
+    b'{"type":"Feature","id":%b,"geometry":{"type":"Point","coordinates":[%r,%r]},'
+    b'"properties":{"code":%b,"name":%b,"kind":%b,"status":%b,"ward":%b,"last_seen_at":%b}}'
+)
+
+
 class DeviceGeoJSONView(APIView):
     """Devices the caller may see, as a GeoJSON FeatureCollection (longitude first).
 
@@ -90,25 +96,29 @@ class DeviceGeoJSONView(APIView):
     )
     def get(self, request: Request) -> HttpResponse:
         rows = map_selectors.device_map_rows(request.user, _map_query(request))
-        # Inline rather than a function per row: this loop is most of the endpoint's time.
-        # Coordinates are stored with 6 decimals, so their floats need no rounding.
-        features = [
-            {
-                "type": "Feature",
-                "id": code,
-                "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                "properties": {
-                    "code": code,
-                    "name": name,
-                    "kind": kind,
-                    "status": status,
-                    "ward": ward,
-                    "last_seen_at": last_seen_at,
-                },
-            }
+        # The features are written as bytes, each text value encoded by orjson: for 50,000
+        # devices this is about twice as fast as building the dicts and encoding them.
+        # Coordinates are stored with 6 decimals, so repr() of their floats is exact JSON.
+        dumps = orjson.dumps
+        features = b",".join(
+            FEATURE
+            % (
+                dumps(code),
+                lon,
+                lat,
+                dumps(code),
+                dumps(name),
+                dumps(kind),
+                dumps(status),
+                dumps(ward),
+                dumps(last_seen_at),
+            )
             for code, name, kind, status, ward, lat, lon, last_seen_at in rows
-        ]
-        return _json(geo.feature_collection(features))
+        )
+        return HttpResponse(
+            b'{"type":"FeatureCollection","features":[' + features + b"]}",
+            content_type="application/json",
+        )
 
 
 DEVICE_MAP_SCHEMA = inline_serializer(

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import Avg, Case, Count, F, FloatField, IntegerField, Q, QuerySet, Value, When
 from django.db.models.functions import Cast, Floor
 
@@ -81,17 +82,39 @@ def devices_on_map(user: AnyUser, query: MapQuery) -> QuerySet[Device]:
 
 
 def _map_rows(queryset: QuerySet[Device]) -> QuerySet[Device, tuple[Any, ...]]:
-    """Rows in MAP_FIELDS order; coordinates cast to floats in SQL (no Decimal objects)."""
+    """Rows in MAP_FIELDS order; coordinates cast to floats in SQL (no Decimal objects).
+
+    Every column is an annotation, so the SQL selects exactly these, in this order (what
+    ``device_map_rows`` relies on when it runs the SQL itself)."""
     return queryset.annotate(
-        lat=Cast("latitude", FloatField()), lon=Cast("longitude", FloatField())
-    ).values_list("code", "name", "kind", "status", "ward__code", "lat", "lon", "last_seen_at")
+        map_code=F("code"),
+        map_name=F("name"),
+        map_kind=F("kind"),
+        map_status=F("status"),
+        map_ward=F("ward__code"),
+        lat=Cast("latitude", FloatField()),
+        lon=Cast("longitude", FloatField()),
+        map_seen=F("last_seen_at"),
+    ).values_list(
+        "map_code", "map_name", "map_kind", "map_status", "map_ward", "lat", "lon", "map_seen"
+    )
 
 
 def device_map_rows(user: AnyUser, query: MapQuery) -> list[tuple[Any, ...]]:
     """Every matching device as a MAP_FIELDS tuple, in one query. Not ``iterator()``: on
     PostgreSQL outside a transaction that declares a WITH HOLD cursor, which materialises
-    the whole result first and then fetches it in several round trips."""
-    return list(_map_rows(devices_on_map(user, query)))
+    the whole result first and then fetches it in several round trips.
+
+    On PostgreSQL the compiled SQL runs on a plain cursor: psycopg2's rows are already the
+    tuples wanted (floats, aware datetimes), and skipping the ORM's row handling saves
+    about a third of the time for 50,000 devices. Elsewhere (SQLite) the ORM converts."""
+    rows = _map_rows(devices_on_map(user, query))
+    if connection.vendor != "postgresql":
+        return list(rows)
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def device_map_count(user: AnyUser, query: MapQuery) -> int:

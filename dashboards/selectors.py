@@ -29,7 +29,7 @@ from ioc.services.alerts import alert_payload
 from ioc.services.incidents import incident_payload
 from services.models import OPEN_STATUSES as REQUEST_OPEN_STATUSES
 from services.selectors import request_kpis, requests_visible_to
-from services.services import request_payload
+from services.services import PAYLOAD_FIELDS, payload_from_row
 
 SNAPSHOT_ALERTS = 500
 
@@ -118,14 +118,16 @@ def open_requests_for(
     user: AnyUser, *, limit: int = SNAPSHOT_ALERTS, ward: Ward | None = None
 ) -> list[dict[str, Any]]:
     """The open citizen requests ``user`` works (in ``ward``, if given), nearest deadline
-    first, as live-event payloads with their ward's code; no reporter data (one query)."""
+    first, as live-event payloads with their ward's code; no reporter data (one query over
+    plain rows: a snapshot may carry hundreds)."""
     requests = requests_visible_to(user).filter(
         status__in=REQUEST_OPEN_STATUSES, merged_into__isnull=True
     )
     if ward is not None:
         requests = requests.filter(ward=ward)
-    requests = requests.order_by("deadline_at", "id")[:limit]
-    return [{**request_payload(item), "ward": item.ward.code} for item in requests]
+    now = timezone.now()
+    rows = requests.order_by("deadline_at", "id").values(*PAYLOAD_FIELDS, "ward__code")[:limit]
+    return [{**payload_from_row(row, now), "ward": row["ward__code"]} for row in rows]
 
 
 def _coordinate(value: Any) -> float | None:

@@ -220,6 +220,9 @@ class ServiceRequest(models.Model):
                 condition=Q(status__in=[s.value for s in OPEN_STATUSES]),
             ),
             models.Index(fields=["latitude", "longitude"], name="request_place"),
+            # The KPIs' "last 30 days" figures read these ranges.
+            models.Index(fields=["resolved_at"], name="request_resolved_at"),
+            models.Index(fields=["rated_at"], name="request_rated_at"),
         ]
 
     def __str__(self) -> str:

@@ -160,7 +160,10 @@ def request_kpis(user: AnyUser, *, ward: Any = None) -> dict[str, Any]:
     if ward is not None:
         requests = requests.filter(ward=ward)
     recent = Q(resolved_at__gte=since)
-    figures = requests.filter(merged_into__isnull=True).aggregate(
+    # Only rows that can count: open ones, or resolved or rated lately (indexed columns),
+    # so the aggregate does not read a city's whole history.
+    relevant = Q(status__in=OPEN_STATUSES) | recent | Q(rated_at__gte=since)
+    figures = requests.filter(relevant, merged_into__isnull=True).aggregate(
         open=Count("id", filter=Q(status__in=OPEN_STATUSES)),
         overdue=Count("id", filter=Q(status__in=OPEN_STATUSES, deadline_at__lt=now)),
         resolved=Count("id", filter=recent),
