@@ -101,6 +101,14 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
+def box_around(lon: float, lat: float, radius_m: float) -> BBox:
+    """The box that holds every point within ``radius_m`` of a place: the cheap, indexed
+    first filter of a "nearby" query, before the exact ``distance_m``."""
+    dlat = radius_m / 111_320
+    dlon = radius_m / (111_320 * max(0.1, math.cos(math.radians(lat))))
+    return BBox(lon - dlon, lat - dlat, lon + dlon, lat + dlat)
+
+
 def boundary_shape(geometry: Any) -> Polygon | MultiPolygon:
     """A valid area from a GeoJSON Polygon or MultiPolygon, or GeometryError saying why not."""
     if not isinstance(geometry, dict) or geometry.get("type") not in {"Polygon", "MultiPolygon"}:

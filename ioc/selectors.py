@@ -9,7 +9,6 @@ Who sees what:
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.db.models import Prefetch, Q, QuerySet
 
 from ioc.choices import AlertStatus, Role
-from ioc.geo import distance_m
+from ioc.geo import box_around, distance_m
 from ioc.models import Alert, Incident, IncidentChecklistItem, IncidentEntry, User, Ward
 from ioc.realtime import CITY_GROUP, ward_group
 
@@ -175,16 +174,15 @@ def incident_link_suggestions(
     to any incident, that ``user`` may see: (alert, distance in metres), nearest first."""
     lat, lon = float(incident.latitude), float(incident.longitude)
     # A bounding box on the indexed device coordinates first, exact distance after.
-    dlat = radius_m / 111_320
-    dlon = radius_m / (111_320 * max(0.1, math.cos(math.radians(lat))))
+    box = box_around(lon, lat, radius_m)
     window = timedelta(hours=hours)
     candidates = (
         alerts_visible_to(user)
         .exclude(status=AlertStatus.RESOLVED)
         .filter(
             incident__isnull=True,
-            device__latitude__range=(lat - dlat, lat + dlat),
-            device__longitude__range=(lon - dlon, lon + dlon),
+            device__latitude__range=(box.min_lat, box.max_lat),
+            device__longitude__range=(box.min_lon, box.max_lon),
             last_seen_at__gte=incident.created_at - window,
             raised_at__lte=incident.created_at + window,
         )[: limit * 5]

@@ -7,6 +7,7 @@ requests without any reporter data (``public_requests``), through the portal and
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -94,16 +95,13 @@ def nearby_open_requests(
 ) -> list[dict[str, Any]]:
     """Open requests near a place (same category if given), public fields only, nearest
     first: the portal's "already reported?" list."""
-    import math
+    from ioc.geo import box_around, distance_m
 
-    from ioc.geo import distance_m
-
-    dlat = radius_m / 111_320
-    dlon = radius_m / (111_320 * max(0.1, math.cos(math.radians(latitude))))
+    box = box_around(longitude, latitude, radius_m)
     rows = public_requests().filter(
         status__in=OPEN_STATUSES,
-        latitude__range=(latitude - dlat, latitude + dlat),
-        longitude__range=(longitude - dlon, longitude + dlon),
+        latitude__range=(box.min_lat, box.max_lat),
+        longitude__range=(box.min_lon, box.max_lon),
     )
     if category is not None:
         rows = rows.filter(category=category)
@@ -145,97 +143,81 @@ def request_filters(queryset: QuerySet[ServiceRequest], params: Any) -> QuerySet
 KPI_DAYS = 30
 
 
+def _kpi_measures() -> tuple[Q, dict[str, Any]]:
+    """The figures both KPI reads compute, as aggregate expressions, and the filter of the
+    rows that can count toward them: open now, or resolved or rated in the last KPI_DAYS
+    days (indexed columns, so an aggregate never reads a city's whole history)."""
+    from datetime import timedelta
+
+    from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F
+    from django.utils import timezone
+
+    now = timezone.now()
+    since = now - timedelta(days=KPI_DAYS)
+    is_open, recent, rated = (
+        Q(status__in=OPEN_STATUSES),
+        Q(resolved_at__gte=since),
+        Q(rated_at__gte=since),
+    )
+    measures = {
+        "open": Count("id", filter=is_open),
+        "overdue": Count("id", filter=is_open & Q(deadline_at__lt=now)),
+        "resolved": Count("id", filter=recent),
+        "on_time": Count("id", filter=recent & Q(resolved_at__lte=F("deadline_at"))),
+        "resolution": Avg(
+            ExpressionWrapper(F("resolved_at") - F("created_at"), output_field=DurationField()),
+            filter=recent,
+        ),
+        "rating": Avg("rating", filter=rated),
+        "rated": Count("id", filter=rated),
+    }
+    return is_open | recent | rated, measures
+
+
+def _kpi_figures(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Rates and means from one row of ``_kpi_measures`` (None where nothing counts)."""
+    resolved, resolution, rating = row["resolved"], row["resolution"], row["rating"]
+    return {
+        "open": row["open"],
+        "overdue": row["overdue"],
+        "resolved": resolved,
+        "on_time_pct": round(100.0 * row["on_time"] / resolved, 1) if resolved else None,
+        "resolution_hours": round(resolution.total_seconds() / 3600, 1) if resolution else None,
+        "satisfaction": round(float(rating), 2) if rating is not None else None,
+        "rated": row["rated"],
+    }
+
+
 def request_kpis(user: AnyUser, *, ward: Any = None) -> dict[str, Any]:
     """Requests open and overdue now, and over the last KPI_DAYS days the on-time rate
     (resolved by the deadline), mean resolution time in hours and mean rating (1–5), in
     what ``user`` may see (or one ``ward``): one aggregate query."""
-    from datetime import timedelta
-
-    from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F
-    from django.utils import timezone
-
-    now = timezone.now()
-    since = now - timedelta(days=KPI_DAYS)
-    requests = requests_visible_to(user).order_by()
+    relevant, measures = _kpi_measures()
+    requests = requests_visible_to(user).order_by().filter(relevant, merged_into__isnull=True)
     if ward is not None:
         requests = requests.filter(ward=ward)
-    recent = Q(resolved_at__gte=since)
-    # Only rows that can count: open ones, or resolved or rated lately (indexed columns),
-    # so the aggregate does not read a city's whole history.
-    relevant = Q(status__in=OPEN_STATUSES) | recent | Q(rated_at__gte=since)
-    figures = requests.filter(relevant, merged_into__isnull=True).aggregate(
-        open=Count("id", filter=Q(status__in=OPEN_STATUSES)),
-        overdue=Count("id", filter=Q(status__in=OPEN_STATUSES, deadline_at__lt=now)),
-        resolved=Count("id", filter=recent),
-        on_time=Count("id", filter=recent & Q(resolved_at__lte=F("deadline_at"))),
-        resolution=Avg(
-            ExpressionWrapper(F("resolved_at") - F("created_at"), output_field=DurationField()),
-            filter=recent,
-        ),
-        rating=Avg("rating", filter=Q(rated_at__gte=since)),
-        rated=Count("id", filter=Q(rated_at__gte=since)),
-    )
-    resolved = figures["resolved"]
-    resolution = figures["resolution"]
-    return {
-        "open": figures["open"],
-        "overdue": figures["overdue"],
-        "resolved_30d": resolved,
-        "on_time_pct": round(100.0 * figures["on_time"] / resolved, 1) if resolved else None,
-        "resolution_hours": round(resolution.total_seconds() / 3600, 1) if resolution else None,
-        "satisfaction": round(float(figures["rating"]), 2)
-        if figures["rating"] is not None
-        else None,
-        "rated_30d": figures["rated"],
-    }
+    figures = _kpi_figures(requests.aggregate(**measures))
+    # Named for the dashboard, which shows them as "last 30 days".
+    figures["resolved_30d"] = figures.pop("resolved")
+    figures["rated_30d"] = figures.pop("rated")
+    return figures
 
 
 def request_unit_kpis(user: AnyUser) -> list[dict[str, Any]]:
-    """Per handling unit (department, or the ward when none): open, overdue, resolved in
-    the last KPI_DAYS days, on-time rate, mean resolution hours and mean rating; one query."""
-    from datetime import timedelta
-
-    from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F
+    """Per handling unit (department, or the ward when none): the figures of
+    ``request_kpis``; one query."""
     from django.db.models.functions import Coalesce
-    from django.utils import timezone
 
-    now = timezone.now()
-    since = now - timedelta(days=KPI_DAYS)
-    recent = Q(resolved_at__gte=since)
+    relevant, measures = _kpi_measures()
     rows = (
         requests_visible_to(user)
-        .filter(merged_into__isnull=True)
+        .filter(relevant, merged_into__isnull=True)
         .order_by()
         .annotate(unit=Coalesce("department__name", "ward__name"))
         .values("unit")
-        .annotate(
-            open=Count("id", filter=Q(status__in=OPEN_STATUSES)),
-            overdue=Count("id", filter=Q(status__in=OPEN_STATUSES, deadline_at__lt=now)),
-            resolved=Count("id", filter=recent),
-            on_time=Count("id", filter=recent & Q(resolved_at__lte=F("deadline_at"))),
-            resolution=Avg(
-                ExpressionWrapper(F("resolved_at") - F("created_at"), output_field=DurationField()),
-                filter=recent,
-            ),
-            rating=Avg("rating", filter=Q(rated_at__gte=since)),
-        )
+        .annotate(**measures)
     )
-    result = [
-        {
-            "unit": row["unit"],
-            "open": row["open"],
-            "overdue": row["overdue"],
-            "resolved": row["resolved"],
-            "on_time_pct": round(100.0 * row["on_time"] / row["resolved"], 1)
-            if row["resolved"]
-            else None,
-            "resolution_hours": round(row["resolution"].total_seconds() / 3600, 1)
-            if row["resolution"] is not None
-            else None,
-            "satisfaction": round(float(row["rating"]), 2) if row["rating"] is not None else None,
-        }
-        for row in rows
-    ]
+    result = [{"unit": row["unit"], **_kpi_figures(row)} for row in rows]
     return sorted(result, key=lambda unit: (-unit["overdue"], -unit["open"], unit["unit"]))
 
 

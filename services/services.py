@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from ioc import geo, realtime
 from ioc.models import Department, User, Ward
 from ioc.services.core import audit_record
+from ioc.services.core import text_clean as _text
 from services.calendar import working_calendar
 from services.choices import EntryKind, PhotoKind, RequestLevel, RequestSource, RequestStatus
 from services.models import (
@@ -40,7 +41,6 @@ from services.models import (
 )
 from services.photos import MAX_PHOTOS, PreparedPhoto, photo_prepare
 
-MAX_TEXT = 4000
 # Which status may follow which, for staff. Citizens dispute (resolved/closed ->
 # reopened) through request_dispute.
 TRANSITIONS: dict[str, set[str]] = {
@@ -64,17 +64,6 @@ TRANSITIONS: dict[str, set[str]] = {
 
 
 # --- Helpers ----------------------------------------------------------------------------------
-
-
-def _text(
-    value: str, field: str, *, required: bool, message: str = "", limit: int = MAX_TEXT
-) -> str:
-    text = (value or "").replace("\x00", "").strip()
-    if required and not text:
-        raise ValidationError({field: message or _("This field is required.")})
-    if len(text) > limit:
-        raise ValidationError({field: _("Keep it under %(n)s characters.") % {"n": f"{limit:,}"}})
-    return text
 
 
 # The columns a live payload is made of (``values()`` names), for reads of many requests.

@@ -30,6 +30,8 @@ from services.models import ServiceCategory, ServiceRequest
 from services.photos import photo_prepare
 
 PAGE_SIZE = 50
+# How far from a request's place a camera or sensor still shows the place.
+NEARBY_M = 1000
 
 
 def _request_for(request: HttpRequest, code: str) -> ServiceRequest:
@@ -79,18 +81,21 @@ def request_queue(request: HttpRequest) -> HttpResponse:
 def _nearest(user: Any, item: ServiceRequest, kind: str) -> Device | None:
     """The nearest visible device of ``kind`` within 1 km of the request's place."""
     lat, lon = float(item.latitude), float(item.longitude)
-    box = 0.01
+    box = geo.box_around(lon, lat, NEARBY_M)
     candidates = devices_visible_to(user).filter(
         kind=kind,
-        latitude__range=(lat - box, lat + box),
-        longitude__range=(lon - box, lon + box),
+        latitude__range=(box.min_lat, box.max_lat),
+        longitude__range=(box.min_lon, box.max_lon),
     )[:200]
     best = min(
         candidates,
         key=lambda d: geo.distance_m(lon, lat, float(d.longitude), float(d.latitude)),
         default=None,
     )
-    if best is None or geo.distance_m(lon, lat, float(best.longitude), float(best.latitude)) > 1000:
+    if (
+        best is None
+        or geo.distance_m(lon, lat, float(best.longitude), float(best.latitude)) > NEARBY_M
+    ):
         return None
     return best
 

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.forms.models import model_to_dict
+from django.utils.translation import gettext as _
 
 from ioc.choices import Role, WardKind
 from ioc.geo import GeometryError, boundary_shape, coordinate, inner_point
@@ -50,6 +51,23 @@ def audit_record(
         ip_address=client_address.get(),
         reason=reason,
     )
+
+
+# Free text a person writes into a service (notes, answers, reasons).
+MAX_TEXT = 4000
+
+
+def text_clean(
+    value: str, field: str, *, required: bool, message: str = "", limit: int = MAX_TEXT
+) -> str:
+    """Free text as stored: trimmed, without NUL characters (PostgreSQL refuses them);
+    a ValidationError on ``field`` when it is required and empty, or longer than ``limit``."""
+    text = (value or "").replace("\x00", "").strip()
+    if required and not text:
+        raise ValidationError({field: message or _("This field is required.")})
+    if len(text) > limit:
+        raise ValidationError({field: _("Keep it under %(n)s characters.") % {"n": f"{limit:,}"}})
+    return text
 
 
 # --- Ward import ------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from ioc.models import (
 )
 from ioc.services.alerts import alert_acknowledge, alert_resolve
 from ioc.services.core import audit_record
+from ioc.services.core import text_clean as _text
 
 # Which status may follow which; a closed incident is final (open a new one instead).
 TRANSITIONS: dict[str, set[str]] = {
@@ -36,7 +37,6 @@ TRANSITIONS: dict[str, set[str]] = {
     IncidentStatus.RESOLVED: {IncidentStatus.IN_PROGRESS, IncidentStatus.CLOSED},
     IncidentStatus.CLOSED: set(),
 }
-MAX_TEXT = 4000
 
 
 def incident_payload(incident: Incident) -> dict[str, Any]:
@@ -75,17 +75,6 @@ def _check_actor(actor: User, ward: Ward) -> None:
         raise PermissionDenied(_("Department staff see incidents but do not handle them."))
     if not wards_visible_to(actor, include_retired=True).filter(pk=ward.pk).exists():
         raise PermissionDenied(_("This ward is outside your area."))
-
-
-def _text(value: str, field: str, *, required: bool, message: str = "") -> str:
-    text = (value or "").strip()
-    if required and not text:
-        raise ValidationError({field: message or _("This field is required.")})
-    if len(text) > MAX_TEXT:
-        raise ValidationError(
-            {field: _("Keep it under %(n)s characters.") % {"n": f"{MAX_TEXT:,}"}}
-        )
-    return text
 
 
 def _entry(

@@ -295,13 +295,14 @@ def test_changes_are_published_to_the_city_and_the_incident_ward_only(
     listener.assert_silent(other)
 
 
-def test_ward_lookup_uses_the_boundaries_not_the_nearest_centre(demo_city: Any) -> None:
-    ward = Ward.objects.get(code=OWN)
-    incident = incident_create(
-        actor=user("operator"),
-        incident_type=IncidentType.objects.get(code="other"),
-        title="Tại trung tâm phường",
-        latitude=ward.centroid_lat,
-        longitude=ward.centroid_lon,
-    )
-    assert incident.ward == ward
+def test_an_incident_belongs_to_the_ward_of_its_place_whoever_opens_it(demo_city: Any) -> None:
+    for code in (OWN, OTHER):
+        ward = Ward.objects.get(code=code)
+        incident = incident_create(
+            actor=user("operator"),  # city-wide: the place alone decides the ward
+            incident_type=IncidentType.objects.get(code="other"),
+            title="Tại trung tâm phường",
+            latitude=ward.centroid_lat,
+            longitude=ward.centroid_lon,
+        )
+        assert incident.ward == ward
