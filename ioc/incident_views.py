@@ -55,7 +55,9 @@ class IncidentForm(forms.Form):
         min_value=-180,
         max_value=180,
     )
-    address = forms.CharField(label=gettext_lazy("Place"), max_length=200, required=False)
+    address = forms.CharField(
+        label=gettext_lazy("Address or landmark"), max_length=200, required=False
+    )
     description = forms.CharField(
         label=gettext_lazy("Description"), required=False, widget=forms.Textarea(attrs={"rows": 4})
     )
