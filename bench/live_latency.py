@@ -34,6 +34,7 @@ import time
 from array import array
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -83,60 +84,87 @@ _EPOCHS: dict[str, float] = {}
 
 def epoch(text: str) -> float:
     """Seconds since 1970 of an ISO 8601 time; memoised, since all clients get the same
-    strings (the bench must not eat the CPU the servers are measured on)."""
+    strings."""
     value = _EPOCHS.get(text)
     if value is None:
         value = _EPOCHS[text] = datetime.fromisoformat(text).timestamp()
     return value
 
 
-class Client:
-    """One websocket client: what it received and how late."""
+class Message:
+    """What one distinct live message carried, decoded once for all clients that got it.
 
-    def __init__(self) -> None:
-        self.latencies = array("d")
-        self.fanout = array("d")  # the worker published the event -> this client got it
-        self.server = array("d")  # the POST was issued -> the server sent the message
-        self.messages = 0
-        self.events = 0
-        self.gaps = 0
-        self.seq: dict[str, int] = {}
-        self.record_server = False
+    Every client of a group receives the same text; decoding it 500 times would spend the
+    CPU the servers are measured on (a browser decodes it on its own machine).
+    """
 
-    def take(self, received: float, raw: str | bytes, measuring: list[bool]) -> None:
+    __slots__ = ("counted", "events", "issued", "published", "seqs")
+
+    def __init__(self, raw: bytes) -> None:
         import orjson
 
         message = orjson.loads(raw)
         kind = message.get("type")
-        if kind in ("snapshot", "heartbeat", "pong"):
-            return
-        self.messages += 1
+        self.counted = kind not in ("snapshot", "heartbeat", "pong")
         # The browser's framing (batch=1): events gathered together arrive in one message.
         events = message["events"] if kind == "batch" else [message]
-        for event in events:
-            group, seq = event.get("group"), event.get("seq")
-            if group and isinstance(seq, int):
-                last = self.seq.get(group)
-                if last is not None and seq > last + 1:
-                    self.gaps += 1
-                self.seq[group] = seq
-        self.events += len(events)
-        if not measuring[0]:
-            return
-        for event in events:
-            # An event's "at" is when the worker published it: received - at is the
-            # batching window plus the fan-out to the clients.
-            sent = epoch(event["at"]) if event.get("at") else None
-            if sent is not None:
-                self.fanout.append(received - sent)
-            if event.get("type") != "device.reading":
+        self.events = len(events) if self.counted else 0
+        self.seqs = [
+            (event["group"], event["seq"])
+            for event in events
+            if self.counted and event.get("group") and isinstance(event.get("seq"), int)
+        ]
+        # An event's "at" is when the worker published it; a reading's data.ts is when
+        # its POST was issued.
+        self.published = [epoch(event["at"]) for event in events if event.get("at")]
+        self.issued = [
+            (epoch(event["data"]["ts"]), epoch(event["at"]) if event.get("at") else None)
+            for event in events
+            if event.get("type") == "device.reading" and event.get("data", {}).get("ts")
+        ]
+
+
+class Client:
+    """One websocket client: when it received which message (worked out after the run)."""
+
+    def __init__(self) -> None:
+        self.received = array("d")
+        self.messages: list[Message] = []
+        self.measured = array("b")  # received while the bench was measuring
+
+
+def tally(clients: list[Client]) -> dict[str, Any]:
+    """Latencies, counts and sequence gaps from what the clients recorded."""
+    latencies, fanout, server = array("d"), array("d"), array("d")
+    messages = events = gaps = 0
+    for number, client in enumerate(clients):
+        last: dict[str, int] = {}
+        for received, message, measured in zip(
+            client.received, client.messages, client.measured, strict=True
+        ):
+            if not message.counted:
                 continue
-            ts = event.get("data", {}).get("ts")
-            if ts:
-                issued = epoch(ts)
-                self.latencies.append(received - issued)
-                if sent is not None and self.record_server:
-                    self.server.append(sent - issued)
+            messages += 1
+            events += message.events
+            for group, seq in message.seqs:
+                if group in last and seq > last[group] + 1:
+                    gaps += 1
+                last[group] = seq
+            if not measured:
+                continue
+            fanout.extend(received - sent for sent in message.published)
+            for issued, sent in message.issued:
+                latencies.append(received - issued)
+                if number == 0 and sent is not None:  # the server side, counted once
+                    server.append(sent - issued)
+    return {
+        "latencies": latencies,
+        "fanout": fanout,
+        "server": server,
+        "messages": messages,
+        "events": events,
+        "gaps": gaps,
+    }
 
 
 async def run_clients(
@@ -146,7 +174,7 @@ async def run_clients(
     from websockets.asyncio.client import connect
 
     clients = [Client() for _ in range(count)]
-    clients[0].record_server = True  # the server side of the delay, counted once
+    distinct: dict[bytes, Message] = {}
     measuring = [False]
     connected = 0
 
@@ -160,15 +188,20 @@ async def run_clients(
             ping_interval=None,
             compression=None,
         ) as socket:
-            first = await asyncio.wait_for(socket.recv(), 120)
-            assert b'"snapshot"' in (first if isinstance(first, bytes) else first.encode())
+            first = await asyncio.wait_for(socket.recv(decode=False), 120)
+            assert b'"snapshot"' in first
             connected += 1
-            while not stop.is_set():
-                try:
-                    raw = await asyncio.wait_for(socket.recv(), 0.5)
-                except TimeoutError:
-                    continue
-                client.take(time.time(), raw, measuring)
+            # A plain recv per message (the listeners are cancelled at the end): wrapping
+            # each in wait_for costs a task and a timer, CPU the servers are measured on.
+            while True:
+                raw = await socket.recv(decode=False)
+                received = time.time()
+                message = distinct.get(raw)
+                if message is None:
+                    message = distinct[raw] = Message(raw)
+                client.received.append(received)
+                client.messages.append(message)
+                client.measured.append(measuring[0])
 
     tasks = []
     for n, client in enumerate(clients):
@@ -179,8 +212,15 @@ async def run_clients(
         await asyncio.sleep(0.2)
     measuring[0] = True
     ready.set()
+    await stop.wait()
+    for task in tasks:
+        task.cancel()
     results = await asyncio.gather(*tasks, return_exceptions=True)
-    failures = [r for r in results if isinstance(r, BaseException)]
+    failures = [
+        r
+        for r in results
+        if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
+    ]
     if failures:
         print(f"clients failed: {len(failures)} (first: {failures[0]!r})")
     return clients, connected
@@ -207,17 +247,19 @@ async def push(
         async def one(number: int) -> None:
             nonlocal accepted
             token, devices = gateways[number % len(gateways)]
-            issued = datetime.now(UTC).isoformat()
             events = [
                 {
                     "id": f"l{number}-{n}",
                     "device": devices[rng.randrange(len(devices))],
-                    "ts": issued,
+                    "ts": "",
                     "type": "reading",
                     "data": {"pm25": round(rng.uniform(5, 45), 1)},
                 }
                 for n in range(batch)
             ]
+            issued = datetime.now(UTC).isoformat()
+            for event in events:
+                event["ts"] = issued
             began = time.perf_counter()
             response = await http.post(
                 "/api/v1/ingest/events",
@@ -237,6 +279,14 @@ async def push(
             await asyncio.sleep(max(0.0, began + number * interval - time.perf_counter()))
         await asyncio.gather(*tasks)
         return accepted, number, time.perf_counter() - began, durations
+
+
+def pusher(go: Any, results: Any, *arguments: Any) -> None:
+    """The load generator, in a process of its own: the clients' event loop, busy with 500
+    sockets, must not delay the POSTs (their ``ts`` would no longer be when they left)."""
+    go.wait()
+    accepted, batches, elapsed, durations = asyncio.run(push(*arguments))
+    results.put((accepted, batches, elapsed, list(durations)))
 
 
 def main() -> None:
@@ -294,6 +344,7 @@ def main() -> None:
     connections.close_all()
 
     http_port, ws_port = free_port(), free_port()
+    processes_extra: list[Any] = []
     processes = [
         start(
             [*GUNICORN, "--bind", f"127.0.0.1:{http_port}"],
@@ -327,6 +378,19 @@ def main() -> None:
                 time.sleep(0.2)
         time.sleep(3)  # the worker's start
 
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        go, results = context.Event(), context.Queue()
+        load_shape = (options.rate, options.batch, options.seconds)
+        load = context.Process(
+            target=pusher,
+            args=(go, results, f"http://127.0.0.1:{http_port}", gateways, *load_shape),
+            daemon=True,
+        )
+        load.start()
+        processes_extra.append(load)
+
         async def scenario() -> tuple[list[Client], int, tuple[int, int, float, array], float]:
             ready, stop = asyncio.Event(), asyncio.Event()
             listening = asyncio.create_task(
@@ -341,13 +405,9 @@ def main() -> None:
             connect_began = time.perf_counter()
             await ready.wait()
             connect_seconds = time.perf_counter() - connect_began
-            pushed = await push(
-                f"http://127.0.0.1:{http_port}",
-                gateways,
-                options.rate,
-                options.batch,
-                options.seconds,
-            )
+            go.set()
+            accepted, batches, elapsed, durations = await asyncio.to_thread(results.get)
+            pushed = (accepted, batches, elapsed, array("d", durations))
             # Let the queue drain (bounded), then stop listening.
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
@@ -374,6 +434,8 @@ def main() -> None:
             ),
         )
     finally:
+        for extra in processes_extra:
+            extra.kill()
         for process in processes:
             os.killpg(process.pid, signal.SIGTERM)
         for process in processes:
@@ -383,13 +445,9 @@ def main() -> None:
                 os.killpg(process.pid, signal.SIGKILL)
 
     accepted, batches, elapsed, durations = pushed
-    latencies, fanout = array("d"), array("d")
-    for client in clients:
-        latencies.extend(client.latencies)
-        fanout.extend(client.fanout)
-    messages = sum(c.messages for c in clients)
-    events = sum(c.events for c in clients)
-    gaps = sum(c.gaps for c in clients)
+    found = tally(clients)
+    latencies, fanout = found["latencies"], found["fanout"]
+    messages, events, gaps = found["messages"], found["events"], found["gaps"]
     rows = [
         (
             "websocket clients",
@@ -411,7 +469,7 @@ def main() -> None:
         ("  where: batch accepted -> processed", percentiles(processing)),
         (
             "  POST issued -> message sent",
-            percentiles(clients[0].server if clients else array("d")),
+            percentiles(found["server"]),
         ),
         ("  event published -> client", percentiles(fanout)),
         ("(event, client) samples", f"{len(latencies):,}"),

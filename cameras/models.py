@@ -190,7 +190,10 @@ class SignalDetail(models.Model):
 class DeviceEvent(models.Model):
     """One event as a device sent it; unique per device and event id (idempotent ingest)."""
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: the unique (device, event id) index serves lookups by device.
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     event_id = models.CharField(_("event id"), max_length=64)
     type = models.CharField(_("type"), max_length=16, choices=EventType.choices)
     ts = models.DateTimeField(_("device time"))
@@ -212,7 +215,10 @@ class DeviceEvent(models.Model):
 class Reading(models.Model):
     """One numeric value of a sensor reading, for series and charts."""
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="readings")
+    # No index of its own: the (device, metric, ts) index serves lookups by device.
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, related_name="readings", db_index=False
+    )
     metric = models.CharField(_("metric"), max_length=32)
     ts = models.DateTimeField(_("device time"))
     value = models.FloatField(_("value"))

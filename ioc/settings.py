@@ -180,6 +180,9 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery closes the database connection around every task unless told to reuse it; ioc/celery.py
+# applies CONN_MAX_AGE and the health check at task boundaries instead, as for requests.
+CELERY_DB_REUSE_MAX = 1_000_000_000
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Ingest floods must never delay a traffic-signal command: separate queues.
 CELERY_TASK_ROUTES = {

@@ -155,9 +155,12 @@ EVENT_TYPES = frozenset(EventType.values)
 
 
 def event_errors(
-    raw: Any, *, check_nul: bool = True
+    raw: Any, *, check_nul: bool = True, latest: datetime | None = None
 ) -> tuple[dict[str, str], dict[str, Any] | None]:
-    """Field errors of one raw event, and its cleaned fields when there are none."""
+    """Field errors of one raw event, and its cleaned fields when there are none.
+
+    ``latest`` is the latest time accepted (now + ``MAX_FUTURE`` when not given; a batch
+    passes it once for all its events)."""
     if not isinstance(raw, dict):
         return {"event": "must be a JSON object"}, None
     errors: dict[str, str] = {}
@@ -178,7 +181,7 @@ def event_errors(
         else:
             if ts.tzinfo is None or ts.utcoffset() is None:
                 errors["ts"] = "the time needs a UTC offset, e.g. 2026-11-21T08:00:00+07:00"
-            elif ts > timezone.now() + MAX_FUTURE:
+            elif ts > (latest or timezone.now() + MAX_FUTURE):
                 errors["ts"] = "the time is more than a day in the future: check the clock"
     if kind not in EVENT_TYPES:
         errors["type"] = f"must be one of {', '.join(EventType.values)}"
@@ -212,8 +215,9 @@ def ingest_parse(
         )
     cleaned: list[dict[str, Any]] = []
     errors = []
+    latest = timezone.now() + MAX_FUTURE
     for index, raw in enumerate(raw_events):
-        event_errors_found, event = event_errors(raw, check_nul=may_hold_nul)
+        event_errors_found, event = event_errors(raw, check_nul=may_hold_nul, latest=latest)
         if event_errors_found:
             event_ref = raw.get("id") if isinstance(raw, dict) else None
             errors.append({"index": index, "id": event_ref, "errors": event_errors_found})
@@ -259,12 +263,15 @@ def ingest_parse(
 def _insert_new_events(events: list[ParsedEvent], received_at: datetime) -> list[int]:
     """Insert the events, skipping those already stored; return the new rows' ids.
 
-    One multi-row INSERT ... ON CONFLICT DO NOTHING RETURNING per batch, on PostgreSQL and
-    SQLite alike: the database decides what is a duplicate, even across processes.
+    The database decides what is a duplicate (ON CONFLICT DO NOTHING on the unique device
+    and event id), even across processes. On PostgreSQL the batch goes in by COPY to a
+    temporary table and one INSERT ... SELECT from it: half the time of a 500-row VALUES
+    list, most of which went to adapting 3,000 parameters. Elsewhere, multi-row INSERTs.
     """
-    table = connection.ops.quote_name(Device.events.field.model._meta.db_table)
-    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    row = f"(%s, %s, %s, %s, %s, %s{json_cast})"
+    if connection.vendor == "postgresql":
+        return _insert_new_events_copy(events, received_at)
+    table = connection.ops.quote_name(DeviceEvent._meta.db_table)
+    row = "(%s, %s, %s, %s, %s, %s)"
     received = connection.ops.adapt_datetimefield_value(received_at)
     new: list[int] = []
     with connection.cursor() as cursor:
@@ -287,6 +294,48 @@ def _insert_new_events(events: list[ParsedEvent], received_at: datetime) -> list
                 params,
             )
             new.extend(int(row[0]) for row in cursor.fetchall())
+    return new
+
+
+# The session's staging table for accepted events (emptied at every commit).
+EVENTS_IN = "ioc_ingest_events_in"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(value: str) -> str:
+    """``value`` as a field of COPY's text format (backslash, tab and line ends escaped)."""
+    return value.translate(_COPY_ESCAPES)
+
+
+def _insert_new_events_copy(events: list[ParsedEvent], received_at: datetime) -> list[int]:
+    """_insert_new_events on PostgreSQL: COPY to the staging table, then one INSERT."""
+    received = received_at.isoformat()
+    buffer = io.StringIO()
+    for event in events:
+        data = copy_text(orjson.dumps(event.data).decode())
+        buffer.write(
+            f"{event.device_id}\t{copy_text(event.event_id)}\t{event.type}\t"
+            f"{event.ts.isoformat()}\t{received}\t{data}\n"
+        )
+    buffer.seek(0)
+    table = connection.ops.quote_name(DeviceEvent._meta.db_table)
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {EVENTS_IN} (device_id bigint, "
+            "event_id text, type text, ts timestamptz, received_at timestamptz, data jsonb) "
+            "ON COMMIT DELETE ROWS"
+        )
+        cursor.copy_expert(f"COPY {EVENTS_IN} FROM STDIN", buffer)
+        cursor.execute(
+            f"INSERT INTO {table} (device_id, event_id, type, ts, received_at, data) "  # noqa: S608
+            f"SELECT device_id, event_id, type, ts, received_at, data FROM {EVENTS_IN} "
+            "ON CONFLICT (device_id, event_id) DO NOTHING RETURNING id"
+        )
+        new = [int(row[0]) for row in cursor.fetchall()]
+        # Emptied now too: a caller's later statement in the same transaction (or a
+        # second batch in it) must not see these rows again.
+        cursor.execute(f"DELETE FROM {EVENTS_IN}")  # noqa: S608
     return new
 
 
@@ -601,13 +650,42 @@ def _process(batches: list[IngestBatch]) -> ProcessResult:
                 )
     _copy_readings(readings)
     StatusChange.objects.bulk_create(changes)
-    Device.objects.bulk_update(
-        changed_devices,
-        ["last_seen_at", "last_received_at", "latest", "status", "status_changed_at"],
-        batch_size=500,
-    )
+    _save_device_state(changed_devices)
     result.readings = len(readings)
     return result
+
+
+# What processing changes on a device row.
+STATE_FIELDS = ("last_seen_at", "last_received_at", "latest", "status", "status_changed_at")
+
+
+def _save_device_state(devices: list[Device]) -> None:
+    """Write the devices' latest state: on PostgreSQL one UPDATE ... FROM unnest(arrays)
+    (bulk_update's CASE expressions cost the worker an eighth of its time), else
+    bulk_update."""
+    if not devices:
+        return
+    if connection.vendor != "postgresql":
+        Device.objects.bulk_update(devices, list(STATE_FIELDS), batch_size=500)
+        return
+    table = connection.ops.quote_name(Device._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS d SET last_seen_at = v.last_seen_at, "  # noqa: S608
+            "last_received_at = v.last_received_at, latest = v.latest, status = v.status, "
+            "status_changed_at = v.status_changed_at FROM unnest(%s::bigint[], "
+            "%s::timestamptz[], %s::timestamptz[], %s::jsonb[], %s::text[], "
+            "%s::timestamptz[]) AS v(id, last_seen_at, last_received_at, latest, status, "
+            "status_changed_at) WHERE d.id = v.id",
+            [
+                [device.pk for device in devices],
+                [device.last_seen_at for device in devices],
+                [device.last_received_at for device in devices],
+                [orjson.dumps(device.latest).decode() for device in devices],
+                [device.status for device in devices],
+                [device.status_changed_at for device in devices],
+            ],
+        )
 
 
 # --- Sweeping -----------------------------------------------------------------------------

@@ -247,6 +247,25 @@ def test_vietnamese_text_and_odd_unicode_are_stored_as_sent(
     assert stored.data == data
 
 
+@pytest.mark.parametrize("event_id", ["\\N", "tab\there", "line\nbreak\r", "back\\slash"])
+def test_ids_and_text_with_copy_control_characters_are_stored_as_sent(
+    gateway_token: str, camera: Device, django_capture_on_commit_callbacks: Any, event_id: str
+) -> None:
+    # On PostgreSQL events go in through COPY's text format, where these characters (and
+    # a lone \N, its NULL) mean something: they must come out as sent.
+    data = {"note": "a\tb\\nc\nd \\N", "quote": 'say "hi"', "level": 1.5}
+    response = send(
+        gateway_token, [event(camera.code, event_id, **data)], django_capture_on_commit_callbacks
+    )
+    assert response.json() == {"accepted": 1, "duplicates": 0}
+    stored = DeviceEvent.objects.get(device=camera, event_id=event_id)
+    assert stored.data == data
+    again = send(
+        gateway_token, [event(camera.code, event_id, **data)], django_capture_on_commit_callbacks
+    )
+    assert again.json() == {"accepted": 0, "duplicates": 1}
+
+
 def test_more_than_1000_events_is_413(gateway_token: str, camera: Device) -> None:
     response = post(gateway_token, {"events": [event(camera.code, str(n)) for n in range(1001)]})
     assert response.status_code == 413
