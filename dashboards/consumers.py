@@ -1,13 +1,18 @@
 """The live channel of the staff screens (DESIGN.md websocket contract).
 
 The consumer authorises in ``connect()``, joins only the groups its user may see, sends a
-snapshot first and then relays events: it never filters a wider stream late. Every relayed
+snapshot first and then relays events: it never filters a wider stream late. Group messages
+reach it through the process's fan-out (``dashboards.fanout``): one subscription per group
+and process, not one per screen. Every relayed
 message carries its ``group`` and that group's ``seq``; a client that sees a gap (or a
 heartbeat ahead of what it has seen) sends ``{"type": "resync"}`` and gets a new snapshot.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections import deque
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -15,9 +20,15 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
+from dashboards.fanout import Fanout, Frames, fanout_for
 from dashboards.selectors import snapshot_for
-from ioc import realtime, selectors
+from ioc import selectors
 from ioc.models import Ward
+
+logger = logging.getLogger(__name__)
+
+# Texts a screen may fall behind by before its backlog is dropped (it then resyncs).
+OUTBOX_LIMIT = 2000
 
 
 class OpsConsumer(AsyncJsonWebsocketConsumer):
@@ -34,6 +45,10 @@ class OpsConsumer(AsyncJsonWebsocketConsumer):
     user: Any = None
     ward: Ward | None = None
     batched = False
+    fanout: Fanout | None = None
+    sender: asyncio.Task[None] | None = None
+    outbox: deque[str]
+    wakeup: asyncio.Event
 
     async def connect(self) -> None:
         """Refuse anyone without a staff role; join the user's groups; send the snapshot."""
@@ -56,12 +71,16 @@ class OpsConsumer(AsyncJsonWebsocketConsumer):
         groups = await database_sync_to_async(selectors.realtime_groups_for)(
             user, ward_code=self.ward.code if self.ward else None
         )
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        self.outbox = deque()
+        self.wakeup = asyncio.Event()
+        self.fanout = fanout_for(self.channel_layer)
+        await self.fanout.join(groups, self)
         self.groups_joined = groups
         self.user = user
         await self.accept()
         await self.send_snapshot()
+        # Events that arrived while the snapshot was read wait in the outbox until now.
+        self.sender = asyncio.get_running_loop().create_task(self._send_outbox())
 
     async def send_snapshot(self) -> None:
         """Send the user's current state (read after joining, so no event falls between)."""
@@ -69,9 +88,11 @@ class OpsConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(snapshot)
 
     async def disconnect(self, code: int) -> None:
-        """Leave the groups joined in connect()."""
-        for group in self.groups_joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        """Leave the groups joined in connect() and stop sending."""
+        if self.fanout is not None:
+            self.fanout.leave(self.groups_joined, self)
+        if self.sender is not None:
+            self.sender.cancel()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         """A ping gets a pong (to measure the round trip), a resync a fresh snapshot;
@@ -82,24 +103,25 @@ class OpsConsumer(AsyncJsonWebsocketConsumer):
         elif kind == "resync":
             await self.send_snapshot()
 
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        """Relay group messages straight to ``ops_event``. Channels' own dispatch first runs
-        close_old_connections through the single sync thread, for every message and every
-        client: with hundreds of clients that hop, not the socket, bounds the fan-out
-        (bench/live_latency.py). Relaying touches no database, so it needs none."""
-        if message.get("type") == realtime.CONSUMER_MESSAGE_TYPE:
-            await self.ops_event(message)
-            return
-        await super().dispatch(message)
+    def deliver(self, frames: Frames) -> None:
+        """Queue a group message's texts for this socket (called by the fan-out, never
+        waits). A screen that cannot keep up loses its backlog rather than the process's
+        memory: its next message then shows a ``seq`` gap and it resynchronises."""
+        if len(self.outbox) >= OUTBOX_LIMIT:
+            logger.info("live: a screen fell %d messages behind; it will resync", OUTBOX_LIMIT)
+            self.outbox.clear()
+        self.outbox.extend(frames.batched if self.batched else frames.single)
+        self.wakeup.set()
 
-    async def ops_event(self, message: dict[str, Any]) -> None:
-        """Relay the events of a group this consumer joined, one websocket message each; a
-        batch's events come encoded once by the publisher, so hundreds of clients cost no
-        re-encoding."""
-        if self.batched and "batch" in message:
-            await self.send(text_data=message["batch"])
-        elif "texts" in message:
-            for text in message["texts"]:
-                await self.send(text_data=text)
-        else:
-            await self.send_json(message["event"])
+    async def _send_outbox(self) -> None:
+        """Write queued texts to the socket in order, after the snapshot."""
+        try:
+            while True:
+                await self.wakeup.wait()
+                self.wakeup.clear()
+                while self.outbox:
+                    await self.base_send({"type": "websocket.send", "text": self.outbox.popleft()})
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the client went away mid-send; disconnect() cleans up
+            logger.debug("live: sending to a closed socket stopped", exc_info=True)

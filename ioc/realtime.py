@@ -196,7 +196,9 @@ def send_to_groups(groups: list[str], message: dict[str, Any]) -> None:
 
 def _group_send(layer: Any, group: str, event: dict[str, Any]) -> None:
     """One browser message through one group, wrapped for the consumers' handler."""
-    async_to_sync(layer.group_send)(group, {"type": CONSUMER_MESSAGE_TYPE, "event": event})
+    async_to_sync(layer.group_send)(
+        group, {"type": CONSUMER_MESSAGE_TYPE, "group": group, "event": event}
+    )
 
 
 def numbered_texts(group: str, last_seq: int, events: list[dict[str, Any]]) -> list[str]:
@@ -297,7 +299,7 @@ class _Batcher:
                 # 8 must not publish 8 first (clients would drop 7 as old and resync).
                 with self._sequencing(group):
                     texts = numbered_texts(group, next_seq(group, len(events)), events)
-                    message = {"type": CONSUMER_MESSAGE_TYPE, "texts": texts}
+                    message = {"type": CONSUMER_MESSAGE_TYPE, "group": group, "texts": texts}
                     if len(texts) > 1:
                         message["batch"] = batch_text(group, texts)
                     loop.run_until_complete(layer.group_send(group, message))

@@ -170,7 +170,7 @@ else:
 # thousands of events a second (shared/PERFORMANCE.md). 0 sends each event at once (the
 # embedded in-memory layer).
 IOC_LIVE_BATCH_SECONDS = (
-    float(os.environ.get("IOC_LIVE_BATCH_MS", "100" if REDIS_URL else "0")) / 1000
+    float(os.environ.get("IOC_LIVE_BATCH_MS", "50" if REDIS_URL else "0")) / 1000
 )
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"

@@ -58,6 +58,8 @@ def test_published_event_waits_for_commit_then_reaches_city_and_its_ward(
         # Each group numbers its own messages: a client sees a gap as a missed event.
         assert event.pop("group") == group
         assert isinstance(event.pop("seq"), int)
+        # The channel-layer message names its group too (the consumers' fan-out reads it).
+        assert message.pop("group") == group
         assert message == expected
 
 
