@@ -4,7 +4,7 @@ list and detail (administrators write through services), readings series and eve
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -84,10 +84,35 @@ FEATURE = (
 )
 
 
+def features_from_rows(rows: Iterable[tuple[Any, ...]]) -> bytes:
+    """GeoJSON features from ``MAP_FIELDS`` rows, joined with commas.
+
+    Written as bytes, each text value encoded by orjson: for 50,000 devices about twice as
+    fast as building the dicts and encoding them. Coordinates are stored with 6 decimals, so
+    repr() of their floats is exact JSON."""
+    dumps = orjson.dumps
+    return b",".join(
+        FEATURE
+        % (
+            dumps(code),
+            lon,
+            lat,
+            dumps(code),
+            dumps(name),
+            dumps(kind),
+            dumps(status),
+            dumps(ward),
+            dumps(last_seen_at),
+        )
+        for code, name, kind, status, ward, lat, lon, last_seen_at in rows
+    )
+
+
 class DeviceGeoJSONView(APIView):
     """Devices the caller may see, as a GeoJSON FeatureCollection (longitude first).
 
-    One query over ``values`` rows and orjson: 50,000 devices need no model instance.
+    One query and no model instance: on PostgreSQL the database writes each feature
+    (``map_selectors.device_features``), elsewhere ``features_from_rows`` does.
     """
 
     @extend_schema(
@@ -95,26 +120,12 @@ class DeviceGeoJSONView(APIView):
         responses={200: OpenApiResponse(description="GeoJSON FeatureCollection")},
     )
     def get(self, request: Request) -> HttpResponse:
-        rows = map_selectors.device_map_rows(request.user, _map_query(request))
-        # The features are written as bytes, each text value encoded by orjson: for 50,000
-        # devices this is about twice as fast as building the dicts and encoding them.
-        # Coordinates are stored with 6 decimals, so repr() of their floats is exact JSON.
-        dumps = orjson.dumps
-        features = b",".join(
-            FEATURE
-            % (
-                dumps(code),
-                lon,
-                lat,
-                dumps(code),
-                dumps(name),
-                dumps(kind),
-                dumps(status),
-                dumps(ward),
-                dumps(last_seen_at),
-            )
-            for code, name, kind, status, ward, lat, lon, last_seen_at in rows
-        )
+        query = _map_query(request)
+        written = map_selectors.device_features(request.user, query)
+        if written is not None:
+            features = written.encode()
+        else:
+            features = features_from_rows(map_selectors.device_map_rows(request.user, query))
         return HttpResponse(
             b'{"type":"FeatureCollection","features":[' + features + b"]}",
             content_type="application/json",

@@ -117,6 +117,51 @@ def device_map_rows(user: AnyUser, query: MapQuery) -> list[tuple[Any, ...]]:
         return cursor.fetchall()
 
 
+# One GeoJSON feature, written by PostgreSQL from the columns of ``_map_rows`` (``m``): text
+# values through to_json (JSON's escaping), coordinates as float8 text (the shortest exact
+# form, as Python's repr), last_seen_at in UTC as orjson writes it (no fraction when whole).
+_FEATURE_SQL = (
+    """'{"type":"Feature","id":' || to_json(m.map_code)::text"""
+    """ || ',"geometry":{"type":"Point","coordinates":[' || m.lon::text || ',' || m.lat::text"""
+    """ || ']},"properties":{"code":' || to_json(m.map_code)::text"""
+    """ || ',"name":' || to_json(m.map_name)::text"""
+    """ || ',"kind":' || to_json(m.map_kind)::text"""
+    """ || ',"status":' || to_json(m.map_status)::text"""
+    """ || ',"ward":' || coalesce(to_json(m.map_ward)::text, 'null')"""
+    """ || ',"last_seen_at":' || CASE WHEN m.map_seen IS NULL THEN 'null' ELSE"""
+    """ '"' || to_char(m.map_seen AT TIME ZONE 'UTC', CASE WHEN"""
+    """ mod(date_part('microseconds', m.map_seen)::bigint, 1000000) = 0"""
+    """ THEN 'YYYY-MM-DD"T"HH24:MI:SS' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US' END)"""
+    """ || '+00:00"' END || '}}'"""
+)
+# Let the planner spread the rows over parallel workers for this statement only: writing
+# 50,000 features is CPU work the second core halves (SET LOCAL ends with the statement's
+# implicit transaction, or with the caller's). Not for a street-level view: starting the
+# workers costs more than the few thousand features it holds.
+PARALLEL_MIN_BOX_DEGREES2 = 0.01  # about 10 km by 10 km
+_PARALLEL = (
+    "SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0; "
+    "SET LOCAL min_parallel_table_scan_size = 0; "
+)
+
+
+def device_features(user: AnyUser, query: MapQuery) -> str | None:
+    """On PostgreSQL, every matching device as a GeoJSON feature, written by the database
+    and joined with commas (one query; about half the time of reading the rows and
+    writing them in Python for 50,000 devices). None elsewhere: the caller writes them
+    from ``device_map_rows``."""
+    if connection.vendor != "postgresql":
+        return None
+    sql, params = _map_rows(devices_on_map(user, query)).query.sql_with_params()
+    box = query.bbox
+    area = (box.max_lon - box.min_lon) * (box.max_lat - box.min_lat) if box else math.inf
+    parallel = _PARALLEL if area >= PARALLEL_MIN_BOX_DEGREES2 else ""
+    with connection.cursor() as cursor:
+        # The inner SQL is compiled by the ORM with its values as parameters.
+        cursor.execute(f"{parallel}SELECT {_FEATURE_SQL} FROM ({sql}) AS m", params)  # noqa: S608
+        return ",".join(row[0] for row in cursor.fetchall())
+
+
 def device_map_count(user: AnyUser, query: MapQuery) -> int:
     """How many devices match ``query`` (one count on the indexed columns)."""
     return devices_on_map(user, query).count()

@@ -381,3 +381,52 @@ def test_geojson_is_the_same_whichever_way_the_rows_are_read(demo_city: None, lo
 
         assert datetime.fromisoformat(seen) == device.last_seen_at
     assert len(body["features"]) == Device.objects.count()
+
+
+def test_features_written_by_postgresql_are_the_ones_python_writes(demo_city: None) -> None:
+    """On PostgreSQL the database writes devices.geojson's features; they must be exactly
+    what the Python writer makes of the same rows: odd names escaped as JSON, coordinates
+    the same numbers, last_seen_at the same text (with and without a fraction, or null)."""
+    import json
+    from datetime import UTC, datetime
+
+    from cameras import map_selectors
+    from cameras.api import features_from_rows
+
+    odd = [
+        'Cổng "Bắc" \\ đường Lương Ngọc Quyến',
+        "tab\there, line\nbreak, cr\r, bell\x07",
+        "emoji 🚦 and zero\u200bwidth",
+    ]
+    seen = [
+        datetime(2026, 11, 21, 8, 0, 0, tzinfo=UTC),
+        datetime(2026, 11, 21, 8, 0, 0, 123456, tzinfo=UTC),
+        datetime(2026, 11, 21, 8, 0, 0, 500, tzinfo=UTC),
+        None,
+    ]
+    devices = list(Device.objects.order_by("code")[: len(seen)])
+    for n, device in enumerate(devices):
+        device.name = odd[n % len(odd)]
+        device.last_seen_at = seen[n]
+    Device.objects.bulk_update(devices, ["name", "last_seen_at"])
+    operator = User.objects.get(username="operator")
+    query = map_selectors.MapQuery()
+
+    written = map_selectors.device_features(operator, query)
+    python = json.loads(
+        b"[" + features_from_rows(map_selectors.device_map_rows(operator, query)) + b"]"
+    )
+    if connection.vendor != "postgresql":
+        assert written is None  # the Python writer serves SQLite
+        return
+    assert written is not None
+    database = json.loads("[" + written + "]")
+    assert sorted(database, key=lambda f: f["id"]) == sorted(python, key=lambda f: f["id"])
+    by_code = {f["id"]: f["properties"] for f in database}
+    assert [by_code[d.code]["last_seen_at"] for d in devices] == [
+        "2026-11-21T08:00:00+00:00",
+        "2026-11-21T08:00:00.123456+00:00",
+        "2026-11-21T08:00:00.000500+00:00",
+        None,
+    ]
+    assert {by_code[d.code]["name"] for d in devices} == set(odd)
