@@ -77,8 +77,12 @@ class OpsConsumer(AsyncJsonWebsocketConsumer):
         await self.fanout.join(groups, self)
         self.groups_joined = groups
         self.user = user
-        await self.accept()
-        await self.send_snapshot()
+        try:
+            await self.accept()
+            await self.send_snapshot()
+        except BaseException:  # no disconnect() follows a failed connect(): leave now
+            self.fanout.leave(groups, self)
+            raise
         # Events that arrived while the snapshot was read wait in the outbox until now.
         self.sender = asyncio.get_running_loop().create_task(self._send_outbox())
 

@@ -57,7 +57,8 @@ class Fanout:
 
     def __init__(self, layer: Any) -> None:
         self.layer = layer
-        self.members: dict[str, set[Member]] = {}
+        # Weak: a consumer whose task died without disconnect() must not be kept (nor fed).
+        self.members: dict[str, weakref.WeakSet[Member]] = {}
         self.subscribed: set[str] = set()
         self.channel: str | None = None
         self.task: asyncio.Task[None] | None = None
@@ -74,13 +75,14 @@ class Fanout:
                 if group not in self.subscribed:
                     await self.layer.group_add(group, self.channel)
                     self.subscribed.add(group)
-                self.members.setdefault(group, set()).add(member)
+                self.members.setdefault(group, weakref.WeakSet()).add(member)
 
     def leave(self, groups: list[str], member: Member) -> None:
         """Remove ``member``. The process stays subscribed: the groups are few (the city and
         its wards) and screens come and go."""
         for group in groups:
-            self.members.get(group, set()).discard(member)
+            if group in self.members:
+                self.members[group].discard(member)
 
     async def _relay(self, channel: str) -> None:
         """Hand every message to the members of its group, for as long as the process runs."""

@@ -102,3 +102,28 @@ def test_portal_on_a_phone_shows_the_city_and_its_wards(asgi_server: str, browse
     assert width <= 390, "the portal must not scroll sideways on a phone"
     shot(page, "portal-phone")
     context.close()
+
+
+def test_a_wall_screen_shows_a_full_camera_grid_and_the_city(
+    asgi_server: str, expected: dict[str, int], browser: Any
+) -> None:
+    # The control room's wall: a 2560x1440 screen, 4x4 cameras of one ward, then the city.
+    page = browser.new_page(viewport={"width": 2560, "height": 1440})
+    log_in(page, asgi_server, "operator")
+    page.goto(f"{asgi_server}/ops/cameras/wall/?grid=4")
+    tiles = page.locator("[data-testid=wall-grid] [data-tile]")
+    assert tiles.count() == 16
+    grid = page.locator("[data-testid=wall-grid]").bounding_box()
+    # As large as the screen allows with all four rows of 16:9 tiles in view, unscrolled.
+    assert grid is not None and grid["width"] > 1600, "the grid uses the wall's size"
+    last = tiles.nth(15).bounding_box()
+    assert last is not None and last["y"] + last["height"] <= 1440, "the last row is in view"
+    first, fifth = tiles.nth(0).bounding_box(), tiles.nth(4).bounding_box()
+    assert first is not None and fifth is not None
+    assert abs(first["x"] - fifth["x"]) < 2 and fifth["y"] > first["y"], "four to a row"
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 2560
+    shot(page, "wall-cameras-2560")
+    page.goto(f"{asgi_server}/ops/")
+    assert map_counts(page) == {"wards": 32, "devices": expected["devices"]}
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 2560
+    shot(page, "wall-ops-2560")

@@ -138,3 +138,19 @@ def test_a_screen_that_falls_behind_drops_its_backlog_and_then_sees_a_gap() -> N
     # The backlog is gone and what is left is numbered after it: the client sees the gap
     # and asks for a fresh snapshot, instead of the server holding megabytes for it.
     assert [json.loads(text)["seq"] for text in outbox] == [OUTBOX_LIMIT + 1]
+
+
+def test_a_screen_whose_consumer_is_gone_is_not_kept() -> None:
+    import gc
+
+    async def scenario() -> int:
+        fanout = Fanout(InMemoryChannelLayer())
+        gone = Screen()
+        await fanout.join([CITY], gone)
+        del gone  # its consumer task died without calling disconnect()
+        gc.collect()
+        assert fanout.task is not None
+        fanout.task.cancel()
+        return len(fanout.members[CITY])
+
+    assert asyncio.run(scenario()) == 0
