@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ioc.models import Department, Incident, Ward
+from ioc.models import Department, Incident, TimelineEntry, Ward
 from services.choices import EntryKind, PhotoKind, RequestLevel, RequestSource, RequestStatus
 
 OPEN_STATUSES = (
@@ -270,33 +270,17 @@ class RequestPhoto(models.Model):
         return str(self.image.name)
 
 
-class RequestEntry(models.Model):
+class RequestEntry(TimelineEntry):
     """One line of a request's timeline; ``public`` ones the citizen sees (never notes)."""
 
     request = models.ForeignKey(
         ServiceRequest, verbose_name=_("request"), on_delete=models.CASCADE, related_name="timeline"
     )
-    at = models.DateTimeField(_("at"), default=timezone.now)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("by"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
     kind = models.CharField(_("kind"), max_length=16, choices=EntryKind.choices)
     public = models.BooleanField(_("public"), default=True)
-    text = models.TextField(_("text"), blank=True)
-    data = models.JSONField(_("data"), default=dict, blank=True)
 
-    class Meta:
-        verbose_name = _("timeline entry")
-        verbose_name_plural = _("timeline")
-        ordering = ["at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.kind}"
+    class Meta(TimelineEntry.Meta):
+        pass
 
 
 class Holiday(models.Model):

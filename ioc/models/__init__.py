@@ -1,6 +1,15 @@
 """Models of the core: wards, staff, alerts and the audit log (core), incidents (incidents)."""
 
-from ioc.models.core import WARD_TITLES, Alert, AuditEntry, Department, User, Ward, WardQuerySet
+from ioc.models.core import (
+    WARD_TITLES,
+    Alert,
+    AuditEntry,
+    Department,
+    TimelineEntry,
+    User,
+    Ward,
+    WardQuerySet,
+)
 from ioc.models.incidents import (
     Incident,
     IncidentChecklistItem,
@@ -19,6 +28,7 @@ __all__ = [
     "IncidentEntry",
     "IncidentType",
     "IncidentTypeStep",
+    "TimelineEntry",
     "User",
     "Ward",
     "WardQuerySet",

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ioc.choices import IncidentEntryKind, IncidentStatus, Severity
-from ioc.models.core import Ward
+from ioc.models.core import TimelineEntry, Ward
 
 OPEN_STATUSES = (IncidentStatus.OPEN, IncidentStatus.IN_PROGRESS)
 
@@ -158,32 +158,16 @@ class IncidentChecklistItem(models.Model):
         return self.text
 
 
-class IncidentEntry(models.Model):
+class IncidentEntry(TimelineEntry):
     """One line of an incident's timeline: a note or a recorded action, never edited."""
 
     incident = models.ForeignKey(
         Incident, verbose_name=_("incident"), on_delete=models.CASCADE, related_name="timeline"
     )
-    at = models.DateTimeField(_("at"), default=timezone.now)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("by"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
     kind = models.CharField(_("kind"), max_length=16, choices=IncidentEntryKind.choices)
-    text = models.TextField(_("text"), blank=True)
-    data = models.JSONField(_("data"), default=dict, blank=True)
 
-    class Meta:
-        verbose_name = _("timeline entry")
-        verbose_name_plural = _("timeline")
-        ordering = ["at", "id"]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.kind}"
+    class Meta(TimelineEntry.Meta):
+        pass
 
     @property
     def change(self) -> str:

@@ -179,3 +179,20 @@ def test_queue_query_count_does_not_grow_with_requests(demo_city: Any, login: An
     with CaptureQueriesContext(connection) as many:
         client.get("/ops/requests/")
     assert len(many) == len(few)
+
+
+def test_a_long_queue_pages_and_the_next_page_keeps_the_filters(
+    demo_city: Any, login: Any, monkeypatch: Any
+) -> None:
+    from services import staff_views
+
+    monkeypatch.setattr(staff_views, "PAGE_SIZE", 2)
+    codes = {file_request(OWN).code for _ in range(3)}
+    client = login("official1")
+    first = client.get("/ops/requests/", {"status": "new"}).content.decode()
+    assert '<span class="current" aria-current="page">1 / 2</span>' in first
+    assert 'href="?status=new&amp;page=2" rel="next"' in first
+    second = client.get("/ops/requests/", {"status": "new", "page": 2}).content.decode()
+    assert 'rel="prev"' in second and 'rel="next"' not in second
+    shown = {code for code in codes if code in first} | {code for code in codes if code in second}
+    assert shown == codes
