@@ -51,20 +51,47 @@ def device_get_for_user(user: AnyUser, code: str) -> Device:
     return devices_visible_to(user).get(code=code)
 
 
-def device_counts_by_ward(user: AnyUser) -> dict[int, dict[str, Any]]:
-    """Per visible ward id: device totals by kind and how many of them are online."""
-    rows = (
-        scope_by_ward(Device.objects.all(), user)
-        .values("ward_id")
-        .annotate(
-            total=Count("id"),
-            online=Count("id", filter=Q(status=DeviceStatus.ONLINE)),
-            cameras=Count("id", filter=Q(kind=DeviceKind.CAMERA)),
-            sensors=Count("id", filter=Q(kind=DeviceKind.SENSOR)),
-            signals=Count("id", filter=Q(kind=DeviceKind.SIGNAL)),
-        )
-    )
-    return {row["ward_id"]: row for row in rows}
+@dataclass(frozen=True)
+class DeviceTally:
+    """How many devices there are per (ward id, kind, status), from one GROUP BY over an
+    index (``device_ward_kind_status``); the per-ward table and the per-kind KPIs both
+    read it, so a page that shows both counts the devices once."""
+
+    counts: dict[tuple[int, str, str], int]
+
+    def by_ward(self) -> dict[int, dict[str, int]]:
+        """Per ward id: total, online, and the totals of cameras, sensors and signals."""
+        plural: dict[str, str] = {DeviceKind.CAMERA: "cameras", DeviceKind.SENSOR: "sensors"}
+        wards: dict[int, dict[str, int]] = {}
+        for (ward_id, kind, status), count in self.counts.items():
+            row = wards.setdefault(
+                ward_id, {"total": 0, "online": 0, "cameras": 0, "sensors": 0, "signals": 0}
+            )
+            row["total"] += count
+            row["online"] += count if status == DeviceStatus.ONLINE else 0
+            row[plural.get(kind, "signals")] += count
+        return wards
+
+    def by_kind(self) -> dict[str, dict[str, int]]:
+        """Per kind (every kind present, zero when none): total and online."""
+        kinds = {kind: {"total": 0, "online": 0} for kind in DeviceKind.values}
+        for (_ward_id, kind, status), count in self.counts.items():
+            row = kinds.setdefault(kind, {"total": 0, "online": 0})
+            row["total"] += count
+            row["online"] += count if status == DeviceStatus.ONLINE else 0
+        return kinds
+
+
+def device_tally(user: AnyUser, *, ward: Any = None) -> DeviceTally:
+    """The devices ``user`` may see (in one ``ward``, if given), counted per ward, kind and
+    status: one query, whatever the number of devices."""
+    devices = scope_by_ward(Device.objects.all(), user)
+    if ward is not None:
+        devices = devices.filter(ward=ward)
+    # Count("kind") rather than of ids: every column read is in the index, so PostgreSQL
+    # reads the index alone.
+    rows = devices.order_by().values_list("ward_id", "kind", "status").annotate(n=Count("kind"))
+    return DeviceTally({(ward_id, kind, status): n for ward_id, kind, status, n in rows})
 
 
 def device_map_features(user: AnyUser, *, ward_code: str | None = None) -> list[Mapping[str, Any]]:

@@ -13,13 +13,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from cameras.choices import DeviceKind, DeviceStatus
+from cameras.choices import DeviceKind
 from cameras.models import Device
-from cameras.selectors import CREDENTIAL_FIELDS, device_map_features
+from cameras.selectors import CREDENTIAL_FIELDS, DeviceTally, device_map_features, device_tally
 from ioc import realtime, selectors
 from ioc.choices import AlertStatus, Severity
 from ioc.models import Alert, Incident, Ward
@@ -45,23 +45,19 @@ def _in(queryset: QuerySet[Any], user: AnyUser, ward: Ward | None) -> QuerySet[A
     return scoped.filter(ward=ward) if ward is not None else scoped
 
 
-def kpis_for(user: AnyUser, *, ward: Ward | None = None) -> dict[str, Any]:
+def kpis_for(
+    user: AnyUser, *, ward: Ward | None = None, tally: DeviceTally | None = None
+) -> dict[str, Any]:
     """Device availability by kind, open alerts and open incidents by severity, and the
-    citizen requests' figures, in the wards ``user`` may see (or in one of them): four
-    aggregate queries, whatever the number of rows or wards."""
-    device_rows = (
-        _in(Device.objects.all(), user, ward)
-        .order_by()
-        .values("kind")
-        .annotate(total=Count("id"), online=Count("id", filter=Q(status=DeviceStatus.ONLINE)))
-    )
-    devices = {kind: {"total": 0, "online": 0, "online_pct": 0.0} for kind in DeviceKind.values}
-    for row in device_rows:
-        devices[row["kind"]] = {
-            "total": row["total"],
-            "online": row["online"],
-            "online_pct": _percent(row["online"], row["total"]),
-        }
+    citizen requests' figures, in the wards ``user`` may see (or in one of them): a fixed
+    number of aggregate queries, whatever the number of rows or wards. ``tally``: the
+    devices already counted for the same user and ward (a page that also shows them)."""
+    if tally is None:
+        tally = device_tally(user, ward=ward)
+    devices = {
+        kind: {**row, "online_pct": _percent(row["online"], row["total"])}
+        for kind, row in tally.by_kind().items()
+    }
     alert_rows = (
         _in(Alert.objects.all(), user, ward)
         .exclude(status=AlertStatus.RESOLVED)
@@ -141,18 +137,20 @@ def map_embeds_devices(kpis: dict[str, Any]) -> bool:
     return total <= int(settings.IOC_MAP_EMBED_LIMIT)
 
 
-def snapshot_for(user: AnyUser, *, ward: Ward | None = None) -> dict[str, Any]:
+def snapshot_for(
+    user: AnyUser, *, ward: Ward | None = None, tally: DeviceTally | None = None
+) -> dict[str, Any]:
     """The state a websocket client starts (or resynchronises) from, scoped to ``user``
     (and to one ``ward`` the user may see, for a ward's screen): KPIs, open alerts and
     incidents and, for a city small enough, every device; a fixed number of queries
-    whatever the number of devices.
+    whatever the number of devices (``tally``: as for ``kpis_for``).
 
     The groups' sequence numbers are read before the data: an event numbered after them
     is delivered to the client, and one numbered before them committed before the reads.
     """
     groups = selectors.realtime_groups_for(user, ward_code=ward.code if ward else None)
     seq = realtime.current_seqs(groups)
-    kpis = kpis_for(user, ward=ward)
+    kpis = kpis_for(user, ward=ward, tally=tally)
     embedded = map_embeds_devices(kpis)
     devices = {}
     if embedded:

@@ -29,9 +29,12 @@ from ioc.views import staff_required
 from services.choices import RequestStatus
 
 
-def _ward_rows(request: HttpRequest) -> list[dict[str, object]]:
-    """The visible wards with their device counts, for the tables."""
-    counts = device_selectors.device_counts_by_ward(request.user)
+def _ward_rows(
+    request: HttpRequest, tally: device_selectors.DeviceTally | None = None
+) -> list[dict[str, object]]:
+    """The visible wards with their device counts, for the tables (``tally``: the visible
+    devices already counted)."""
+    counts = (tally or device_selectors.device_tally(request.user)).by_ward()
     rows = []
     wards = sorted(
         selectors.wards_visible_to(request.user), key=lambda w: vietnamese_sort_key(w.name)
@@ -89,12 +92,16 @@ def _live_labels() -> dict[str, object]:
     }
 
 
-def _dashboard_context(request: HttpRequest, ward: Ward | None = None) -> dict[str, Any]:
+def _dashboard_context(
+    request: HttpRequest,
+    ward: Ward | None = None,
+    tally: device_selectors.DeviceTally | None = None,
+) -> dict[str, Any]:
     """What the live dashboard template needs, for the city or for one ``ward``."""
     user = request.user
     # The live channel's own snapshot: the map and feed draw the same data whether or not
     # the websocket connects.
-    initial = snapshot_for(user, ward=ward)
+    initial = snapshot_for(user, ward=ward, tally=tally)
     kpis: Any = initial["kpis"]
     return {
         "ward": ward,
@@ -128,12 +135,13 @@ def ops_home(request: HttpRequest) -> HttpResponse:
         codes = list(selectors.wards_visible_to(user).values_list("code", flat=True)[:2])
         if len(codes) == 1:
             return redirect("ops-ward-detail", code=codes[0])
-    rows = _ward_rows(request)
+    tally = device_selectors.device_tally(user)
+    rows = _ward_rows(request, tally)
     totals = {
         key: sum(int(row[key]) for row in rows)  # type: ignore[call-overload]
         for key in ("total", "online", "cameras", "sensors", "signals")
     }
-    context = _dashboard_context(request)
+    context = _dashboard_context(request, tally=tally)
     context.update(rows=rows, totals=totals, ward_count=len(rows), nav="home")
     return render(request, "ops/home.html", context)
 

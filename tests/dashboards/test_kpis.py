@@ -92,13 +92,14 @@ def test_department_staff_see_city_wide_kpis(alerts_in_two_wards: None) -> None:
     assert kpis_for(User.objects.get(username="department1"))["alerts_open"] == 4
 
 
-def test_kpis_take_four_queries_whatever_the_scope(
+def test_kpis_take_six_queries_whatever_the_scope(
     alerts_in_two_wards: None, django_assert_num_queries: Any
 ) -> None:
     for username in ("operator", "official1"):
         user = User.objects.get(username=username)
-        # devices by kind, open alerts and incidents by severity, requests' figures
-        with django_assert_num_queries(4):
+        # devices per ward, kind and status; open alerts and incidents by severity; the
+        # requests' open, resolved and rated figures
+        with django_assert_num_queries(6):
             kpis_for(user)
 
 
@@ -140,7 +141,7 @@ def test_kpi_api_query_count_is_fixed(
 ) -> None:
     client = login("official1")
     client.get("/api/v1/kpis")
-    with django_assert_num_queries(6):  # session, user, then the four KPI aggregates
+    with django_assert_num_queries(8):  # session, user, then the six KPI aggregates
         client.get("/api/v1/kpis")
 
 
@@ -197,8 +198,8 @@ def test_snapshot_query_count_is_fixed(
 ) -> None:
     user = User.objects.get(username="official1")
     # groups, devices, wards, alerts (ward, device, users joined), incidents and requests
-    # (joined), four KPI aggregates
-    with django_assert_num_queries(10):
+    # (joined), six KPI aggregates
+    with django_assert_num_queries(12):
         snapshot_for(user)
 
 

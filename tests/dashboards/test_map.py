@@ -248,14 +248,14 @@ def test_snapshot_query_count_does_not_grow_with_devices(
     demo_city: None, settings: Any, django_assert_num_queries: Any
 ) -> None:
     operator = User.objects.get(username="operator")
-    # wards, groups (none: operator), kpis x4, devices, alerts, incidents, requests
-    with django_assert_num_queries(9):
+    # wards, groups (none: operator), kpis x6, devices, alerts, incidents, requests
+    with django_assert_num_queries(11):
         snapshot_for(operator)
     add_devices(OWN, 50)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(11):
         snapshot_for(operator)
     settings.IOC_MAP_EMBED_LIMIT = 10
-    with django_assert_num_queries(8):  # no device rows at all
+    with django_assert_num_queries(10):  # no device rows at all
         snapshot_for(operator)
 
 
@@ -286,22 +286,26 @@ def test_ops_page_query_count_does_not_grow_with_devices(
     with CaptureQueriesContext(connection) as after:
         assert client.get("/ops/").status_code == 200
     assert len(after.captured_queries) == len(before.captured_queries) == OPS_PAGE_QUERIES
+    # The ward table and the KPI tiles share one count of the devices.
+    device_reads = [q["sql"] for q in after.captured_queries if 'FROM "cameras_device"' in q["sql"]]
+    assert len(device_reads) == 1 and "GROUP BY" in device_reads[0]
 
 
-# session, user, wards (table), device counts by ward, kpis x4, wards (snapshot), open
-# alerts, incidents and requests (snapshot), open alerts (feed)
-OPS_PAGE_QUERIES = 13
+# session, user, wards (table), devices per ward, kind and status (table and KPIs), kpis
+# x5 (alerts, incidents, requests open, resolved and rated), wards (snapshot), open alerts,
+# incidents and requests (snapshot), open alerts (feed)
+OPS_PAGE_QUERIES = 14
 
 
 def test_kpis_api_query_count_does_not_grow_with_devices(
     login: Any, demo_city: None, django_assert_num_queries: Any
 ) -> None:
     client = login("operator")
-    # session, user, devices by kind, alerts and incidents by severity, requests
-    with django_assert_num_queries(6):
+    # session, user, devices by kind, alerts and incidents by severity, requests x3
+    with django_assert_num_queries(8):
         before = client.get("/api/v1/kpis").json()
     add_devices(OWN, 50)
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(8):
         after = client.get("/api/v1/kpis").json()
     assert after["devices"]["camera"]["total"] == before["devices"]["camera"]["total"] + 50
 

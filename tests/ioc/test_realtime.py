@@ -177,3 +177,48 @@ def test_heartbeat_reaches_city_and_every_ward_group(db: None, listener: GroupLi
     for channel in (city, own):
         event = listener.receive(channel)["event"]
         assert (event["type"], event["ward"], event["data"]) == ("heartbeat", "", {})
+
+
+def test_json_safe_gives_what_a_round_trip_through_djangos_encoder_gives() -> None:
+    import json
+    import uuid
+    from datetime import date, time, timedelta
+    from zoneinfo import ZoneInfo
+
+    from django.core.serializers.json import DjangoJSONEncoder
+    from django.utils.translation import gettext_lazy
+
+    data = {
+        "utc": datetime(2026, 3, 1, 8, 30, 0, 123456, tzinfo=UTC),
+        "whole": datetime(2026, 3, 1, 8, 30, tzinfo=UTC),
+        "hanoi": datetime(2026, 3, 1, 15, 30, 0, 500, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")),
+        "naive": datetime(2026, 3, 1, 8, 30, 1),
+        "day": date(2026, 3, 1),
+        "clock": time(8, 30, 0, 250000),
+        "span": timedelta(hours=26, seconds=5),
+        "amount": Decimal("21.584100"),
+        "id": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "label": gettext_lazy("Live"),
+        "nested": [{"n": 1, "x": 1.5, "ok": True, "none": None}, ("a", "Phường Đồng Quang")],
+        7: "an integer key",
+    }
+    assert realtime.json_safe(data) == json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+    with pytest.raises(TypeError):
+        realtime.json_safe({"not json": {1, 2}})
+
+
+def test_plain_json_script_matches_djangos_element_and_cannot_close_it() -> None:
+    import json
+
+    from django.template import Context, Template
+
+    value = {"name": "</script><b>Đồng Quang & co</b>", "n": [1, 2.5, None]}
+    rendered = Template('{% load ioc_json %}{{ value|plain_json_script:"x-data" }}').render(
+        Context({"value": value})
+    )
+    django = Template('{{ value|json_script:"x-data" }}').render(Context({"value": value}))
+    head = '<script id="x-data" type="application/json">'
+    assert rendered.startswith(head) and rendered.endswith("</script>")
+    assert rendered.count("</script>") == 1 and "<b>" not in rendered
+    body = rendered[len(head) : -len("</script>")]
+    assert json.loads(body) == json.loads(django[len(head) : -len("</script>")]) == value
