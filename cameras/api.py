@@ -121,10 +121,8 @@ class DeviceGeoJSONView(APIView):
     )
     def get(self, request: Request) -> HttpResponse:
         query = _map_query(request)
-        written = map_selectors.device_features(request.user, query)
-        if written is not None:
-            features = written.encode()
-        else:
+        features = map_selectors.device_features(request.user, query)
+        if features is None:
             features = features_from_rows(map_selectors.device_map_rows(request.user, query))
         return HttpResponse(
             b'{"type":"FeatureCollection","features":[' + features + b"]}",

@@ -424,7 +424,7 @@ def test_features_written_by_postgresql_are_the_ones_python_writes(demo_city: No
         assert written is None  # the Python writer serves SQLite
         return
     assert written is not None
-    database = json.loads("[" + written + "]")
+    database = json.loads(b"[" + written + b"]")
     assert sorted(database, key=lambda f: f["id"]) == sorted(python, key=lambda f: f["id"])
     by_code = {f["id"]: f["properties"] for f in database}
     assert [by_code[d.code]["last_seen_at"] for d in devices] == [
@@ -434,3 +434,44 @@ def test_features_written_by_postgresql_are_the_ones_python_writes(demo_city: No
         None,
     ]
     assert {by_code[d.code]["name"] for d in devices} == set(odd)
+
+
+def _features_by_code(writer: str) -> dict[str, Any]:
+    """The operator's whole map as one writer writes it, by device code."""
+    import json
+
+    from cameras import map_selectors
+    from cameras.api import features_from_rows
+
+    operator = User.objects.get(username="operator")
+    query = map_selectors.MapQuery()
+    if writer == "database":
+        written = map_selectors.device_features(operator, query)
+        assert written is not None
+    else:
+        written = features_from_rows(map_selectors.device_map_rows(operator, query))
+    return {feature["id"]: feature for feature in json.loads(b"[" + written + b"]")}
+
+
+@pytest.mark.integration
+def test_the_kept_start_of_each_feature_follows_every_kind_of_write(demo_city: None) -> None:
+    """PostgreSQL keeps the start of each device's feature on its row (a trigger): a move,
+    a rename by a bulk UPDATE, a change of ward, a ward whose code changes, a new device,
+    and a row whose kept text is missing all give what the Python writer gives."""
+    first, second, third = Device.objects.order_by("code")[:3]
+    first.latitude, first.longitude = Decimal("21.600001"), Decimal("105.850002")
+    first.save()
+    Device.objects.filter(pk=second.pk).update(name='Đổi tên "mới" \\ lần 2')
+    other = Ward.objects.get(code=OTHER)
+    Device.objects.filter(pk=third.pk).update(ward=other)
+    Ward.objects.filter(pk=other.pk).update(code="99999")
+    add_devices(OWN, 2)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE cameras_device SET map_feature = NULL WHERE id = %s", [first.pk])
+
+    database = _features_by_code("database")
+    assert database == _features_by_code("python")
+    assert database[first.code]["geometry"]["coordinates"] == [105.850002, 21.600001]
+    assert database[second.code]["properties"]["name"] == 'Đổi tên "mới" \\ lần 2'
+    assert database[third.code]["properties"]["ward"] == "99999"
+    assert {f["properties"]["ward"] for f in database.values()} >= {"99999", OWN}
