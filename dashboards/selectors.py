@@ -140,10 +140,18 @@ def map_embeds_devices(kpis: dict[str, Any]) -> bool:
 def snapshot_for(
     user: AnyUser, *, ward: Ward | None = None, tally: DeviceTally | None = None
 ) -> dict[str, Any]:
+    """The websocket snapshot (``snapshot_parts``) as plain JSON types."""
+    return dict(realtime.json_safe(snapshot_parts(user, ward=ward, tally=tally)))
+
+
+def snapshot_parts(
+    user: AnyUser, *, ward: Ward | None = None, tally: DeviceTally | None = None
+) -> dict[str, Any]:
     """The state a websocket client starts (or resynchronises) from, scoped to ``user``
     (and to one ``ward`` the user may see, for a ward's screen): KPIs, open alerts and
     incidents and, for a city small enough, every device; a fixed number of queries
-    whatever the number of devices (``tally``: as for ``kpis_for``).
+    whatever the number of devices (``tally``: as for ``kpis_for``). Datetimes are still
+    datetimes here; ``snapshot_for`` gives the plain JSON the client receives.
 
     The groups' sequence numbers are read before the data: an event numbered after them
     is delivered to the client, and one numbered before them committed before the reads.
@@ -166,7 +174,7 @@ def snapshot_for(
             }
             for row in device_map_features(user, ward_code=ward.code if ward else None)
         }
-    snapshot = {
+    return {
         "type": "snapshot",
         "at": timezone.now(),
         "heartbeat_seconds": realtime.heartbeat_seconds(),
@@ -181,7 +189,6 @@ def snapshot_for(
         "requests": open_requests_for(user, ward=ward),
         "kpis": kpis,
     }
-    return dict(realtime.json_safe(snapshot))
 
 
 # --- Series per day (reports) ---------------------------------------------------------------

@@ -18,8 +18,8 @@ from django.views.decorators.http import require_POST
 from cameras import selectors as device_selectors
 from cameras.choices import DeviceKind, DeviceStatus
 from dashboards.panel_views import SNAPSHOT_REFRESH_SECONDS, panel_labels
-from dashboards.selectors import open_alerts_for, snapshot_for
-from ioc import selectors
+from dashboards.selectors import snapshot_parts
+from ioc import realtime, selectors
 from ioc.alerts_api import alert_act
 from ioc.choices import AlertStatus, IncidentStatus, Role, Severity
 from ioc.models import Alert, Ward
@@ -101,7 +101,8 @@ def _dashboard_context(
     user = request.user
     # The live channel's own snapshot: the map and feed draw the same data whether or not
     # the websocket connects.
-    initial = snapshot_for(user, ward=ward, tally=tally)
+    parts = snapshot_parts(user, ward=ward, tally=tally)
+    initial = realtime.json_safe(parts)
     kpis: Any = initial["kpis"]
     return {
         "ward": ward,
@@ -116,7 +117,8 @@ def _dashboard_context(
             (severity, label, kpis["alerts"][severity])
             for severity, label in reversed(Severity.choices)
         ],
-        "feed_alerts": open_alerts_for(user, limit=FEED_LENGTH, ward=ward),
+        # The snapshot's newest alerts, with their datetimes (the snapshot is plain JSON).
+        "feed_alerts": parts["alerts"][:FEED_LENGTH],
         "incidents_open": kpis["incidents_open"],
         "request_kpis": kpis["requests"],
         "can_handle_incidents": selectors.may_handle_incidents(user),

@@ -292,9 +292,9 @@ def test_ops_page_query_count_does_not_grow_with_devices(
 
 
 # session, user, wards (table), devices per ward, kind and status (table and KPIs), kpis
-# x5 (alerts, incidents, requests open, resolved and rated), wards (snapshot), open alerts,
-# incidents and requests (snapshot), open alerts (feed)
-OPS_PAGE_QUERIES = 14
+# x5 (alerts, incidents, requests open, resolved and rated), wards (snapshot), open alerts
+# (snapshot and feed), incidents and requests (snapshot)
+OPS_PAGE_QUERIES = 13
 
 
 def test_kpis_api_query_count_does_not_grow_with_devices(
