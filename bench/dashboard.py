@@ -2,13 +2,14 @@
 HTTP server.
 
 Loads the demo city into a scratch PostgreSQL database, adds devices up to --devices
-(random points inside the wards) and --readings readings (COPY, spread over 30 days),
-starts gunicorn (2 processes) and, logged in as the city operator, times: the viewport
-GeoJSON (a 2 km box in the centre), the full-city GeoJSON, the time to first byte of
-/ops/, and the map's own endpoints (devices.map for the same viewport and for the whole
-city, devices.search). Prints p50/p95/p99 against the targets of issue 4 (viewport p95 <=
-50 ms, full city p95 <= 300 ms, /ops/ TTFB p95 <= 200 ms), with --requests citizen requests
-(200,000 by default) in the database as the issue asks.
+(random points inside the wards), --readings readings (COPY, spread over 30 days) and
+--requests citizen requests (200,000 by default, as the issue asks), vacuums them as
+autovacuum would after such a load, starts gunicorn (2 processes) and, logged in as the
+city operator, times: the viewport GeoJSON (a 2 km box in the centre), the full-city
+GeoJSON, the time to first byte of /ops/, and the map's own endpoints (devices.map for
+the same viewport and for the whole city, devices.search). Prints p50/p95/p99 (nearest
+rank) against the targets of issue 4 (viewport p95 <= 50 ms, full city p95 <= 300 ms,
+/ops/ TTFB p95 <= 200 ms).
 
     python bench/dashboard.py [--devices 50000] [--readings 5000000] [--reuse]
 
@@ -19,6 +20,7 @@ dropped and recreated).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import signal
@@ -65,7 +67,8 @@ def percentiles(samples: list[float]) -> str:
     ordered = sorted(samples)
 
     def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+        # Nearest rank: the smallest sample with at least q of the samples at or below it.
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000
 
     return f"p50 {pick(0.5):7.1f} ms   p95 {pick(0.95):7.1f} ms   p99 {pick(0.99):7.1f} ms"
 
@@ -219,6 +222,27 @@ def add_requests(total: int) -> int:
     return ServiceRequest.objects.count()
 
 
+def settle() -> None:
+    """VACUUM ANALYZE the loaded tables: what autovacuum does to a city's database after a
+    bulk load (PostgreSQL 13+ vacuums insert-only tables too), so the timings are those of
+    the steady state (visibility map set, hint bits written), not of the first reads after
+    the load."""
+    from django.db import connection
+
+    from cameras.models import Device, Reading
+    from services.models import ServiceRequest
+
+    connection.ensure_connection()
+    autocommit = connection.connection.autocommit
+    connection.connection.autocommit = True  # VACUUM cannot run in a transaction
+    try:
+        with connection.connection.cursor() as cursor:
+            for model in (Device, Reading, ServiceRequest):
+                cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
+    finally:
+        connection.connection.autocommit = autocommit
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=50_000)
@@ -258,6 +282,7 @@ def main() -> None:
     count = add_devices(options.devices)
     readings = add_readings(options.readings)
     requests = add_requests(options.requests)
+    settle()
     print(f"dataset ready in {time.perf_counter() - began:.0f} s")
     port = free_port()
     server = subprocess.Popen(
@@ -318,8 +343,10 @@ def main() -> None:
 
         box = "bbox=105.835,21.584,105.855,21.602"
         view_samples, view_size = timed(f"/api/v1/devices.geojson?{box}", options.repeat)
-        city_samples, city_size = timed("/api/v1/devices.geojson", max(10, options.repeat // 5))
-        page_samples, _ = timed("/ops/", max(10, options.repeat // 5), first_byte=True)
+        # Half as many as the viewport's (each takes longer), enough that p95 is not the
+        # slowest sample.
+        city_samples, city_size = timed("/api/v1/devices.geojson", max(20, options.repeat // 2))
+        page_samples, _ = timed("/ops/", max(20, options.repeat // 2), first_byte=True)
         map_view, map_view_size = timed(f"/api/v1/devices.map?{box}", options.repeat)
         map_city, map_city_size = timed(
             "/api/v1/devices.map?bbox=105.6,21.4,106.1,21.8&grid=32", options.repeat

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import random
 import signal
@@ -61,7 +62,8 @@ def percentiles(samples: array) -> str:
     ordered = sorted(samples)
 
     def pick(q: float) -> float:
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+        # Nearest rank: the smallest sample with at least q of the samples at or below it.
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)] * 1000
 
     return f"p50 {pick(0.5):7.1f} ms   p95 {pick(0.95):7.1f} ms   p99 {pick(0.99):7.1f} ms"
 
