@@ -16,8 +16,9 @@ time the client received it minus the time the POST was issued. Prints p50/p95/p
     python bench/live_latency.py [--clients 500] [--rate 5000] [--seconds 30]
 
 Environment: BENCH_LIVE_DATABASE_URL (default
-postgres://postgres@127.0.0.1:5432/ioc_bench_live, dropped and recreated), BENCH_REDIS_URL
-(default redis://127.0.0.1:6379/5), IOC_CHANNEL_PREFIX (default ``bench``).
+postgres://postgres@127.0.0.1:5432/ioc_bench_live, dropped and recreated, and dropped again
+at the end), BENCH_REDIS_URL (default redis://127.0.0.1:6379/5), IOC_CHANNEL_PREFIX
+(default ``bench``).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ingest import free_port, recreate_database  # noqa: E402
+from ingest import drop_database, free_port, quiesce, recreate_database  # noqa: E402
 
 DATABASE_URL = os.environ.get(
     "BENCH_LIVE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ioc_bench_live"
@@ -424,6 +425,7 @@ def main() -> None:
             clients, connected = await listening
             return clients, connected, pushed, connect_seconds
 
+        quiesce(DATABASE_URL)
         clients, connected, pushed, connect_seconds = asyncio.run(scenario())
         unprocessed = IngestBatch.objects.filter(processed_at__isnull=True).count()
         processing = array(
@@ -479,6 +481,10 @@ def main() -> None:
     ]
     for label, value in rows:
         print(f"{label + ':':<38}{value}")
+    from django.db import connections
+
+    connections.close_all()
+    drop_database(DATABASE_URL)
 
 
 if __name__ == "__main__":
