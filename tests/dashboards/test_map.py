@@ -456,15 +456,21 @@ def _features_by_code(writer: str) -> dict[str, Any]:
 @pytest.mark.integration
 def test_the_kept_start_of_each_feature_follows_every_kind_of_write(demo_city: None) -> None:
     """PostgreSQL keeps the start of each device's feature on its row (a trigger): a move,
-    a rename by a bulk UPDATE, a change of ward, a ward whose code changes, a new device,
-    and a row whose kept text is missing all give what the Python writer gives."""
-    first, second, third = Device.objects.order_by("code")[:3]
+    a rename by a bulk UPDATE, a change of ward, a ward whose code changes, a new status
+    and last seen time written as the ingest writes them (those columns only, which the
+    trigger leaves alone), a new device, and a row whose kept text is missing all give
+    what the Python writer gives."""
+    from datetime import UTC, datetime
+
+    first, second, third, fourth = Device.objects.order_by("code")[:4]
     first.latitude, first.longitude = Decimal("21.600001"), Decimal("105.850002")
     first.save()
     Device.objects.filter(pk=second.pk).update(name='Đổi tên "mới" \\ lần 2')
     other = Ward.objects.get(code=OTHER)
     Device.objects.filter(pk=third.pk).update(ward=other)
     Ward.objects.filter(pk=other.pk).update(code="99999")
+    seen = datetime(2026, 11, 22, 7, 30, 15, 250000, tzinfo=UTC)
+    Device.objects.filter(pk=fourth.pk).update(status="offline", last_seen_at=seen)
     add_devices(OWN, 2)
     with connection.cursor() as cursor:
         cursor.execute("UPDATE cameras_device SET map_feature = NULL WHERE id = %s", [first.pk])
@@ -474,4 +480,6 @@ def test_the_kept_start_of_each_feature_follows_every_kind_of_write(demo_city: N
     assert database[first.code]["geometry"]["coordinates"] == [105.850002, 21.600001]
     assert database[second.code]["properties"]["name"] == 'Đổi tên "mới" \\ lần 2'
     assert database[third.code]["properties"]["ward"] == "99999"
+    assert database[fourth.code]["properties"]["status"] == "offline"
+    assert database[fourth.code]["properties"]["last_seen_at"] == "2026-11-22T07:30:15.250000+00:00"
     assert {f["properties"]["ward"] for f in database.values()} >= {"99999", OWN}
