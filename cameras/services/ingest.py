@@ -39,7 +39,8 @@ from cameras.models import (
     StatusChange,
 )
 from ioc import realtime
-from ioc.choices import AlertKind, Severity
+from ioc.choices import AlertKind, AlertStatus, Severity
+from ioc.models import Alert
 from ioc.services.alerts import alert_clear, alert_raise
 
 logger = logging.getLogger(__name__)
@@ -400,15 +401,56 @@ def _title(template: str, **values: Any) -> str:
         return _(template) % values
 
 
+@dataclass
+class _Thresholds:
+    """The threshold rules of a transaction's devices, what processing changed on them, and
+    which of them have an open alert.
+
+    Threshold alerts are raised only here, by the worker holding the device's row lock, so
+    the set of open ones read at the start stays true while the transaction runs (a staff
+    member resolving one meanwhile only makes ``alert_clear`` find nothing): a breach that
+    ends without an alert costs no query, and the rules' new ``breach_since`` are written
+    in one statement at the end."""
+
+    rules: dict[int, list[SensorThreshold]]
+    open_alerts: set[tuple[int, str]]
+    changed: dict[int, SensorThreshold] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, device_ids: list[int]) -> _Thresholds:
+        rules: dict[int, list[SensorThreshold]] = defaultdict(list)
+        for threshold in SensorThreshold.objects.filter(device_id__in=device_ids):
+            rules[threshold.device_id].append(threshold)
+        open_alerts = (
+            set(
+                Alert.objects.filter(device_id__in=list(rules), cause__startswith="threshold:")
+                .order_by()
+                .exclude(status=AlertStatus.RESOLVED)
+                .values_list("device_id", "cause")
+            )
+            if rules
+            else set()
+        )
+        return cls(rules=dict(rules), open_alerts=open_alerts)
+
+    def mark(self, threshold: SensorThreshold, breach_since: datetime | None) -> None:
+        threshold.breach_since = breach_since
+        self.changed[threshold.pk] = threshold
+
+    def save(self) -> None:
+        if self.changed:
+            SensorThreshold.objects.bulk_update(list(self.changed.values()), ["breach_since"])
+
+
 def _apply_thresholds(
     device: Device,
-    thresholds: list[SensorThreshold],
+    state: _Thresholds,
     values: dict[str, float],
     ts: datetime,
     result: ProcessResult,
 ) -> None:
     """Threshold rules: a breach that lasts its tolerance raises; a return clears."""
-    for threshold in thresholds:
+    for threshold in state.rules.get(device.pk, ()):
         if threshold.metric not in values:
             continue
         value = values[threshold.metric]
@@ -418,14 +460,16 @@ def _apply_thresholds(
         cause = f"threshold:{threshold.metric}"
         if not breached:
             if threshold.breach_since is not None:
-                threshold.breach_since = None
-                threshold.save(update_fields=["breach_since"])
-                alert_clear(device=device, cause=cause, at=ts)
+                state.mark(threshold, None)
+                if (device.pk, cause) in state.open_alerts:
+                    alert_clear(device=device, cause=cause, at=ts)
+                    state.open_alerts.discard((device.pk, cause))
             continue
-        if threshold.breach_since is None:
-            threshold.breach_since = ts
-            threshold.save(update_fields=["breach_since"])
-        if (ts - threshold.breach_since).total_seconds() >= threshold.tolerance_seconds:
+        since = threshold.breach_since
+        if since is None:
+            since = ts
+            state.mark(threshold, since)
+        if (ts - since).total_seconds() >= threshold.tolerance_seconds:
             limit = (
                 threshold.high
                 if threshold.high is not None and value > threshold.high
@@ -449,6 +493,7 @@ def _apply_thresholds(
                 data={"metric": threshold.metric, "value": value, "limit": limit},
             )
             result.alerts_raised += int(created)
+            state.open_alerts.add((device.pk, cause))
 
 
 def _apply_detection(
@@ -593,9 +638,7 @@ def _process(batches: list[IngestBatch]) -> ProcessResult:
         .filter(pk__in=sorted(by_device))
         .order_by("pk")
     }
-    thresholds: dict[int, list[SensorThreshold]] = defaultdict(list)
-    for threshold in SensorThreshold.objects.filter(device_id__in=list(devices)):
-        thresholds[threshold.device_id].append(threshold)
+    thresholds = _Thresholds.load(list(devices))
     readings: list[tuple[int, str, datetime, float]] = []
     changes: list[StatusChange] = []
     changed_devices: list[Device] = []
@@ -619,8 +662,8 @@ def _process(batches: list[IngestBatch]) -> ProcessResult:
                 continue  # out of order: stored, but never overwrites newer state
             newest = (ts, max(received_at, newest[1]) if newest else received_at)
             latest.update(values)
-            if values and thresholds.get(device_id):
-                _apply_thresholds(device, thresholds[device_id], values, ts, result)
+            if values and device_id in thresholds.rules:
+                _apply_thresholds(device, thresholds, values, ts, result)
             if kind == EventType.STATUS and device.kind == DeviceKind.SIGNAL:
                 _apply_signal_state(device, data, ts)
             new_status = _next_status(status, kind, data)
@@ -649,6 +692,7 @@ def _process(batches: list[IngestBatch]) -> ProcessResult:
                     )
                 )
     _copy_readings(readings)
+    thresholds.save()
     StatusChange.objects.bulk_create(changes)
     _save_device_state(changed_devices)
     result.readings = len(readings)

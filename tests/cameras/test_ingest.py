@@ -364,6 +364,45 @@ def test_threshold_alert_waits_for_its_tolerance_then_clears_itself(
     assert alert.status == AlertStatus.RESOLVED and alert.auto_cleared
 
 
+def test_a_threshold_breach_raises_clears_and_starts_again_within_one_batch(
+    gateway_token: str, aq: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Within one batch a breach that lasts its tolerance raises, a return clears that
+    alert, and a new breach starts without an alert; the rule keeps the last breach's
+    start. Breaches that end before their tolerance look up no alert at all."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cameras.models import SensorThreshold
+
+    def reading(n: int, seconds: int, value: float) -> dict[str, Any]:
+        return at(event(aq.code, f"w{n}", "reading", pm25=value), T0 + timedelta(seconds=seconds))
+
+    values = [(0, 60), (130, 65), (200, 20), (260, 70)]
+    send(
+        gateway_token,
+        [reading(n, seconds, value) for n, (seconds, value) in enumerate(values)],
+        django_capture_on_commit_callbacks,
+    )
+    alert = Alert.objects.get(device=aq, cause="threshold:pm25")
+    assert alert.status == AlertStatus.RESOLVED and alert.auto_cleared
+    rule = SensorThreshold.objects.get(device=aq, metric="pm25")
+    assert rule.breach_since == T0 + timedelta(seconds=260)
+
+    short = [(300, 20), (310, 61), (320, 20), (330, 62), (340, 20)]
+    with CaptureQueriesContext(connection) as queries:
+        send(
+            gateway_token,
+            [reading(10 + n, seconds, value) for n, (seconds, value) in enumerate(short)],
+            django_capture_on_commit_callbacks,
+        )
+    alert_reads = [q["sql"] for q in queries.captured_queries if 'FROM "ioc_alert"' in q["sql"]]
+    assert len(alert_reads) == 1  # which threshold alerts are open, once for the batch
+    assert Alert.objects.filter(device=aq).count() == 1
+    rule.refresh_from_db()
+    assert rule.breach_since is None
+
+
 def test_detection_raises_a_critical_alert_and_clears_when_inactive(
     gateway_token: str, camera: Device, django_capture_on_commit_callbacks: Any
 ) -> None:
