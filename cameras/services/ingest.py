@@ -373,6 +373,31 @@ def enqueue_batch(batch_id: int) -> None:
 # --- Processing ---------------------------------------------------------------------------
 
 
+def _stored_events(pks: list[int]) -> list[tuple[int, int, str, str, datetime, Any]]:
+    """The accepted events ``pks`` as (pk, device id, event id, type, ts, data) rows.
+
+    On PostgreSQL one array parameter instead of thousands of placeholders, and ``data``
+    read as text and parsed by orjson: for eight batches of 500 events about a fifth of
+    the worker's time went to building the IN list and to ``json.loads``."""
+    if connection.vendor != "postgresql":
+        return list(
+            DeviceEvent.objects.filter(pk__in=pks).values_list(
+                "pk", "device_id", "event_id", "type", "ts", "data"
+            )
+        )
+    table = connection.ops.quote_name(DeviceEvent._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, device_id, event_id, type, ts, data::text FROM {table}"  # noqa: S608
+            " WHERE id = ANY(%s::bigint[])",
+            [pks],
+        )
+        return [
+            (pk, device_id, event_id, kind, ts, orjson.loads(data))
+            for pk, device_id, event_id, kind, ts, data in cursor.fetchall()
+        ]
+
+
 def _copy_readings(rows: list[tuple[int, str, datetime, float]]) -> None:
     """Append readings: COPY on PostgreSQL (several times faster than INSERT), else bulk."""
     if not rows:
@@ -384,8 +409,12 @@ def _copy_readings(rows: list[tuple[int, str, datetime, float]]) -> None:
         )
         return
     buffer = io.StringIO()
+    stamps: dict[datetime, str] = {}  # the metrics of one event share its timestamp
     for device_id, metric, ts, value in rows:
-        buffer.write(f"{device_id}\t{metric}\t{ts.isoformat()}\t{value!r}\n")
+        stamp = stamps.get(ts)
+        if stamp is None:
+            stamp = stamps[ts] = ts.isoformat()
+        buffer.write(f"{device_id}\t{metric}\t{stamp}\t{value!r}\n")
     buffer.seek(0)
     table = Reading._meta.db_table
     connection.ensure_connection()
@@ -626,10 +655,7 @@ def _process(batches: list[IngestBatch]) -> ProcessResult:
     received = {}
     for batch in batches:
         received.update(dict.fromkeys(batch.events, batch.received_at))
-    stored = DeviceEvent.objects.filter(pk__in=list(received)).values_list(
-        "pk", "device_id", "event_id", "type", "ts", "data"
-    )
-    for pk, device_id, event_id, kind, ts, data in stored:
+    for pk, device_id, event_id, kind, ts, data in _stored_events(list(received)):
         by_device[device_id].append((event_id, kind, ts, data, received[pk]))
     devices = {
         device.pk: device
