@@ -63,3 +63,23 @@ def test_proxy_routes_websockets_to_the_asgi_service() -> None:
     assert "location /ws/" in config and "proxy_pass http://ws:8001" in config
     assert "proxy_pass http://web:8000" in config
     assert compose()["proxy"]["volumes"][0].startswith("./deploy/nginx.conf:")
+
+
+def test_gunicorn_reads_its_settings_file_in_the_image_and_freezes_the_loaded_objects() -> None:
+    import gc
+    import runpy
+
+    from gunicorn.config import Config
+
+    assert Config().settings["config"].default == "./gunicorn.conf.py"  # read by default
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert "post_worker_init" in settings
+    copied = [line for line in (ROOT / "Dockerfile").read_text().splitlines() if "COPY" in line]
+    assert any("gunicorn.conf.py" in line for line in copied)
+    docker_workdir = re.search(r"^WORKDIR (\S+)", (ROOT / "Dockerfile").read_text(), re.M)
+    assert docker_workdir is not None  # gunicorn reads ./gunicorn.conf.py from there
+    try:
+        settings["post_worker_init"](None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
