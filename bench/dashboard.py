@@ -35,7 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from ingest import free_port, quiesce, recreate_database  # noqa: E402
+from ingest import (  # noqa: E402
+    admin_connection,
+    database_name,
+    free_port,
+    quiesce,
+    recreate_database,
+)
 
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ioc_bench_dash"
@@ -44,19 +50,10 @@ DATABASE_URL = os.environ.get(
 
 def database_exists(database_url: str) -> bool:
     """Whether the scratch database is there already (for --reuse)."""
-    from urllib.parse import urlparse
-
     import psycopg2
 
-    url = urlparse(database_url)
     try:
-        psycopg2.connect(
-            host=url.hostname,
-            port=url.port or 5432,
-            user=url.username,
-            password=url.password,
-            dbname=url.path.lstrip("/"),
-        ).close()
+        admin_connection(database_url, dbname=database_name(database_url)).close()
     except psycopg2.OperationalError:
         return False
     return True
@@ -227,22 +224,16 @@ def settle() -> None:
     bulk load (PostgreSQL 13+ vacuums insert-only tables too), so the timings are those of
     the steady state (visibility map set, hint bits written, the load's pages checkpointed),
     not of the first reads after the load."""
-    from django.db import connection
-
     from cameras.models import Device, Reading
     from services.models import ServiceRequest
 
-    connection.ensure_connection()
-    autocommit = connection.connection.autocommit
-    connection.connection.autocommit = True  # VACUUM cannot run in a transaction
-    try:
-        with connection.connection.cursor() as cursor:
-            for model in (Device, Reading, ServiceRequest):
-                cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
-            # Write the load's dirty pages now, not while the requests are timed.
-            cursor.execute("CHECKPOINT")
-    finally:
-        connection.connection.autocommit = autocommit
+    admin = admin_connection(DATABASE_URL, dbname=database_name(DATABASE_URL))
+    with admin.cursor() as cursor:
+        for model in (Device, Reading, ServiceRequest):
+            cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
+        # Write the load's dirty pages now, not while the requests are timed.
+        cursor.execute("CHECKPOINT")
+    admin.close()
 
 
 def main() -> None:

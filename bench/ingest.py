@@ -31,6 +31,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,20 +47,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def recreate_database(database_url: str = DATABASE_URL) -> None:
-    """Drop and create the scratch database the bench runs on."""
+def admin_connection(database_url: str = DATABASE_URL, dbname: str = "postgres") -> Any:
+    """An autocommit psycopg2 connection to the server of ``database_url`` (to its
+    ``postgres`` database unless ``dbname`` says otherwise): for CREATE and DROP DATABASE,
+    VACUUM and CHECKPOINT, which cannot run in a transaction."""
     import psycopg2
 
     url = urlparse(database_url)
-    name = url.path.lstrip("/")
     admin = psycopg2.connect(
         host=url.hostname,
         port=url.port or 5432,
         user=url.username,
         password=url.password,
-        dbname="postgres",
+        dbname=dbname,
     )
     admin.autocommit = True
+    return admin
+
+
+def database_name(database_url: str) -> str:
+    """The database a URL names."""
+    return urlparse(database_url).path.lstrip("/")
+
+
+def recreate_database(database_url: str = DATABASE_URL) -> None:
+    """Drop and create the scratch database the bench runs on."""
+    name = database_name(database_url)
+    admin = admin_connection(database_url)
     with admin.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         cursor.execute(f'CREATE DATABASE "{name}"')
@@ -70,19 +84,9 @@ def drop_database(database_url: str = DATABASE_URL) -> None:
     """Drop a scratch database once its bench is done: left behind, its freshly written
     tables would be vacuumed and analysed by autovacuum during the next bench, on the same
     two cores."""
-    import psycopg2
-
-    url = urlparse(database_url)
-    admin = psycopg2.connect(
-        host=url.hostname,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        dbname="postgres",
-    )
-    admin.autocommit = True
+    admin = admin_connection(database_url)
     with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{url.path.lstrip("/")}" WITH (FORCE)')
+        cursor.execute(f'DROP DATABASE IF EXISTS "{database_name(database_url)}" WITH (FORCE)')
     admin.close()
 
 
@@ -90,17 +94,7 @@ def quiesce(database_url: str = DATABASE_URL, timeout: float = 120.0) -> float:
     """Wait (at most ``timeout`` seconds) until PostgreSQL runs no autovacuum worker, then
     CHECKPOINT, so that what is timed next is not background maintenance; the seconds
     waited."""
-    import psycopg2
-
-    url = urlparse(database_url)
-    admin = psycopg2.connect(
-        host=url.hostname,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        dbname="postgres",
-    )
-    admin.autocommit = True
+    admin = admin_connection(database_url)
     began = time.monotonic()
     with admin.cursor() as cursor:
         while time.monotonic() - began < timeout:
