@@ -150,10 +150,11 @@ _FEATURE_SQL = (
     """ THEN 'YYYY-MM-DD"T"HH24:MI:SS' ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US' END)"""
     """ || '+00:00"' END || '}}'"""
 )
-# Let the planner spread the rows over parallel workers for this statement only: writing
-# 50,000 features is CPU work the second core halves (SET LOCAL ends with the statement's
-# implicit transaction, or with the caller's). Not for a street-level view: starting the
-# workers costs more than the few thousand features it holds.
+# Let the planner spread the rows over parallel workers for this statement only: scanning
+# 50,000 rows and finishing their features goes about a third faster on both cores, even
+# with the start of each kept on the row (SET LOCAL ends with the statement's implicit
+# transaction, or with the caller's). Not for a street-level view: starting the workers
+# costs more than the few thousand features it holds.
 PARALLEL_MIN_BOX_DEGREES2 = 0.01  # about 10 km by 10 km
 _PARALLEL = (
     "SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0; "

@@ -125,7 +125,6 @@ class OpsConsumer(AsyncJsonWebsocketConsumer):
                 self.wakeup.clear()
                 while self.outbox:
                     await self.base_send({"type": "websocket.send", "text": self.outbox.popleft()})
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # the client went away mid-send; disconnect() cleans up
+        except Exception:  # the client went away mid-send; disconnect() cleans up (a cancel,
+            # a BaseException, passes through)
             logger.debug("live: sending to a closed socket stopped", exc_info=True)

@@ -89,9 +89,8 @@ class Fanout:
         while True:
             try:
                 message = await self.layer.receive(channel)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a channel-layer hiccup: clients resync on the seq gap
+            except Exception:  # a channel-layer hiccup: clients resync on the seq gap (a
+                # cancel is a BaseException: it ends the relay)
                 logger.warning("live fan-out: receive failed", exc_info=True)
                 await asyncio.sleep(1)
                 continue
