@@ -1,0 +1,55 @@
+"""The warm-up each gunicorn worker runs before its first request (ioc.warmup)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.template import engines
+from django.urls import clear_url_caches, get_resolver
+from django.utils import translation
+from django.utils.translation import trans_real
+
+from ioc.warmup import project_template_names, warm_up
+
+
+def template_cache() -> dict:
+    """The compiled templates the cached loader holds."""
+    (loader,) = engines["django"].engine.template_loaders
+    return loader.get_template_cache
+
+
+def test_warm_up_compiles_the_project_templates_and_fills_the_url_tables() -> None:
+    (loader,) = engines["django"].engine.template_loaders
+    loader.reset()
+    clear_url_caches()
+    trans_real._translations.clear()
+    translation.deactivate()
+
+    warm_up()
+
+    cached = template_cache()
+    for name in ("ops/home.html", "ops/camera_wall.html", "portal/home.html", "base.html"):
+        assert name in cached, name
+    assert "cameras/device_detail.html" in cached  # an app's own templates too
+    assert not any(name.startswith("admin/") for name in cached)  # not Django's own
+    resolver = get_resolver()
+    for language, _name in settings.LANGUAGES:
+        assert language in resolver._reverse_dict, language  # filled for each language
+        assert language in trans_real._translations, language  # catalogue loaded
+
+
+def test_template_names_leave_out_directories_outside_the_project(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "templates" / "ops").mkdir(parents=True)
+    (project / "templates" / "ops" / "home.html").write_text("x")
+    library = project / ".venv" / "lib" / "admin" / "templates"
+    library.mkdir(parents=True)
+    (library / "base.html").write_text("x")
+    elsewhere = tmp_path / "site-packages" / "templates"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "other.html").write_text("x")
+
+    names = project_template_names([project / "templates", library, elsewhere], project)
+
+    assert names == ["ops/home.html"]
