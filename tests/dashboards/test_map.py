@@ -222,6 +222,29 @@ def test_search_without_text_is_a_400(login: Any, demo_city: None) -> None:
     assert "q is required" in response.json()["detail"]
 
 
+
+@pytest.mark.integration
+def test_search_query_can_use_the_trigram_indexes_on_postgresql(demo_city: None) -> None:
+    """The indexes of migration cameras 0005 are on the expressions Django writes for the
+    search (UPPER(column::text) LIKE ...): with scans of the whole table or of a whole index
+    priced out, the plan of the search's own SQL reads both, so a city of 50,000 devices is not scanned."""
+    from cameras import map_selectors
+
+    operator = User.objects.get(username="operator")
+    with CaptureQueriesContext(connection) as queries:
+        map_selectors.device_search(operator, "cam-0")
+    sql = queries.captured_queries[-1]["sql"]
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE cameras_device")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")  # nor a walk of a whole index
+        cursor.execute(f"EXPLAIN {sql}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "cameras_device_code_trgm" in plan, plan
+    assert "cameras_device_name_trgm" in plan, plan
+
+
 # --- The embed limit: /ops/ and the snapshot ------------------------------------------------
 
 
