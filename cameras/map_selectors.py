@@ -13,7 +13,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Avg, Case, Count, F, FloatField, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    Avg,
+    BigIntegerField,
+    Case,
+    Count,
+    F,
+    FloatField,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Floor
 
@@ -162,6 +174,13 @@ _PARALLEL = (
 )
 
 
+def _parallel_for(query: MapQuery) -> str:
+    """``_PARALLEL`` for a city-wide view, nothing for a street-level one."""
+    box = query.bbox
+    area = (box.max_lon - box.min_lon) * (box.max_lat - box.min_lat) if box else math.inf
+    return _PARALLEL if area >= PARALLEL_MIN_BOX_DEGREES2 else ""
+
+
 def device_features(user: AnyUser, query: MapQuery) -> bytes | None:
     """On PostgreSQL, every matching device as a GeoJSON feature, written by the database
     and joined with commas, as UTF-8 (one query; for 50,000 devices a fraction of the time
@@ -175,9 +194,7 @@ def device_features(user: AnyUser, query: MapQuery) -> bytes | None:
     head = RawSQL(f'"{Device._meta.db_table}"."map_feature"', ())  # noqa: S611
     devices = devices_on_map(user, query).annotate(map_head=head)
     sql, params = _map_rows(devices, "map_head").query.sql_with_params()
-    box = query.bbox
-    area = (box.max_lon - box.min_lon) * (box.max_lat - box.min_lat) if box else math.inf
-    parallel = _PARALLEL if area >= PARALLEL_MIN_BOX_DEGREES2 else ""
+    parallel = _parallel_for(query)
     with connection.cursor() as cursor:
         # Text as the bytes the server sent (UTF-8): the response is bytes, so 12 MB are
         # neither decoded nor encoded again (this cursor only).
@@ -200,47 +217,57 @@ def grid_cell_degrees(box: geo.BBox | None, columns: int) -> float:
     return float(2.0 ** math.ceil(math.log2(raw)))
 
 
+# The columns of a grid row, in order (each an annotation: see ``_map_rows``).
+_GRID_COLUMNS = ("cx", "cy", "count", "lat", "lon", *(f"n_{s}" for s in DeviceStatus.values))
+
+
 def device_grid(user: AnyUser, query: MapQuery, *, columns: int) -> dict[str, Any]:
     """Matching devices aggregated into square cells: each cell's device count, counts by
-    status and mean position, from one GROUP BY query (whatever the number of devices)."""
+    status and mean position, from one GROUP BY query (whatever the number of devices).
+
+    Grouped by cell alone, the statuses counted with FILTER. PostgreSQL cannot estimate
+    how many cells there are (it guesses 40,000 for 120), so it would sort every device,
+    on disk, before grouping: on PostgreSQL the statement runs with sorting priced out
+    (hashed instead) and, for a city-wide view, on parallel workers. City view with
+    50,000 devices: 85 -> 44 ms (median, one run), against grouping by cell and status."""
     size = grid_cell_degrees(query.bbox, columns)
     rows = (
         devices_on_map(user, query)
         .annotate(
-            cx=Cast(Floor(Cast("longitude", FloatField()) / Value(size)), IntegerField()),
-            cy=Cast(Floor(Cast("latitude", FloatField()) / Value(size)), IntegerField()),
+            cx=Cast(Floor(Cast("longitude", FloatField()) / Value(size)), BigIntegerField()),
+            cy=Cast(Floor(Cast("latitude", FloatField()) / Value(size)), BigIntegerField()),
         )
-        .values("cx", "cy", "status")
+        .values("cx", "cy")
         .annotate(
             count=Count("id"),
             lat=Avg(Cast("latitude", FloatField())),
             lon=Avg(Cast("longitude", FloatField())),
+            **{f"n_{s}": Count("id", filter=Q(status=s)) for s in DeviceStatus.values},
         )
+        .order_by()
+        .values_list(*_GRID_COLUMNS)
     )
-    cells: dict[tuple[int, int], dict[str, Any]] = {}
-    for row in rows:
-        cell = cells.setdefault(
-            (row["cx"], row["cy"]),
-            {"count": 0, "lat": 0.0, "lon": 0.0, "status": dict.fromkeys(DeviceStatus.values, 0)},
-        )
-        count = row["count"]
-        cell["lat"] += row["lat"] * count
-        cell["lon"] += row["lon"] * count
-        cell["count"] += count
-        cell["status"][row["status"]] = cell["status"].get(row["status"], 0) + count
-    result = []
-    for (cx, cy), cell in sorted(cells.items()):
-        count = cell["count"]
-        result.append(
+    if connection.vendor == "postgresql":
+        sql, params = rows.query.sql_with_params()
+        with connection.cursor() as cursor:
+            prefix = "SET LOCAL enable_sort = off; " + _parallel_for(query)
+            cursor.execute(prefix + sql, params)
+            found = cursor.fetchall()
+    else:
+        found = list(rows)
+    statuses = DeviceStatus.values
+    cells = []
+    for cx, cy, count, lat, lon, *by_status in sorted(found):
+        cells.append(
             {
-                "lat": round(cell["lat"] / count, 6),
-                "lon": round(cell["lon"] / count, 6),
+                "lat": round(lat, 6),
+                "lon": round(lon, 6),
                 "count": count,
-                "status": cell["status"],
+                "status": dict(zip(statuses, by_status, strict=True)),
                 "bounds": [cx * size, cy * size, (cx + 1) * size, (cy + 1) * size],
             }
         )
-    return {"cell_degrees": size, "cells": result}
+    return {"cell_degrees": size, "cells": cells}
 
 
 def device_search(user: AnyUser, text: str, *, limit: int = SEARCH_LIMIT) -> list[tuple[Any, ...]]:

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from cameras.choices import DeviceStatus
 from cameras.models import Device
 from dashboards.selectors import snapshot_for
 from ioc import realtime
@@ -133,6 +134,9 @@ def test_map_aggregates_into_cells_above_the_point_limit(
     login: Any, demo_city: None, settings: Any
 ) -> None:
     settings.IOC_MAP_POINT_LIMIT = 100
+    codes = list(Device.objects.order_by("code").values_list("code", flat=True))
+    Device.objects.filter(code__in=codes[::7]).update(status="offline")
+    Device.objects.filter(code__in=codes[3::11]).update(status="fault")
     body = login("operator").get("/api/v1/devices.map", {"bbox": CITY_BOX, "grid": 16}).json()
 
     assert body["mode"] == "grid"
@@ -140,6 +144,12 @@ def test_map_aggregates_into_cells_above_the_point_limit(
     total = Device.objects.count()
     assert body["total"] == total == sum(cell["count"] for cell in body["cells"])
     assert 1 < len(body["cells"]) <= total
+    for status in DeviceStatus.values:
+        counted = sum(cell["status"][status] for cell in body["cells"])
+        assert counted == Device.objects.filter(status=status).count(), status
+    assert sorted((c["bounds"][0], c["bounds"][1]) for c in body["cells"]) == [
+        (c["bounds"][0], c["bounds"][1]) for c in body["cells"]
+    ]  # ordered by cell, so that a map redraws them in a stable order
     for cell in body["cells"]:
         assert sum(cell["status"].values()) == cell["count"]
         west, south, east, north = cell["bounds"]
