@@ -236,8 +236,9 @@ def test_search_without_text_is_a_400(login: Any, demo_city: None) -> None:
 @pytest.mark.integration
 def test_search_query_can_use_the_trigram_indexes_on_postgresql(demo_city: None) -> None:
     """The indexes of migration cameras 0005 are on the expressions Django writes for the
-    search (UPPER(column::text) LIKE ...): with scans of the whole table or of a whole index
-    priced out, the plan of the search's own SQL reads both, so a city of 50,000 devices is not scanned."""
+    search (UPPER(column::text) LIKE ...): with scans of the whole table or of a whole
+    index priced out, the plan of the search's own SQL reads both, so a city of 50,000
+    devices is not scanned."""
     from cameras import map_selectors
 
     operator = User.objects.get(username="operator")
