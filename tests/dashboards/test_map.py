@@ -232,7 +232,6 @@ def test_search_without_text_is_a_400(login: Any, demo_city: None) -> None:
     assert "q is required" in response.json()["detail"]
 
 
-
 @pytest.mark.integration
 def test_search_query_can_use_the_trigram_indexes_on_postgresql(demo_city: None) -> None:
     """The indexes of migration cameras 0005 are on the expressions Django writes for the
