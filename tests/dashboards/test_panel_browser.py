@@ -200,6 +200,11 @@ def test_camera_wall_shows_snapshots_and_marks_offline_cameras_live(
             ".every((img) => img.complete && img.naturalWidth === 640)",
             timeout=15000,
         )
+        # The placeholder that stood in for each image until it arrived is gone.
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('[data-wall-loading]')].every((l) => l.hidden)",
+            timeout=5000,
+        )
         offline = page.locator(f"[data-tile='{wall_stack['offline']}']")
         assert "down" in offline.get_attribute("class")
         assert offline.locator("[data-wall-status]").inner_text() == "Mất kết nối"
@@ -221,6 +226,41 @@ def test_camera_wall_shows_snapshots_and_marks_offline_cameras_live(
         shot(page, f"ops-wall-{name}")
         assert page.errors == []
         context.close()
+
+
+def test_a_snapshot_that_settled_before_the_script_is_reported_at_once(
+    stack: Stack, browser: Any
+) -> None:
+    """A wall tile whose first image failed (or arrived) before the page's script ran is
+    marked at once, not left as a dark frame until the next refresh (refreshImage)."""
+    base = stack.server()
+    context = browser.new_context(viewport=WALL)
+    page = open_dashboard(context, base)
+    page.goto(f"{base}/ops/cameras/wall/")
+    states = page.evaluate(
+        """async () => {
+            const wall = document.querySelector('script[src*="wall.js"]').src;
+            const { refreshImage } = await import(new URL("../cameras/snapshots.js", wall));
+            const settled = async (src) => {
+                const img = new Image();
+                await new Promise((done) => {
+                    img.onload = img.onerror = done;
+                    img.src = src;
+                });
+                const heard = [];
+                const stop = refreshImage(img, { seconds: 3600, onState: (f) => heard.push(f) });
+                stop();
+                return heard;
+            };
+            const broken = await settled(new URL("../no-such-snapshot.jpg", wall).href);
+            const good = await settled(new URL("../leaflet/images/marker-icon.png", wall).href);
+            return { broken, good };
+        }"""
+    )
+    assert states["broken"] == [True]
+    assert states["good"] == [False]
+    assert page.errors == []
+    context.close()
 
 
 @pytest.fixture

@@ -21,6 +21,9 @@ export function refreshImage(img, { seconds = 10, active = () => !document.hidde
   const loaded = () => onState(false);
   img.addEventListener("error", failed);
   img.addEventListener("load", loaded);
+  // The first image may have settled before this script ran (a fast error, a cached
+  // image): report it now rather than at the next refresh.
+  if (base && img.complete) onState(img.naturalWidth === 0);
   const timer = window.setInterval(load, seconds * 1000);
   return () => {
     window.clearInterval(timer);

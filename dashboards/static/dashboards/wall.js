@@ -37,12 +37,14 @@ for (const tile of wall.querySelectorAll("[data-tile]")) {
   if (!image) continue;
   const code = tile.dataset.tile;
   const empty = tile.querySelector("[data-wall-noimage]");
+  const loading = tile.querySelector("[data-wall-loading]");
   refreshImage(image, {
     seconds,
     active: () => !document.hidden && onScreen.has(code),
     onState: (failed) => {
       image.hidden = failed;
       empty.hidden = !failed;
+      if (loading) loading.hidden = true;
       tile.dataset.image = failed ? "failed" : "ok";
     },
   });
