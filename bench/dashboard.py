@@ -346,6 +346,12 @@ def main() -> None:
             "/api/v1/devices.map?bbox=105.6,21.4,106.1,21.8&grid=32", options.repeat
         )
         found, _ = timed("/api/v1/devices.search?q=BENCH-0421", options.repeat)
+
+        def mode(path: str) -> str:
+            """What devices.map answered: every device (points) or counts per cell (grid)."""
+            return "points" if client.get(path).json()["mode"] == "points" else "grid cells"
+
+        view_mode = mode(f"/api/v1/devices.map?{box}")
         rows = [
             ("devices", f"{count:,}"),
             ("readings", f"{readings:,}"),
@@ -363,7 +369,7 @@ def main() -> None:
             ("/ops/ time to 1st byte", f"{percentiles(page_samples)}   target p95 <= 200 ms"),
             (
                 "devices.map viewport",
-                f"{percentiles(map_view)}   ({map_view_size / 1024:,.0f} KiB, points)",
+                f"{percentiles(map_view)}   ({map_view_size / 1024:,.0f} KiB, {view_mode})",
             ),
             (
                 "devices.map whole city",
