@@ -173,7 +173,9 @@ IOC_LIVE_BATCH_SECONDS = (
     float(os.environ.get("IOC_LIVE_BATCH_MS", "50" if REDIS_URL else "0")) / 1000
 )
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# Embedded: no broker (tasks run eagerly); the in-process beat still opens kombu's memory
+# transport, which warns at each start when its address names no host.
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_TASK_ALWAYS_EAGER = EMBEDDED
 CELERY_TASK_EAGER_PROPAGATES = EMBEDDED
 CELERY_TASK_IGNORE_RESULT = True

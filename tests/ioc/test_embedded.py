@@ -47,3 +47,19 @@ def test_in_process_beat_runs_due_tasks_eagerly(quick_schedule: None, demo_city:
         asyncio.run(run_briefly())
         message = listener.receive(city, timeout=1.0)
     assert message["event"]["type"] == "heartbeat"
+
+
+def test_the_embedded_broker_address_starts_without_a_kombu_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The in-process beat's producer copies its connection; an address without a host
+    made kombu warn 'No hostname was supplied' at every `make run`."""
+    import logging
+
+    from kombu import Connection
+
+    with caplog.at_level(logging.WARNING, logger="kombu.connection"):
+        Connection(settings.CELERY_BROKER_URL).clone()
+
+    assert settings.CELERY_BROKER_URL.startswith("memory://")
+    assert [r.getMessage() for r in caplog.records] == []
