@@ -17,12 +17,16 @@ from django.conf import settings
 from django.utils import timezone
 
 from cameras.models import Device, DeviceEvent, Gateway, IngestBatch, Reading
+from cameras.services.ingest import BATCHES_PER_TRANSACTION
 from cameras.services.registry import token_issue
 from tests.conftest import Stack, wait_for
 
 pytestmark = pytest.mark.integration
 
-BATCHES = 16
+# A worker takes up to BATCHES_PER_TRANSACTION batches at a time: eight transactions' worth,
+# so that the kill lands mid-stream (with 16, a fast worker finished both of its
+# transactions between two polls of the test, and there was nothing left to lose).
+BATCHES = 8 * BATCHES_PER_TRANSACTION
 PER_BATCH = 500  # two metrics each: 1,000 readings a batch
 
 
@@ -74,7 +78,7 @@ def test_batch_flows_from_http_through_a_real_worker(stack: Stack) -> None:
 
 def test_worker_killed_mid_stream_loses_nothing_and_stores_nothing_twice(stack: Stack) -> None:
     token, devices = gateway_with_devices()
-    url = stack.server()
+    url = stack.server(IOC_INGEST_REQUESTS_PER_SECOND="0")  # BATCHES posts in a burst
     assert post_batches(url, token, devices, BATCHES, "kill") == BATCHES * PER_BATCH
     # Redelivery of the killed worker's unacknowledged task after 5 s, and the sweeper
     # (run by beat) re-queueing anything still unprocessed after 5 s.
