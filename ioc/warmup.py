@@ -13,10 +13,12 @@ logger = logging.getLogger(__name__)
 
 def project_template_names(directories: list[Path], root: Path) -> list[str]:
     """The names of the templates under those of ``directories`` that belong to the
-    project (under ``root``; Django's and the libraries' own are left to first use)."""
+    project (under ``root``, not in an installed package: Django's and the libraries' own,
+    admin's hundred among them, are left to first use)."""
     names: list[str] = []
     for directory in directories:
-        if not directory.is_relative_to(root) or ".venv" in directory.parts:
+        installed = {"site-packages", "dist-packages"} & set(directory.parts)
+        if installed or not directory.is_relative_to(root):
             continue
         names.extend(p.relative_to(directory).as_posix() for p in directory.rglob("*.html"))
     return sorted(set(names))

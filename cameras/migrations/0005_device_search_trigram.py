@@ -1,6 +1,6 @@
 """On PostgreSQL, trigram indexes for the map's search box (``devices.search``): it finds
 a device whose code or name contains the typed text, in any case, which a B-tree cannot
-serve (a sequential scan of every device: 35 ms at 50,000 devices, at each keystroke).
+serve (a sequential scan of every device: 35 ms at 50,000 devices, for each search).
 
 The indexed expressions are the ones Django writes for ``icontains`` on PostgreSQL,
 ``UPPER(column::text)``, so the planner uses them for the ORM's own query. pg_trgm ships

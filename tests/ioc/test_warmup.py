@@ -13,14 +13,8 @@ from django.utils.translation import trans_real
 from ioc.warmup import project_template_names, warm_up
 
 
-def template_cache() -> dict:
-    """The compiled templates the cached loader holds."""
-    (loader,) = engines["django"].engine.template_loaders
-    return loader.get_template_cache
-
-
 def test_warm_up_compiles_the_project_templates_and_fills_the_url_tables() -> None:
-    (loader,) = engines["django"].engine.template_loaders
+    (loader,) = engines["django"].engine.template_loaders  # the cached loader
     loader.reset()
     clear_url_caches()
     trans_real._translations.clear()
@@ -28,7 +22,7 @@ def test_warm_up_compiles_the_project_templates_and_fills_the_url_tables() -> No
 
     warm_up()
 
-    cached = template_cache()
+    cached = loader.get_template_cache
     for name in ("ops/home.html", "ops/camera_wall.html", "portal/home.html", "base.html"):
         assert name in cached, name
     assert "cameras/device_detail.html" in cached  # an app's own templates too
@@ -39,14 +33,15 @@ def test_warm_up_compiles_the_project_templates_and_fills_the_url_tables() -> No
         assert language in trans_real._translations, language  # catalogue loaded
 
 
-def test_template_names_leave_out_directories_outside_the_project(tmp_path: Path) -> None:
+def test_template_names_leave_out_installed_packages_and_other_directories(tmp_path: Path) -> None:
     project = tmp_path / "project"
     (project / "templates" / "ops").mkdir(parents=True)
     (project / "templates" / "ops" / "home.html").write_text("x")
-    library = project / ".venv" / "lib" / "admin" / "templates"
+    # A virtual environment inside the project, whatever its name: Django admin's own.
+    library = project / "env" / "lib" / "python3.11" / "site-packages" / "admin" / "templates"
     library.mkdir(parents=True)
     (library / "base.html").write_text("x")
-    elsewhere = tmp_path / "site-packages" / "templates"
+    elsewhere = tmp_path / "shared" / "templates"  # outside the project
     elsewhere.mkdir(parents=True)
     (elsewhere / "other.html").write_text("x")
 
