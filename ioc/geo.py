@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import shapely
 from django.core.cache import cache
+from django.db.models import QuerySet
 from shapely.geometry import MultiPolygon, Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
@@ -107,6 +108,50 @@ def box_around(lon: float, lat: float, radius_m: float) -> BBox:
     dlat = radius_m / 111_320
     dlon = radius_m / (111_320 * max(0.1, math.cos(math.radians(lat))))
     return BBox(lon - dlon, lat - dlat, lon + dlon, lat + dlat)
+
+
+def nearest(
+    rows: QuerySet[Any],
+    *,
+    lon: float,
+    lat: float,
+    radius_m: float,
+    limit: int,
+    scan: int,
+    fields: tuple[str, str] = ("longitude", "latitude"),
+) -> list[tuple[Any, float]]:
+    """The rows of ``rows`` within ``radius_m`` of a place, nearest first, each with its
+    distance in metres, at most ``limit``: the one "nearby" query of the platform.
+
+    The box on the indexed coordinate ``fields`` (lookups such as ``device__latitude``
+    work) narrows the rows in the database; the exact distance is then taken over at
+    most ``scan`` of them. Rows may be model instances or ``values()`` dicts.
+    """
+    lon_field, lat_field = fields
+    box = box_around(lon, lat, radius_m)
+    candidates = rows.filter(
+        **{
+            f"{lat_field}__range": (box.min_lat, box.max_lat),
+            f"{lon_field}__range": (box.min_lon, box.max_lon),
+        }
+    )[:scan]
+    found = []
+    for row in candidates:
+        distance = distance_m(
+            lon, lat, float(_lookup(row, lon_field)), float(_lookup(row, lat_field))
+        )
+        if distance <= radius_m:
+            found.append((row, distance))
+    found.sort(key=lambda pair: pair[1])
+    return found[:limit]
+
+
+def _lookup(row: Any, path: str) -> Any:
+    """A field of a row by its lookup path (``device__latitude``), on a dict or a model."""
+    value = row
+    for part in path.split("__"):
+        value = value[part] if isinstance(value, dict) else getattr(value, part)
+    return value
 
 
 def boundary_shape(geometry: Any) -> Polygon | MultiPolygon:

@@ -15,10 +15,10 @@ from typing import Any
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import Prefetch, Q, QuerySet
 
+from ioc import geo
 from ioc.choices import AlertStatus, Role
-from ioc.geo import box_around, distance_m
 from ioc.models import Alert, Incident, IncidentChecklistItem, IncidentEntry, User, Ward
-from ioc.realtime import CITY_GROUP, ward_group
+from ioc.realtime import CITY_GROUP, event_types, ward_group
 
 AnyUser = User | AnonymousUser
 
@@ -172,27 +172,62 @@ def incident_link_suggestions(
 ) -> list[tuple[Alert, float]]:
     """Open alerts near the incident's place, raised within ``hours`` of it, not linked
     to any incident, that ``user`` may see: (alert, distance in metres), nearest first."""
-    lat, lon = float(incident.latitude), float(incident.longitude)
-    # A bounding box on the indexed device coordinates first, exact distance after.
-    box = box_around(lon, lat, radius_m)
     window = timedelta(hours=hours)
     candidates = (
         alerts_visible_to(user)
         .exclude(status=AlertStatus.RESOLVED)
         .filter(
             incident__isnull=True,
-            device__latitude__range=(box.min_lat, box.max_lat),
-            device__longitude__range=(box.min_lon, box.max_lon),
             last_seen_at__gte=incident.created_at - window,
             raised_at__lte=incident.created_at + window,
-        )[: limit * 5]
+        )
     )
-    nearby = []
-    for alert in candidates:
-        device = alert.device
-        assert device is not None  # filtered on its coordinates
-        distance = distance_m(lon, lat, float(device.longitude), float(device.latitude))
-        if distance <= radius_m:
-            nearby.append((alert, distance))
-    nearby.sort(key=lambda pair: pair[1])
-    return nearby[:limit]
+    return geo.nearest(
+        candidates,
+        lon=float(incident.longitude),
+        lat=float(incident.latitude),
+        radius_m=radius_m,
+        limit=limit,
+        scan=limit * 5,
+        fields=("device__longitude", "device__latitude"),
+    )
+
+
+# --- What live events and the snapshot say of an alert or an incident -------------------------
+
+
+def alert_data(alert: Alert) -> event_types.AlertData:
+    """An alert as live events and the snapshot carry it (``event_types.AlertData``)."""
+    return event_types.AlertData(
+        id=alert.pk,
+        device=alert.device.code if alert.device_id and alert.device else None,
+        kind=alert.kind,
+        cause=alert.cause,
+        severity=alert.severity,
+        status=alert.status,
+        title=alert.title,
+        raised_at=alert.raised_at,
+        last_seen_at=alert.last_seen_at,
+        occurrences=alert.occurrences,
+        assignee=alert.assignee.get_username() if alert.assignee_id and alert.assignee else None,
+        auto_cleared=alert.auto_cleared,
+        incident=alert.incident_id,
+    )
+
+
+def incident_data(incident: Incident) -> event_types.IncidentData:
+    """An incident as live events and the snapshot carry it (``event_types.IncidentData``)."""
+    return event_types.IncidentData(
+        id=incident.pk,
+        reference=incident.reference,
+        title=incident.title,
+        type=incident.incident_type.code,
+        type_name=incident.incident_type.name,
+        severity=incident.severity,
+        status=incident.status,
+        lat=float(incident.latitude),
+        lon=float(incident.longitude),
+        assignee=incident.assignee.get_username() if incident.assignee else None,
+        created_at=incident.created_at,
+        updated_at=incident.updated_at,
+    )

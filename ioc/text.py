@@ -1,4 +1,4 @@
-"""Vietnamese text helpers.
+"""Text helpers: free text as services store it, and Vietnamese sorting.
 
 Sorting: Vietnamese dictionary order treats ă, â, đ, ê, ô, ơ, ư as letters of their own
 (a < ă < â < b … d < đ …) and tone marks as a secondary difference (a < à < á < ả < ã < ạ).
@@ -10,6 +10,9 @@ key function gets it right without a system ICU library.
 from __future__ import annotations
 
 import unicodedata
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 _ALPHABET = "aăâbcdđeêfghijklmnoôơpqrstuưvwxyz"
 _RANK = {letter: index for index, letter in enumerate(_ALPHABET, start=100)}
@@ -40,3 +43,19 @@ def vietnamese_sort_key(text: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
             letters.append(1000 + ord(base))
         tones.append(tone)
     return tuple(letters), tuple(tones)
+
+
+MAX_TEXT = 4000
+
+
+def text_clean(
+    value: str, field: str, *, required: bool, message: str = "", limit: int = MAX_TEXT
+) -> str:
+    """Free text as stored: trimmed, without NUL characters (PostgreSQL refuses them);
+    a ValidationError on ``field`` when it is required and empty, or longer than ``limit``."""
+    text = (value or "").replace("\x00", "").strip()
+    if required and not text:
+        raise ValidationError({field: message or _("This field is required.")})
+    if len(text) > limit:
+        raise ValidationError({field: _("Keep it under %(n)s characters.") % {"n": f"{limit:,}"}})
+    return text

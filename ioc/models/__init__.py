@@ -1,15 +1,8 @@
-"""Models of the core: wards, staff, alerts and the audit log (core), incidents (incidents)."""
+"""Models of the core, one module per subject: units, accounts, alerts, audit, incidents."""
 
-from ioc.models.core import (
-    WARD_TITLES,
-    Alert,
-    AuditEntry,
-    Department,
-    TimelineEntry,
-    User,
-    Ward,
-    WardQuerySet,
-)
+from ioc.models.accounts import User
+from ioc.models.alerts import Alert
+from ioc.models.audit import AuditEntry, TimelineEntry
 from ioc.models.incidents import (
     Incident,
     IncidentChecklistItem,
@@ -17,6 +10,7 @@ from ioc.models.incidents import (
     IncidentType,
     IncidentTypeStep,
 )
+from ioc.models.units import WARD_TITLES, Department, Ward, WardQuerySet
 
 __all__ = [
     "WARD_TITLES",

@@ -12,7 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ioc.choices import IncidentEntryKind, IncidentStatus, Severity
-from ioc.models.core import TimelineEntry, Ward
+from ioc.models.audit import TimelineEntry
+from ioc.models.units import Ward
 
 OPEN_STATUSES = (IncidentStatus.OPEN, IncidentStatus.IN_PROGRESS)
 

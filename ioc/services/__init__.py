@@ -7,14 +7,7 @@ from ioc.services.alerts import (
     alert_raise,
     alert_resolve,
 )
-from ioc.services.core import (
-    WardImportError,
-    WardImportReport,
-    audit_record,
-    snapshot,
-    staff_user_create,
-    wards_import,
-)
+from ioc.services.audit import audit_record, snapshot
 from ioc.services.incidents import (
     incident_assign,
     incident_checklist_set,
@@ -26,6 +19,8 @@ from ioc.services.incidents import (
     incident_status_set,
     incident_unlink_alert,
 )
+from ioc.services.staff import staff_user_create
+from ioc.services.wards import WardImportError, WardImportReport, wards_import
 
 __all__ = [
     "WardImportError",

@@ -18,33 +18,16 @@ from django.utils import timezone
 from ioc import realtime
 from ioc.choices import AlertKind, AlertStatus, Severity
 from ioc.models import Alert, User, Ward
-from ioc.services.core import audit_record
+from ioc.realtime import event_types
+from ioc.selectors import alert_data
+from ioc.services.audit import audit_record
 
 SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
 
-def alert_payload(alert: Alert) -> dict[str, Any]:
-    """The JSON-safe description of an alert that live events carry."""
-    return {
-        "id": alert.pk,
-        "device": alert.device.code if alert.device_id and alert.device else None,
-        "kind": alert.kind,
-        "cause": alert.cause,
-        "severity": alert.severity,
-        "status": alert.status,
-        "title": alert.title,
-        "raised_at": alert.raised_at,
-        "last_seen_at": alert.last_seen_at,
-        "occurrences": alert.occurrences,
-        "assignee": alert.assignee.get_username() if alert.assignee_id and alert.assignee else None,
-        "auto_cleared": alert.auto_cleared,
-        "incident": alert.incident_id,
-    }
-
-
-def _publish(alert: Alert, event_type: realtime.EventType) -> None:
+def _publish(alert: Alert, *, raised: bool = False) -> None:
     realtime.publish(
-        realtime.Event(type=event_type, ward=alert.ward.code, data=alert_payload(alert))
+        event_types.alert_event(ward=alert.ward.code, alert=alert_data(alert), raised=raised)
     )
 
 
@@ -88,7 +71,7 @@ def alert_raise(
             fields.append("data")
         open_alert.save(update_fields=fields)
         if escalated:
-            _publish(open_alert, realtime.EventType.ALERT_UPDATED)
+            _publish(open_alert)
         return open_alert, False
     alert = Alert(
         ward=ward,
@@ -103,7 +86,7 @@ def alert_raise(
     )
     alert.full_clean(validate_constraints=False)
     alert.save()
-    _publish(alert, realtime.EventType.ALERT_RAISED)
+    _publish(alert, raised=True)
     return alert, True
 
 
@@ -123,7 +106,7 @@ def alert_clear(*, device: Any, cause: str, at: datetime | None = None) -> Alert
     alert.resolved_at = at or timezone.now()
     alert.auto_cleared = True
     alert.save(update_fields=["status", "resolved_at", "auto_cleared"])
-    _publish(alert, realtime.EventType.ALERT_UPDATED)
+    _publish(alert)
     return alert
 
 
@@ -157,7 +140,7 @@ def alert_acknowledge(*, actor: User, alert: Alert, note: str = "") -> Alert:
         ward_code=alert.ward.code,
         reason=note.strip(),
     )
-    _publish(alert, realtime.EventType.ALERT_UPDATED)
+    _publish(alert)
     return alert
 
 
@@ -182,7 +165,7 @@ def alert_assign(*, actor: User, alert: Alert, assignee: User) -> Alert:
         after={"assignee": assignee.get_username()},
         ward_code=alert.ward.code,
     )
-    _publish(alert, realtime.EventType.ALERT_UPDATED)
+    _publish(alert)
     return alert
 
 
@@ -209,5 +192,5 @@ def alert_resolve(*, actor: User, alert: Alert, note: str) -> Alert:
         ward_code=alert.ward.code,
         reason=note.strip(),
     )
-    _publish(alert, realtime.EventType.ALERT_UPDATED)
+    _publish(alert)
     return alert

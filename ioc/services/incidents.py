@@ -26,9 +26,11 @@ from ioc.models import (
     User,
     Ward,
 )
+from ioc.realtime import event_types
+from ioc.selectors import incident_data
 from ioc.services.alerts import alert_acknowledge, alert_resolve
-from ioc.services.core import audit_record
-from ioc.services.core import text_clean as _text
+from ioc.services.audit import audit_record
+from ioc.text import text_clean as _text
 
 # Which status may follow which; a closed incident is final (open a new one instead).
 TRANSITIONS: dict[str, set[str]] = {
@@ -39,31 +41,9 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 
 
-def incident_payload(incident: Incident) -> dict[str, Any]:
-    """The JSON-safe description of an incident that live events and the snapshot carry."""
-    return {
-        "id": incident.pk,
-        "reference": incident.reference,
-        "title": incident.title,
-        "type": incident.incident_type.code,
-        "type_name": incident.incident_type.name,
-        "severity": incident.severity,
-        "status": incident.status,
-        "lat": float(incident.latitude),
-        "lon": float(incident.longitude),
-        "assignee": incident.assignee.get_username() if incident.assignee else None,
-        "created_at": incident.created_at,
-        "updated_at": incident.updated_at,
-    }
-
-
 def _publish(incident: Incident) -> None:
     realtime.publish(
-        realtime.Event(
-            type=realtime.EventType.INCIDENT_UPDATED,
-            ward=incident.ward.code,
-            data=incident_payload(incident),
-        )
+        event_types.incident_updated(ward=incident.ward.code, incident=incident_data(incident))
     )
 
 
@@ -249,6 +229,25 @@ def incident_create_from_alert(
     return incident
 
 
+def _status_note(incident: Incident, status: str, note: str, *, reopening: bool) -> str:
+    """The note of a status change: required when resolving (what was done), reopening
+    (why) or closing with checklist steps not done (why anyway)."""
+    if status == IncidentStatus.RESOLVED:
+        return _text(note, "note", required=True, message=_("Say what was done."))
+    if reopening:
+        return _text(note, "note", required=True, message=_("Say why it is reopened."))
+    open_steps = incident.checklist.filter(done_at__isnull=True).count()
+    if status == IncidentStatus.CLOSED and open_steps:
+        return _text(
+            note,
+            "note",
+            required=True,
+            message=_("%(n)s checklist steps are not done: say why you close anyway.")
+            % {"n": open_steps},
+        )
+    return _text(note, "note", required=False)
+
+
 @transaction.atomic
 def incident_status_set(
     *, actor: User, incident: Incident, status: str, note: str = ""
@@ -270,21 +269,7 @@ def incident_status_set(
             }
         )
     reopening = incident.status == IncidentStatus.RESOLVED and status == IncidentStatus.IN_PROGRESS
-    open_steps = incident.checklist.filter(done_at__isnull=True).count()
-    if status == IncidentStatus.RESOLVED:
-        note = _text(note, "note", required=True, message=_("Say what was done."))
-    elif reopening:
-        note = _text(note, "note", required=True, message=_("Say why it is reopened."))
-    elif status == IncidentStatus.CLOSED and open_steps:
-        note = _text(
-            note,
-            "note",
-            required=True,
-            message=_("%(n)s checklist steps are not done: say why you close anyway.")
-            % {"n": open_steps},
-        )
-    else:
-        note = _text(note, "note", required=False)
+    note = _status_note(incident, status, note, reopening=reopening)
     before = {"status": incident.status}
     now = timezone.now()
     incident.status = status

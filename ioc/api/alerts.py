@@ -14,9 +14,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ioc import selectors
+from ioc.api.actions import alert_act
 from ioc.choices import AlertStatus
-from ioc.models import Alert, User
-from ioc.services import alert_acknowledge, alert_assign, alert_resolve
+from ioc.models import Alert
 
 
 class AlertSerializer(serializers.ModelSerializer[Alert]):
@@ -117,23 +117,6 @@ ACTION_BODY = inline_serializer(
         "assignee": serializers.CharField(required=False, help_text="username, to assign"),
     },
 )
-
-
-def alert_act(user: User, alert: Alert, action: str, data: dict[str, Any]) -> Alert:
-    """Run one staff action on an alert through its service (shared by API and pages)."""
-    note = str(data.get("note") or "")
-    if action == "acknowledge":
-        return alert_acknowledge(actor=user, alert=alert, note=note)
-    if action == "resolve":
-        return alert_resolve(actor=user, alert=alert, note=note)
-    if action == "assign":
-        username = str(data.get("assignee") or user.get_username())
-        try:
-            assignee = User.objects.get(username=username, is_active=True)
-        except User.DoesNotExist as exc:
-            raise ValidationError({"assignee": f"No active staff account '{username}'."}) from exc
-        return alert_assign(actor=user, alert=alert, assignee=assignee)
-    raise Http404("No such action.")
 
 
 class AlertActionView(APIView):

@@ -1,76 +1,18 @@
-"""Writes of the core: the audit log, ward import, staff accounts (house rule 2)."""
+"""Writes of administrative units: importing wards and communes from GeoJSON."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, transaction
-from django.forms.models import model_to_dict
-from django.utils.translation import gettext as _
+from django.db import transaction
 
-from ioc.choices import Role, WardKind
+from ioc.choices import WardKind
 from ioc.geo import GeometryError, boundary_shape, coordinate, inner_point
-from ioc.middleware import client_address
-from ioc.models import AuditEntry, Department, User, Ward
-
-
-def snapshot(obj: models.Model, *, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A JSON-safe copy of a model's fields, for an audit entry's before/after."""
-    data = model_to_dict(obj, exclude=list(exclude))
-    return json.loads(json.dumps(data, cls=DjangoJSONEncoder, default=str))
-
-
-def audit_record(
-    *,
-    actor: User | None,
-    action: str,
-    obj: models.Model,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-    ward_code: str = "",
-    reason: str = "",
-    actor_label: str = "",
-) -> AuditEntry:
-    """Append one entry to the audit log; the client address comes from the request."""
-    label = actor_label or (actor.get_username() if actor is not None else "system")
-    return AuditEntry.objects.create(
-        actor=actor,
-        actor_label=label[:150],
-        action=action,
-        object_type=obj._meta.label_lower,
-        object_id=str(obj.pk),
-        object_repr=str(obj)[:200],
-        ward_code=ward_code,
-        before=before,
-        after=after,
-        ip_address=client_address.get(),
-        reason=reason,
-    )
-
-
-# Free text a person writes into a service (notes, answers, reasons).
-MAX_TEXT = 4000
-
-
-def text_clean(
-    value: str, field: str, *, required: bool, message: str = "", limit: int = MAX_TEXT
-) -> str:
-    """Free text as stored: trimmed, without NUL characters (PostgreSQL refuses them);
-    a ValidationError on ``field`` when it is required and empty, or longer than ``limit``."""
-    text = (value or "").replace("\x00", "").strip()
-    if required and not text:
-        raise ValidationError({field: message or _("This field is required.")})
-    if len(text) > limit:
-        raise ValidationError({field: _("Keep it under %(n)s characters.") % {"n": f"{limit:,}"}})
-    return text
-
-
-# --- Ward import ------------------------------------------------------------------------------
+from ioc.models import User, Ward
+from ioc.services.audit import audit_record, snapshot
 
 KIND_ALIASES = {
     "phuong": WardKind.PHUONG,
@@ -197,6 +139,11 @@ def _audit_ward(
     )
 
 
+# One planned change: the ward as it will be saved, its successor's code, the names of
+# the fields that change (["created"] for a new ward) and its audit "before".
+PlannedWard = tuple[Ward, str, list[str], dict[str, Any] | None]
+
+
 def wards_import(
     *, collection: Any, actor: User | None = None, actor_label: str = "", dry_run: bool = False
 ) -> WardImportReport:
@@ -206,12 +153,24 @@ def wards_import(
     and any problem raises WardImportError without changing a row. A dry run reports
     exactly what a real run would change.
     """
+    problems: list[str] = []
+    rows = _rows_checked(collection, problems)
+    report = WardImportReport()
+    plan = _plan(rows, problems, report)
+    if problems:
+        raise WardImportError(problems)
+    if not dry_run:
+        _apply(plan, actor, actor_label)
+    return report
+
+
+def _rows_checked(collection: Any, problems: list[str]) -> list[dict[str, Any]]:
+    """The features' ward values; what is wrong with them goes to ``problems``."""
     if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
         raise WardImportError(["The file must be a GeoJSON FeatureCollection."])
     features = collection.get("features")
     if not isinstance(features, list) or not features:
         raise WardImportError(["The FeatureCollection has no features."])
-    problems: list[str] = []
     parsed = [_ward_values(i, feature, problems) for i, feature in enumerate(features)]
     rows = [row for row in parsed if row is not None]
     codes = [row["code"] for row in rows]
@@ -224,13 +183,20 @@ def wards_import(
             problems.append(f"ward {row['code']}: successor '{row['successor']}' is unknown.")
         if row["successor"] == row["code"]:
             problems.append(f"ward {row['code']}: a ward cannot be merged into itself.")
+    return rows
 
-    # Plan every change, validating each ward as it would be saved.
+
+def _plan(
+    rows: list[dict[str, Any]], problems: list[str], report: WardImportReport
+) -> list[PlannedWard]:
+    """Every change, validating each ward as it would be saved, and the report of them."""
     existing = {
-        ward.code: ward for ward in Ward.objects.filter(code__in=codes).select_related("successor")
+        ward.code: ward
+        for ward in Ward.objects.filter(code__in=[row["code"] for row in rows]).select_related(
+            "successor"
+        )
     }
-    plan: list[tuple[Ward, str, list[str], dict[str, Any] | None]] = []
-    report = WardImportReport()
+    plan: list[PlannedWard] = []
     for row in rows:
         successor_code = row.pop("successor")
         ward = existing.get(row["code"])
@@ -254,82 +220,28 @@ def wards_import(
             report.updated[ward.code] = changed
         else:
             report.unchanged.append(ward.code)
-    if problems:
-        raise WardImportError(problems)
-    if dry_run:
-        return report
-
-    with transaction.atomic():
-        for ward, _successor, changed, _before in plan:
-            if changed == ["created"]:
-                ward.save()
-            elif [name for name in changed if name != "successor"]:
-                ward.save(update_fields=[*(n for n in changed if n != "successor"), "updated_at"])
-        by_code = {ward.code: ward for ward, *_rest in plan}
-        for ward, successor_code, changed, _before in plan:
-            if changed == ["created"] or "successor" in changed:
-                target = by_code.get(successor_code) or (
-                    Ward.objects.get(code=successor_code) if successor_code else None
-                )
-                if ward.successor_id != (target.pk if target else None):
-                    ward.successor = target
-                    ward.save(update_fields=["successor", "updated_at"])
-        for ward, _successor, changed, before in plan:
-            if changed == ["created"]:
-                _audit_ward(ward, "ward.created", None, actor, actor_label)
-            elif changed:
-                _audit_ward(ward, "ward.updated", before, actor, actor_label)
-    return report
-
-
-# --- Staff accounts ---------------------------------------------------------------------------
+    return plan
 
 
 @transaction.atomic
-def staff_user_create(
-    *,
-    username: str,
-    role: Role,
-    password: str,
-    first_name: str = "",
-    last_name: str = "",
-    email: str = "",
-    wards: list[Ward] | None = None,
-    departments: list[Department] | None = None,
-    actor: User | None = None,
-    actor_label: str = "",
-) -> User:
-    """Create a staff account with its role and scope (wards or departments)."""
-    if role == Role.WARD_OFFICIAL and not wards:
-        raise ValidationError({"wards": "A ward official needs at least one ward."})
-    if role == Role.DEPARTMENT_STAFF and not departments:
-        raise ValidationError({"departments": "Department staff need at least one department."})
-    user = User(
-        username=username,
-        role=role,
-        first_name=first_name,
-        last_name=last_name,
-        email=email,
-        is_staff=role == Role.ADMIN,
-        is_superuser=role == Role.ADMIN,
-    )
-    user.set_password(password)
-    user.full_clean()
-    user.save()
-    if wards:
-        user.wards.set(wards)
-    if departments:
-        user.departments.set(departments)
-    audit_record(
-        actor=actor,
-        actor_label=actor_label,
-        action="user.created",
-        obj=user,
-        after={
-            "username": username,
-            "role": role.value,
-            "wards": [ward.code for ward in wards or []],
-            "departments": [dept.code for dept in departments or []],
-        },
-    )
-    return user
+def _apply(plan: list[PlannedWard], actor: User | None, actor_label: str) -> None:
+    """Save the planned wards, then their successors (which may be new wards), then audit."""
+    for ward, _successor, changed, _before in plan:
+        if changed == ["created"]:
+            ward.save()
+        elif [name for name in changed if name != "successor"]:
+            ward.save(update_fields=[*(n for n in changed if n != "successor"), "updated_at"])
+    by_code = {ward.code: ward for ward, *_rest in plan}
+    for ward, successor_code, changed, _before in plan:
+        if changed == ["created"] or "successor" in changed:
+            target = by_code.get(successor_code) or (
+                Ward.objects.get(code=successor_code) if successor_code else None
+            )
+            if ward.successor_id != (target.pk if target else None):
+                ward.successor = target
+                ward.save(update_fields=["successor", "updated_at"])
+    for ward, _successor, changed, before in plan:
+        if changed == ["created"]:
+            _audit_ward(ward, "ward.created", None, actor, actor_label)
+        elif changed:
+            _audit_ward(ward, "ward.updated", before, actor, actor_label)

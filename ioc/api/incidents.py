@@ -7,7 +7,6 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError
 from django.http import Http404
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -16,62 +15,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ioc import selectors
-from ioc.alerts_api import AlertSerializer
+from ioc.api.actions import alert_by_id, incident_act
+from ioc.api.alerts import AlertSerializer
 from ioc.choices import IncidentStatus, Severity
-from ioc.models import Alert, Incident, IncidentChecklistItem, IncidentEntry, IncidentType, User
+from ioc.models import Incident, IncidentChecklistItem, IncidentEntry, IncidentType, User
 from ioc.services import incidents as incident_services
-
-
-def _alert(user: User, value: Any) -> Alert:
-    if not str(value).isdigit():
-        raise ValidationError({"alert": _("No such alert.")})
-    try:
-        return selectors.alert_get_for_user(user, int(value))
-    except Alert.DoesNotExist as exc:
-        raise Http404("No such alert.") from exc
-
-
-def incident_act(user: User, incident: Incident, action: str, data: dict[str, Any]) -> str:
-    """Run one staff action on an incident through its service (shared by API and pages);
-    returns the confirmation people read."""
-    services = incident_services
-    note = str(data.get("note") or "")
-    if action == "status":
-        services.incident_status_set(
-            actor=user, incident=incident, status=str(data.get("status") or ""), note=note
-        )
-        return _("Status changed.")
-    if action == "assign":
-        username = str(data.get("assignee") or user.get_username())
-        assignee = User.objects.filter(username=username, is_active=True).first()
-        if assignee is None:
-            raise ValidationError({"assignee": _("No such staff account.")})
-        services.incident_assign(actor=user, incident=incident, assignee=assignee)
-        return _("Assigned.")
-    if action == "severity":
-        services.incident_severity_set(
-            actor=user, incident=incident, severity=str(data.get("severity") or ""), note=note
-        )
-        return _("Severity changed.")
-    if action == "note":
-        services.incident_note_add(actor=user, incident=incident, text=str(data.get("text") or ""))
-        return _("Note added.")
-    if action == "checklist":
-        item = str(data.get("item") or "")
-        if not item.isdigit():
-            raise ValidationError({"item": _("No such checklist step.")})
-        done = str(data.get("done")).lower() in {"1", "true"}
-        services.incident_checklist_set(actor=user, incident=incident, item_id=int(item), done=done)
-        return _("Checklist updated.")
-    if action == "link":
-        alert = _alert(user, data.get("alert"))
-        services.incident_link_alert(actor=user, incident=incident, alert=alert)
-        return _("Alert linked.")
-    if action == "unlink":
-        alert = _alert(user, data.get("alert"))
-        services.incident_unlink_alert(actor=user, incident=incident, alert=alert)
-        return _("Alert unlinked.")
-    raise Http404("No such action.")
 
 
 def _username(user: User | None) -> str | None:
@@ -215,7 +163,7 @@ class IncidentListView(generics.ListCreateAPIView[Incident]):
         body = IncidentCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
-        alerts = [_alert(request.user, alert_id) for alert_id in data["alerts"]]  # type: ignore[arg-type]
+        alerts = [alert_by_id(request.user, alert_id) for alert_id in data["alerts"]]  # type: ignore[arg-type]
         try:
             incident = incident_services.incident_create(
                 actor=request.user,  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""Views of the core: login landing and the staff-only decorator."""
+"""Access to the staff pages: the decorator every staff screen wears."""
 
 from __future__ import annotations
 
