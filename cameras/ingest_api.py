@@ -20,13 +20,9 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from cameras import selectors
-from cameras.services.ingest import (
-    MAX_BODY_BYTES,
-    IngestRejected,
-    Principal,
-    ingest_accept,
-    ingest_parse,
-)
+from cameras.principals import Principal
+from cameras.services.ingest.outbox import ingest_accept
+from cameras.services.ingest.validation import MAX_BODY_BYTES, IngestRejected, ingest_parse
 from ioc.ratelimit import over_limit
 
 

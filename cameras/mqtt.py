@@ -23,7 +23,8 @@ import orjson
 import paho.mqtt.client as mqtt
 
 from cameras.models import Device
-from cameras.services.ingest import MAX_EVENTS, ParsedEvent, event_errors, ingest_accept
+from cameras.services.ingest.outbox import ingest_accept
+from cameras.services.ingest.validation import MAX_EVENTS, ParsedEvent, event_errors
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Traffic-signal commands over HTTP: the REST endpoint and the operators' HTML form.
 
 Both look the device up through ``cameras.selectors.device_get_for_user`` (another ward's
-signal is a 404, never a 403) and write through ``cameras.services.signals``.
+signal is a 404, never a 403) and write through ``cameras.services.signal_commands``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from rest_framework.response import Response
 from cameras.choices import CommandStatus, SignalAction
 from cameras.models import Device, SignalCommand, SignalDetail
 from cameras.selectors import device_get_for_user
-from cameras.services.signals import (
+from cameras.services.signal_commands import (
     DEFAULT_DURATION_MINUTES,
     LIVE_STATUSES,
     MAX_DURATION_MINUTES,
@@ -38,9 +38,9 @@ from cameras.services.signals import (
     signal_command_allowed,
     signal_command_create,
 )
+from ioc.access import staff_required
 from ioc.models import User
 from ioc.selectors import AnyUser
-from ioc.views import staff_required
 
 # --- Reads (selectors of this feature; cameras/selectors.py is another change's file) -------
 

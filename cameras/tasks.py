@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from cameras import services
-from cameras.services import polling, signals
+from cameras.services import polling, signal_command_delivery
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -28,13 +28,13 @@ def devices_offline_sweep_task() -> int:
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def signal_command_send_task(command_id: int) -> bool:
     """Deliver one traffic-signal command (idempotent: only a pending command is sent)."""
-    return signals.signal_command_deliver(command_id) is not None
+    return signal_command_delivery.signal_command_deliver(command_id) is not None
 
 
 @shared_task(ignore_result=True)
 def signal_commands_expire_task() -> int:
     """Return expired overrides to automatic; re-queue or give up stuck commands."""
-    return signals.signal_commands_expire()
+    return signal_command_delivery.signal_commands_expire()
 
 
 @shared_task(ignore_result=True)

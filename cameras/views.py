@@ -4,10 +4,8 @@ and import, and the camera snapshot proxy. Scoping comes from ``cameras.selector
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
-import httpx
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -18,11 +16,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from cameras import device_http
 from cameras.choices import DeviceKind, DeviceStatus
 from cameras.models import Device
 from cameras.selectors import (
     DeviceDossier,
-    SnapshotSource,
     camera_snapshot_source,
     device_dossier_for_user,
     device_export_rows,
@@ -40,12 +38,12 @@ from cameras.services.csv_io import (
     devices_csv_lines,
     devices_import_csv,
 )
-from cameras.services.signals import signal_command_allowed
+from cameras.services.signal_commands import signal_command_allowed
+from ioc.access import staff_required
 from ioc.choices import Role
 from ioc.models import User
 from ioc.selectors import AnyUser, may_handle_alerts, wards_visible_to
 from ioc.text import vietnamese_sort_key
-from ioc.views import staff_required
 
 PAGE_SIZE = 50
 
@@ -214,50 +212,6 @@ def device_import(request: HttpRequest) -> HttpResponse:
 
 # --- Camera snapshot proxy -----------------------------------------------------------------
 
-SNAPSHOT_TIMEOUT_SECONDS = 3.0
-SNAPSHOT_MAX_BYTES = 2 * 1024 * 1024
-SNAPSHOT_TYPES = frozenset({"image/jpeg", "image/png"})
-
-
-class SnapshotUnavailable(Exception):
-    """The camera gave no usable still image; the message says why."""
-
-
-def fetch_snapshot(source: SnapshotSource) -> tuple[bytes, str]:
-    """A camera's still image and its type, fetched server-side with the camera's login
-    (which never reaches the browser): 3 s in all, 2 MB at most, JPEG or PNG only."""
-    deadline = time.monotonic() + SNAPSHOT_TIMEOUT_SECONDS
-    auth = httpx.BasicAuth(source.username, source.password) if source.username else None
-    body = bytearray()
-    try:
-        with (
-            httpx.Client(timeout=SNAPSHOT_TIMEOUT_SECONDS, follow_redirects=False) as client,
-            client.stream(
-                "GET", source.url, auth=auth, headers={"Accept": "image/jpeg, image/png"}
-            ) as response,
-        ):
-            if response.status_code != 200:
-                raise SnapshotUnavailable(f"The camera answered HTTP {response.status_code}.")
-            content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-            if content_type not in SNAPSHOT_TYPES:
-                raise SnapshotUnavailable("The camera did not send a JPEG or PNG image.")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > SNAPSHOT_MAX_BYTES:
-                raise SnapshotUnavailable("The camera's image is larger than 2 MB.")
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > SNAPSHOT_MAX_BYTES:
-                    raise SnapshotUnavailable("The camera's image is larger than 2 MB.")
-                if time.monotonic() > deadline:
-                    raise SnapshotUnavailable("The camera is too slow to answer.")
-    except httpx.TimeoutException as exc:
-        raise SnapshotUnavailable("The camera did not answer in time.") from exc
-    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
-        raise SnapshotUnavailable("The camera could not be reached.") from exc
-    if not body:
-        raise SnapshotUnavailable("The camera sent an empty image.")
-    return bytes(body), content_type
-
 
 @staff_required
 @require_GET
@@ -267,8 +221,9 @@ def device_snapshot(request: HttpRequest, code: str) -> HttpResponse:
     if source is None:
         raise Http404("No such camera.")
     try:
-        content, content_type = fetch_snapshot(source)
-    except SnapshotUnavailable as exc:
+        auth = (source.username, source.password) if source.username else None
+        content, content_type = device_http.snapshot_fetch(source.url, auth)
+    except device_http.SnapshotUnavailable as exc:
         return JsonResponse({"detail": str(exc)}, status=502, headers={"Cache-Control": "no-store"})
     return HttpResponse(
         content,

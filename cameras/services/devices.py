@@ -18,11 +18,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cameras.choices import DeviceStatus
-from cameras.models import Device, StatusChange
-from cameras.services.registry import device_status_event
+from cameras.models import Device
+from cameras.services.device_state import device_status_change, device_status_event
 from ioc import geo, realtime
 from ioc.models import User, Ward
-from ioc.services.core import audit_record, snapshot
+from ioc.services.audit import audit_record, snapshot
 
 # The registry fields a person may set; state (last seen, latest values) comes from feeds.
 REGISTRY_FIELDS = (
@@ -148,22 +148,23 @@ def device_plan_apply(plan: DevicePlan, *, actor: User | None, reason: str = "")
     event when its status is new. Call inside the caller's transaction."""
     device = plan.device
     now = timezone.now()
-    status_changed = plan.created or "status" in plan.changed
     if plan.created:
         device.status_changed_at = now
         device.save()
+        realtime.publish(device_status_event(device))  # a new device: no change to record
         action = "device.created"
     elif plan.changed:
         fields = list(plan.changed)
-        if status_changed:
-            StatusChange.objects.create(
+        if "status" in plan.changed:
+            # Saved here with the other fields, so the change is recorded unsaved.
+            device_status_change(
                 device=device,
-                at=now,
+                status=device.status,
                 from_status=plan.status_before,
-                to_status=device.status,
-                cause=f"{actor.get_username() if actor else 'system'}: {reason or 'edited'}"[:200],
-            )
-            device.status_changed_at = now
+                at=now,
+                cause=f"{actor.get_username() if actor else 'system'}: {reason or 'edited'}",
+                save=False,
+            ).save(force_insert=True)
             fields.append("status_changed_at")
         device.save(update_fields=[*fields, "updated_at"])
         action = "device.updated"
@@ -178,8 +179,6 @@ def device_plan_apply(plan: DevicePlan, *, actor: User | None, reason: str = "")
         ward_code=device.ward.code,
         reason=reason,
     )
-    if status_changed:
-        realtime.publish(device_status_event(device))
     return device
 
 

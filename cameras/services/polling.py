@@ -1,7 +1,8 @@
 """Pulled feeds, run on the beat schedule: camera health and snapshots, traffic-signal state.
 
-Requests go out concurrently but bounded (a semaphore), each with a short timeout, so
-one dead camera never holds up the rest. What a poll learns enters the platform the same
+Requests go out concurrently but bounded (a semaphore), under the device HTTP policy
+(``cameras.device_http``: short timeouts, bounded answers), so one dead camera never
+holds up the rest. What a poll learns enters the platform the same
 way a pushed report does (cameras.services.ingest), so latest state, status flips and
 alerts follow the same rules. A failed poll changes nothing by itself: the offline sweep
 marks a device offline once it has been silent for its tolerance.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -23,10 +25,17 @@ from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
 from cameras.choices import DeviceKind, DeviceStatus, EventType
+from cameras.device_http import (
+    MAX_RESPONSE_BYTES,
+    ResponseTooLarge,
+    device_async_client,
+    fetch,
+)
 from cameras.models import CameraDetail, SignalDetail
-from cameras.services.ingest import ParsedEvent, ingest_accept
+from cameras.services.ingest.outbox import ingest_accept
+from cameras.services.ingest.validation import ParsedEvent
 
-MAX_SNAPSHOT_BYTES = 2 * 1024 * 1024
+SNAPSHOT_TOO_LARGE = "snapshot larger than 2 MB"
 
 
 @dataclass
@@ -57,8 +66,8 @@ def snapshot_path(code: str) -> Path:
 
 def _checked_image(content: bytes) -> bytes:
     """The snapshot as JPEG if it really is an image (decoded, not trusted by its type)."""
-    if len(content) > MAX_SNAPSHOT_BYTES:
-        raise ValueError("snapshot larger than 2 MB")
+    if len(content) > MAX_RESPONSE_BYTES:
+        raise ValueError(SNAPSHOT_TOO_LARGE)
     try:
         with Image.open(io.BytesIO(content)) as image:
             image.load()
@@ -80,29 +89,29 @@ def _store_snapshot(code: str, content: bytes) -> None:
     os.replace(tmp.name, path)
 
 
-async def _fetch(
-    client: httpx.AsyncClient, limit: asyncio.Semaphore, url: str, auth: Any
-) -> httpx.Response:
-    async with limit:
-        return await client.get(url, auth=auth)
-
-
-async def _poll_cameras(targets: list[Target], concurrency: int, timeout: float) -> dict[str, Any]:
+async def _poll_cameras(
+    targets: list[Target], concurrency: int, timeout: float | None
+) -> dict[str, Any]:
+    """Each camera's health (and snapshot): ("ok", the image, None, or why it was refused),
+    or why the camera failed."""
     limit = asyncio.Semaphore(concurrency)
     results: dict[str, Any] = {}
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+    async with device_async_client(timeout=timeout) as client:
 
         async def one(target: Target) -> None:
             try:
-                health = await _fetch(client, limit, target.url, target.auth)
-                if health.status_code >= 400:
-                    results[target.code] = f"health answered HTTP {health.status_code}"
+                status, _health = await fetch(client, limit, target.url, target.auth)
+                if status >= 400:
+                    results[target.code] = f"health answered HTTP {status}"
                     return
-                snapshot = None
+                snapshot: bytes | str | None = None
                 if target.snapshot_url:
-                    answer = await _fetch(client, limit, target.snapshot_url, target.auth)
-                    if answer.status_code < 400:
-                        snapshot = answer.content
+                    try:
+                        status, body = await fetch(client, limit, target.snapshot_url, target.auth)
+                    except ResponseTooLarge:
+                        snapshot = SNAPSHOT_TOO_LARGE  # healthy, but no picture kept
+                    else:
+                        snapshot = body if status < 400 else None
                 results[target.code] = ("ok", snapshot)
             except httpx.HTTPError as exc:
                 results[target.code] = f"{type(exc).__name__}: {exc}"[:200]
@@ -111,7 +120,7 @@ async def _poll_cameras(targets: list[Target], concurrency: int, timeout: float)
     return results
 
 
-def cameras_poll(*, concurrency: int = 20, timeout: float = 3.0) -> PollSummary:
+def cameras_poll(*, concurrency: int = 20, timeout: float | None = None) -> PollSummary:
     """Poll every camera that has a health URL (maintenance excluded); a healthy answer
     counts as a heartbeat and its snapshot, if it is a real image, becomes the latest."""
     rows = (
@@ -137,7 +146,9 @@ def cameras_poll(*, concurrency: int = 20, timeout: float = 3.0) -> PollSummary:
             continue
         summary.healthy += 1
         events.append(_poll_event(target, now, EventType.HEARTBEAT, {"source": "poll"}))
-        if outcome[1] is not None:
+        if isinstance(outcome[1], str):
+            summary.failed[target.code] = outcome[1]
+        elif outcome[1] is not None:
             try:
                 _store_snapshot(target.code, _checked_image(outcome[1]))
             except ValueError as exc:
@@ -164,16 +175,21 @@ def _poll_event(target: Target, now: Any, kind: str, data: dict[str, Any]) -> Pa
     )
 
 
-async def _poll_signals(targets: list[Target], concurrency: int, timeout: float) -> dict[str, Any]:
+async def _poll_signals(
+    targets: list[Target], concurrency: int, timeout: float | None
+) -> dict[str, Any]:
+    """Each controller's state (a JSON object), or why it could not be read."""
     limit = asyncio.Semaphore(concurrency)
     results: dict[str, Any] = {}
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+    async with device_async_client(timeout=timeout) as client:
 
         async def one(target: Target) -> None:
             try:
-                answer = await _fetch(client, limit, target.url, target.auth)
-                answer.raise_for_status()
-                state = answer.json()
+                status, body = await fetch(client, limit, target.url, target.auth)
+                if status >= 400:
+                    results[target.code] = f"state answered HTTP {status}"
+                    return
+                state = json.loads(body)
                 results[target.code] = (
                     state if isinstance(state, dict) else "state is not a JSON object"
                 )
@@ -184,7 +200,7 @@ async def _poll_signals(targets: list[Target], concurrency: int, timeout: float)
     return results
 
 
-def signals_poll(*, concurrency: int = 10, timeout: float = 3.0) -> PollSummary:
+def signals_poll(*, concurrency: int = 10, timeout: float | None = None) -> PollSummary:
     """Read every traffic-signal controller's state; an unreachable one is marked lost."""
     rows = (
         SignalDetail.objects.exclude(controller_url="")

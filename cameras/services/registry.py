@@ -3,8 +3,6 @@ recorded, and published live)."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
@@ -13,25 +11,21 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cameras.choices import DeviceStatus
-from cameras.models import Device, Gateway, StatusChange
-from ioc import realtime
+from cameras.models import Device, Gateway
+from cameras.services.device_state import device_status_change
 from ioc.choices import AlertKind, Severity
 from ioc.models import User
 from ioc.services.alerts import alert_raise
-from ioc.services.core import audit_record
-
-
-def token_hash(token: str) -> str:
-    """How a device or gateway token is stored: its SHA-256, never the token itself."""
-    return hashlib.sha256(token.encode()).hexdigest()
+from ioc.services.audit import audit_record
+from ioc.tokens import secret_hash, secret_new
 
 
 @transaction.atomic
 def token_issue(*, owner: Device | Gateway, actor_label: str, actor: User | None = None) -> str:
     """Issue a new token for a device or gateway (the old one stops working) and return it:
     it is shown once and stored only as a hash."""
-    token = secrets.token_urlsafe(32)
-    owner.token_hash = token_hash(token)
+    token = secret_new()
+    owner.token_hash = secret_hash(token)
     owner.token_issued_at = timezone.now()
     owner.save(update_fields=["token_hash", "token_issued_at"])
     ward = getattr(owner, "ward", None)
@@ -46,20 +40,6 @@ def token_issue(*, owner: Device | Gateway, actor_label: str, actor: User | None
     return token
 
 
-def device_status_event(device: Device) -> realtime.Event:
-    """The ``device.status`` event for a device's current state."""
-    return realtime.Event(
-        type=realtime.EventType.DEVICE_STATUS,
-        ward=device.ward.code,
-        data={
-            "device": device.code,
-            "kind": device.kind,
-            "status": device.status,
-            "last_seen_at": device.last_seen_at,
-        },
-    )
-
-
 @transaction.atomic
 def device_status_set(*, actor: User, device: Device, status: DeviceStatus, reason: str) -> Device:
     """Set a device's status by hand (for example into or out of maintenance).
@@ -72,17 +52,13 @@ def device_status_set(*, actor: User, device: Device, status: DeviceStatus, reas
     if device.status == status:
         return device
     before = {"status": device.status}
-    now = timezone.now()
-    StatusChange.objects.create(
+    device_status_change(
         device=device,
-        at=now,
-        from_status=device.status,
-        to_status=status,
-        cause=f"{actor.get_username()}: {reason.strip()}"[:200],
+        status=status,
+        at=timezone.now(),
+        cause=f"{actor.get_username()}: {reason.strip()}",
+        edited=True,
     )
-    device.status = status
-    device.status_changed_at = now
-    device.save(update_fields=["status", "status_changed_at", "updated_at"])
     audit_record(
         actor=actor,
         action="device.status_set",
@@ -92,7 +68,6 @@ def device_status_set(*, actor: User, device: Device, status: DeviceStatus, reas
         ward_code=device.ward.code,
         reason=reason.strip(),
     )
-    realtime.publish(device_status_event(device))
     return device
 
 
@@ -154,16 +129,6 @@ def devices_offline_sweep(*, now: datetime | None = None) -> list[str]:
                     status__in=[DeviceStatus.ONLINE, DeviceStatus.FAULT],
                 )
             ):
-                StatusChange.objects.create(
-                    device=device,
-                    at=now,
-                    from_status=device.status,
-                    to_status=DeviceStatus.OFFLINE,
-                    cause="no report within tolerance",
-                )
-                device.status = DeviceStatus.OFFLINE
-                device.status_changed_at = now
-                device.save(update_fields=["status", "status_changed_at"])
                 with translation.override("vi"):
                     title = _("%(device)s is offline") % {"device": device.name}
                 alert_raise(
@@ -176,6 +141,12 @@ def devices_offline_sweep(*, now: datetime | None = None) -> list[str]:
                     at=now,
                     data={"last_seen_at": (device.last_received_at or device.last_seen_at)},
                 )
-                realtime.publish(device_status_event(device))
+                # After the alert, so that browsers get alert.raised before device.status.
+                device_status_change(
+                    device=device,
+                    status=DeviceStatus.OFFLINE,
+                    at=now,
+                    cause="no report within tolerance",
+                )
                 flipped.append(device.code)
     return flipped

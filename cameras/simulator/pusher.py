@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cameras.services.ingest import MAX_EVENTS
+from cameras.services.ingest.validation import MAX_EVENTS
 
 MAX_BACKOFF_SECONDS = 30.0
 # Beyond this many unsent events a gateway drops its oldest batches (the server is down).

@@ -42,6 +42,8 @@ def _sky(hour: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
 
 def render_snapshot(code: str, now: float) -> bytes:
     """A 640x360 JPEG of the camera's street at ``now`` (epoch seconds)."""
+    # One drawing in painter's order (sky, street, traffic, caption), past 60 lines on
+    # purpose: split, each step would pass the same canvas and random draws around.
     local = datetime.fromtimestamp(now, TZ)
     seed = int.from_bytes(hashlib.sha256(code.encode()).digest()[:8], "big")
     rng = random.Random(seed)

@@ -1,0 +1,184 @@
+"""Validation of pushed events: each field checked, then the devices the principal may
+push for (``ingest_parse``); what fails is refused whole, with the HTTP answer to give."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from cameras.choices import EventType
+from cameras.models import Device
+from cameras.principals import Principal
+
+MAX_EVENTS = 1000
+MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_FUTURE = timedelta(days=1)
+
+
+class IngestRejected(Exception):
+    """The whole batch is refused; ``status`` and ``body`` are the HTTP answer."""
+
+    def __init__(self, status: int, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.body = {"detail": detail, **extra}
+
+
+@dataclass(frozen=True)
+class ParsedEvent:
+    """One validated event."""
+
+    device_id: int
+    device_code: str
+    event_id: str
+    type: str
+    ts: datetime
+    data: dict[str, Any]
+
+
+def _has_nul(value: Any) -> bool:
+    """PostgreSQL cannot store NUL characters in text or JSON: refuse them up front."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+METRIC_NAME = re.compile(r"^[\w.\-]{1,32}$")
+
+
+def numeric_values(data: dict[str, Any]) -> dict[str, float]:
+    """The finite numbers of a reading's data, by metric name (letters, digits, ``_.-``;
+    other keys are kept in the event but are not series)."""
+    return {
+        key: float(value)
+        for key, value in data.items()
+        if isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+        and METRIC_NAME.match(key)
+    }
+
+
+EVENT_TYPES = frozenset(EventType.values)
+
+
+def event_errors(
+    raw: Any, *, check_nul: bool = True, latest: datetime | None = None
+) -> tuple[dict[str, str], dict[str, Any] | None]:
+    """Field errors of one raw event, and its cleaned fields when there are none.
+
+    ``latest`` is the latest time accepted (now + ``MAX_FUTURE`` when not given; a batch
+    passes it once for all its events)."""
+    if not isinstance(raw, dict):
+        return {"event": "must be a JSON object"}, None
+    errors: dict[str, str] = {}
+    event_id, device, ts_text = raw.get("id"), raw.get("device"), raw.get("ts")
+    kind, data = raw.get("type"), raw.get("data", {})
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 64:
+        errors["id"] = "a string of 1 to 64 characters is required"
+    if not isinstance(device, str) or not 0 < len(device) <= 64:
+        errors["device"] = "the device code (a string) is required"
+    ts = None
+    if not isinstance(ts_text, str):
+        errors["ts"] = "an ISO 8601 time with a UTC offset is required"
+    else:
+        try:
+            ts = datetime.fromisoformat(ts_text)
+        except ValueError:
+            errors["ts"] = f"'{ts_text[:40]}' is not an ISO 8601 time"
+        else:
+            if ts.tzinfo is None or ts.utcoffset() is None:
+                errors["ts"] = "the time needs a UTC offset, e.g. 2026-11-21T08:00:00+07:00"
+            elif ts > (latest or timezone.now() + MAX_FUTURE):
+                errors["ts"] = "the time is more than a day in the future: check the clock"
+    if kind not in EVENT_TYPES:
+        errors["type"] = f"must be one of {', '.join(EventType.values)}"
+    if not isinstance(data, dict):
+        errors["data"] = "must be a JSON object"
+    elif kind == EventType.READING and not numeric_values(data):
+        errors["data"] = 'a reading needs at least one numeric value, e.g. {"pm25": 35.2}'
+    if check_nul and _has_nul(raw):
+        errors["event"] = "text may not contain NUL characters"
+    if errors:
+        return errors, None
+    return {}, {"id": event_id, "device": device, "ts": ts, "type": kind, "data": data}
+
+
+def ingest_parse(
+    payload: Any, principal: Principal, *, may_hold_nul: bool = True
+) -> list[ParsedEvent]:
+    """Validate a decoded request body for ``principal``; IngestRejected says what is wrong.
+
+    ``may_hold_nul=False`` skips the search for NUL characters when the caller knows the
+    raw body has none (JSON can only carry one escaped, as ``\\u0000``).
+    """
+    if not isinstance(payload, dict) or not isinstance(payload.get("events"), list):
+        raise IngestRejected(400, 'The body must be a JSON object like {"events": [...]}.')
+    raw_events = payload["events"]
+    if not raw_events:
+        raise IngestRejected(400, "The batch has no events.")
+    if len(raw_events) > MAX_EVENTS:
+        raise IngestRejected(
+            413, f"A batch may hold {MAX_EVENTS} events at most; this one has {len(raw_events)}."
+        )
+    cleaned: list[dict[str, Any]] = []
+    errors = []
+    latest = timezone.now() + MAX_FUTURE
+    for index, raw in enumerate(raw_events):
+        event_errors_found, event = event_errors(raw, check_nul=may_hold_nul, latest=latest)
+        if event_errors_found:
+            event_ref = raw.get("id") if isinstance(raw, dict) else None
+            errors.append({"index": index, "id": event_ref, "errors": event_errors_found})
+        elif event is not None:
+            cleaned.append(event)
+    if errors:
+        raise IngestRejected(
+            400,
+            f"{len(errors)} of {len(raw_events)} events are invalid; nothing was stored.",
+            errors=errors[:100],
+        )
+    known = _devices_allowed({event["device"] for event in cleaned}, principal)
+    return [
+        ParsedEvent(
+            device_id=known[event["device"]]["id"],
+            device_code=event["device"],
+            event_id=event["id"],
+            type=event["type"],
+            ts=event["ts"],
+            data=event["data"],
+        )
+        for event in cleaned
+    ]
+
+
+def _devices_allowed(codes: set[str], principal: Principal) -> Mapping[str, Mapping[str, Any]]:
+    """The devices ``codes`` by code (their id), once all are known and ``principal`` may
+    push for each of them; IngestRejected (403) names the others."""
+    known = {
+        row["code"]: row
+        for row in Device.objects.filter(code__in=codes).values("id", "code", "gateway_id")
+    }
+    if principal.kind == "device":
+        allowed = {code for code in codes if code == principal.code and code in known}
+    else:
+        allowed = {
+            code for code in codes if code in known and known[code]["gateway_id"] == principal.pk
+        }
+    refused = sorted(codes - allowed)
+    if refused:
+        raise IngestRejected(
+            403,
+            f"This {principal.kind} token may not push events for: {', '.join(refused[:20])}.",
+            devices=refused[:100],
+        )
+    return known
