@@ -8,13 +8,18 @@ requests without any reporter data (``public_requests``), through the portal and
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
+from ioc import geo
 from ioc.choices import Role
 from ioc.models import User
+from ioc.realtime.event_types import RequestData
 from ioc.selectors import AnyUser
+from ioc.tokens import secret_hash
 from services.models import OPEN_STATUSES, Open311Key, ServiceCategory, ServiceRequest
 
 # The fields a public page or Open311 may read; reporter_* are not among them.
@@ -38,6 +43,67 @@ PUBLIC_FIELDS = (
     "closed_at",
     "rating",
 )
+
+
+# The columns a request's live data is made of (``values()`` names), for reads of many
+# requests (the snapshot's and the screens' lists).
+REQUEST_DATA_FIELDS = (
+    "id",
+    "code",
+    "category__code",
+    "category__name",
+    "status",
+    "level",
+    "latitude",
+    "longitude",
+    "department__code",
+    "deadline_at",
+    "created_at",
+    "updated_at",
+    "rating",
+)
+
+
+def request_data_from_row(row: Mapping[str, Any], now: datetime | None = None) -> RequestData:
+    """What live events and screens say of a request, from its ``REQUEST_DATA_FIELDS``: no
+    reporter data, ever."""
+    return RequestData(
+        id=row["id"],
+        code=row["code"],
+        category=row["category__code"],
+        category_name=row["category__name"],
+        status=row["status"],
+        level=row["level"],
+        lat=float(row["latitude"]),
+        lon=float(row["longitude"]),
+        department=row["department__code"],
+        deadline_at=row["deadline_at"],
+        overdue=row["status"] in OPEN_STATUSES and row["deadline_at"] < (now or timezone.now()),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        rating=row["rating"],
+    )
+
+
+def request_data(request: ServiceRequest) -> RequestData:
+    """What live events say of one request (see ``request_data_from_row``)."""
+    return request_data_from_row(
+        {
+            "id": request.pk,
+            "code": request.code,
+            "category__code": request.category.code,
+            "category__name": request.category.name,
+            "status": request.status,
+            "level": request.level,
+            "latitude": request.latitude,
+            "longitude": request.longitude,
+            "department__code": request.department.code if request.department else None,
+            "deadline_at": request.deadline_at,
+            "created_at": request.created_at,
+            "updated_at": request.updated_at,
+            "rating": request.rating,
+        }
+    )
 
 
 def requests_visible_to(user: AnyUser) -> QuerySet[ServiceRequest]:
@@ -95,22 +161,18 @@ def nearby_open_requests(
 ) -> list[dict[str, Any]]:
     """Open requests near a place (same category if given), public fields only, nearest
     first: the portal's "already reported?" list."""
-    from ioc.geo import box_around, distance_m
-
-    box = box_around(longitude, latitude, radius_m)
-    rows = public_requests().filter(
-        status__in=OPEN_STATUSES,
-        latitude__range=(box.min_lat, box.max_lat),
-        longitude__range=(box.min_lon, box.max_lon),
-    )
+    rows = public_requests().filter(status__in=OPEN_STATUSES)
     if category is not None:
         rows = rows.filter(category=category)
-    found = []
-    for row in rows.values(*PUBLIC_FIELDS)[:50]:
-        distance = distance_m(longitude, latitude, float(row["longitude"]), float(row["latitude"]))
-        if distance <= radius_m:
-            found.append({**row, "distance_m": round(distance)})
-    return sorted(found, key=lambda row: row["distance_m"])[:10]
+    nearby = geo.nearest(
+        rows.values(*PUBLIC_FIELDS),
+        lon=longitude,
+        lat=latitude,
+        radius_m=radius_m,
+        limit=10,
+        scan=50,
+    )
+    return [{**row, "distance_m": round(distance)} for row, distance in nearby]
 
 
 def request_filters(queryset: QuerySet[ServiceRequest], params: Any) -> QuerySet[ServiceRequest]:
@@ -129,8 +191,6 @@ def request_filters(queryset: QuerySet[ServiceRequest], params: Any) -> QuerySet
         if value := params.get(param):
             queryset = queryset.filter(**{field: value})
     if params.get("overdue") == "1":
-        from django.utils import timezone
-
         queryset = queryset.filter(status__in=OPEN_STATUSES, deadline_at__lt=timezone.now())
     if query := (params.get("q") or "").strip()[:100]:
         queryset = queryset.filter(
@@ -155,7 +215,6 @@ def _kpi_parts(*, filtered: bool) -> tuple[tuple[Q, dict[str, Any]], ...]:
     from datetime import timedelta
 
     from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F
-    from django.utils import timezone
 
     now = timezone.now()
     since = now - timedelta(days=KPI_DAYS)
@@ -280,11 +339,9 @@ OPEN311_FIELDS = (
 
 def open311_key_for_secret(key: str) -> Open311Key | None:
     """The active Open311 key whose secret is ``key``, or None (unknown or revoked)."""
-    from services.services import open311_key_hash
-
     if not key:
         return None
-    return Open311Key.objects.filter(key_hash=open311_key_hash(key), is_active=True).first()
+    return Open311Key.objects.filter(key_hash=secret_hash(key), is_active=True).first()
 
 
 def open311_categories() -> QuerySet[ServiceCategory]:

@@ -20,9 +20,9 @@ from cameras.choices import DeviceKind
 from cameras.models import Device
 from cameras.selectors import devices_visible_to
 from ioc import geo, selectors
+from ioc.access import staff_required
 from ioc.models import Department, Incident, User
 from ioc.text import vietnamese_sort_key
-from ioc.views import staff_required
 from services import selectors as request_selectors
 from services import services as svc
 from services.choices import RequestStatus
@@ -80,24 +80,15 @@ def request_queue(request: HttpRequest) -> HttpResponse:
 
 def _nearest(user: Any, item: ServiceRequest, kind: str) -> Device | None:
     """The nearest visible device of ``kind`` within 1 km of the request's place."""
-    lat, lon = float(item.latitude), float(item.longitude)
-    box = geo.box_around(lon, lat, NEARBY_M)
-    candidates = devices_visible_to(user).filter(
-        kind=kind,
-        latitude__range=(box.min_lat, box.max_lat),
-        longitude__range=(box.min_lon, box.max_lon),
-    )[:200]
-    best = min(
-        candidates,
-        key=lambda d: geo.distance_m(lon, lat, float(d.longitude), float(d.latitude)),
-        default=None,
+    found = geo.nearest(
+        devices_visible_to(user).filter(kind=kind),
+        lon=float(item.longitude),
+        lat=float(item.latitude),
+        radius_m=NEARBY_M,
+        limit=1,
+        scan=200,
     )
-    if (
-        best is None
-        or geo.distance_m(lon, lat, float(best.longitude), float(best.latitude)) > NEARBY_M
-    ):
-        return None
-    return best
+    return found[0][0] if found else None
 
 
 @staff_required

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from services.services import requests_deadline_sweep
+from services.services.deadlines import requests_deadline_sweep
 
 
 @shared_task(ignore_result=True)

@@ -6,7 +6,7 @@ specification's error format.
 
 from django.urls import path
 
-from services import open311
+from services.open311 import views as open311
 
 urlpatterns = [
     path("discovery.<str:fmt>", open311.discovery, name="open311-discovery"),

@@ -7,12 +7,9 @@ never reach a public page. The tracking code is the capability to rate and dispu
 
 from __future__ import annotations
 
-import contextlib
-import time
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import (
@@ -28,8 +25,9 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_POST
 
 from ioc import geo, selectors
-from ioc.api import ward_feature
+from ioc.api.wards import ward_feature
 from ioc.middleware import request_address
+from ioc.ratelimit import at_limit, count, over_limit
 from ioc.text import vietnamese_sort_key
 from services import selectors as request_selectors
 from services import services as svc
@@ -67,28 +65,31 @@ def public_wards_geojson(request: HttpRequest) -> JsonResponse:
 # many times the filings: a citizen correcting a form is not a bot, but decoding photos
 # for a loop that never succeeds is work nobody should get for free.
 ATTEMPTS_PER_FILING = 5
+# Both limits count per address and clock hour (``ioc.ratelimit``'s fixed window).
+RATE_WINDOW_SECONDS = 3600
 
 
-def _rate_key(request: HttpRequest, what: str) -> str:
-    address = request_address(request) or "unknown"
-    return f"portal:{what}:{address}:{int(time.time() // 3600)}"
+def _rate_name(request: HttpRequest, what: str) -> str:
+    """The counter of ``what`` (filings or attempts) for the request's address."""
+    return f"portal:{what}:{request_address(request) or 'unknown'}"
 
 
 def _over_rate_limit(request: HttpRequest) -> bool:
+    """Refused once the address filed IOC_PORTAL_FILINGS_PER_HOUR requests this hour, or
+    tried ATTEMPTS_PER_FILING times that; otherwise this attempt is counted."""
     limit = settings.IOC_PORTAL_FILINGS_PER_HOUR
-    if limit <= 0:
-        return False
-    filings = int(cache.get(_rate_key(request, "filings"), 0))
-    attempts = int(cache.get(_rate_key(request, "attempts"), 0))
-    return filings >= limit or attempts >= limit * ATTEMPTS_PER_FILING
+    return at_limit(
+        _rate_name(request, "filings"), limit=limit, window_seconds=RATE_WINDOW_SECONDS
+    ) or over_limit(
+        _rate_name(request, "attempts"),
+        limit=limit * ATTEMPTS_PER_FILING,
+        window_seconds=RATE_WINDOW_SECONDS,
+    )
 
 
-def _count(request: HttpRequest, what: str) -> None:
-    key = _rate_key(request, what)
-    cache.add(key, 0, timeout=3700)
-    # A key expired between add and incr means the window has turned anyway.
-    with contextlib.suppress(ValueError):
-        cache.incr(key)
+def _count_filing(request: HttpRequest) -> None:
+    """One more filing (or bot's fake one) from the request's address this hour."""
+    count(_rate_name(request, "filings"), window_seconds=RATE_WINDOW_SECONDS)
 
 
 def _too_many(request: HttpRequest) -> HttpResponse:
@@ -161,7 +162,6 @@ def feedback_new(request: HttpRequest) -> HttpResponse:
         return _form_page(request, FeedbackForm(initial=initial, categories=categories), categories)
     if _over_rate_limit(request):
         return _too_many(request)
-    _count(request, "attempts")
     if int(request.META.get("CONTENT_LENGTH") or 0) > settings.IOC_PORTAL_MAX_UPLOAD_BYTES:
         # Not read at all: too big to hold, so the typed text cannot be shown again.
         message = _("What you sent is too large: at most %(n)s photos of %(mb)s MB each.") % {
@@ -172,7 +172,7 @@ def feedback_new(request: HttpRequest) -> HttpResponse:
         return _form_page(request, form, categories, errors={"photos": [message]}, status=413)
     form = FeedbackForm(request.POST, categories=categories)
     if request.POST.get(HONEYPOT):
-        _count(request, "filings")  # a bot: it hears of success, nothing is stored
+        _count_filing(request)  # a bot: it hears of success, nothing is stored
         return render(request, "portal/feedback_sent.html", {"item": None})
     errors: dict[str, list[str]] = {}
     if not form.is_valid():
@@ -204,7 +204,7 @@ def feedback_new(request: HttpRequest) -> HttpResponse:
         for key, messages in exc.message_dict.items():
             errors.setdefault(ERROR_FIELDS.get(key, key), []).extend(messages)
         return _form_page(request, form, categories, errors=errors, status=400)
-    _count(request, "filings")
+    _count_filing(request)
     return redirect("portal-feedback-sent", code=created.code)
 
 

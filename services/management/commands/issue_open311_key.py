@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from services.services import open311_key_issue
+from services.services.open311_keys import open311_key_issue
 
 
 class Command(BaseCommand):

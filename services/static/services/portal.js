@@ -1,15 +1,7 @@
 // The portal's maps: open requests as markers; on the feedback form, the pin (tap, the
 // phone's location or typed coordinates) and the "already reported?" list. Needs no tiles.
-function escapeHTML(text) {
-  const div = document.createElement("div");
-  div.textContent = text ?? "";
-  return div.innerHTML;
-}
-
-function whenMapReady(element, callback) {
-  if (element.dataset.ready === "true" && element.iocMap) callback(element.iocMap);
-  else element.addEventListener("ioc:map-ready", (event) => callback(event.detail.map), { once: true });
-}
+import { el } from "../ioc/js/dom.js";
+import { whenMapReady } from "../ioc/js/map.js";
 
 async function addRequests(container) {
   const element = container.querySelector("[data-ioc-map]");
@@ -24,8 +16,11 @@ async function addRequests(container) {
       }),
       onEachFeature: (feature, layer) => {
         const p = feature.properties;
-        layer.bindPopup(`<a href="${escapeHTML(p.url)}"><strong>${escapeHTML(p.code)}</strong></a><br>` +
-          `${escapeHTML(p.category)}<br>${escapeHTML(p.status_label)} · ${escapeHTML(p.ward)}`);
+        layer.bindPopup(() => el(
+          "div", {},
+          el("a", { href: p.url ?? "" }, el("strong", { text: p.code ?? "" })), el("br"),
+          p.category ?? "", el("br"), `${p.status_label ?? ""} · ${p.ward ?? ""}`,
+        ));
       },
     }).addTo(map);
     element.dataset.requestsReady = "true";
@@ -49,9 +44,11 @@ function pinForm(form) {
       const response = await fetch(url, { headers: { Accept: "application/json" } });
       const data = await response.json();
       const list = nearby.querySelector("[data-nearby-list]");
-      list.innerHTML = (data.requests || []).map((r) =>
-        `<li><a href="${escapeHTML(r.url)}">${escapeHTML(r.code)}</a> · ${escapeHTML(r.status)} · ${r.distance_m} m<br>` +
-        `<span class="muted">${escapeHTML(r.description)}</span></li>`).join("");
+      list.replaceChildren(...(data.requests || []).map((r) => el(
+        "li", {},
+        el("a", { href: r.url ?? "", text: r.code ?? "" }), ` · ${r.status ?? ""} · ${r.distance_m} m`, el("br"),
+        el("span", { class: "muted", text: r.description ?? "" }),
+      )));
       nearby.hidden = !(data.requests || []).length;
     } catch (error) { nearby.hidden = true; }
   }

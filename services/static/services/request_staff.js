@@ -1,18 +1,15 @@
 // The staff page of a request: its place on the map, and response templates that fill
 // the answer box (the text stays editable).
-const mapElement = document.querySelector("[data-ioc-map]");
-const data = JSON.parse(document.getElementById("request-map-data")?.textContent || "null");
+import { plain, readJSON } from "../ioc/js/dom.js";
+import { whenMapReady } from "../ioc/js/map.js";
 
-function whenMapReady(fn) {
-  if (!mapElement) return;
-  if (mapElement.dataset.ready === "true") fn(mapElement.iocMap);
-  else mapElement.addEventListener("ioc:map-ready", (event) => fn(event.detail.map), { once: true });
-}
+const mapElement = document.querySelector("[data-ioc-map]");
+const data = readJSON("request-map-data", null);
 
 if (data) {
-  whenMapReady((map) => {
+  whenMapReady(mapElement, (map) => {
     L.circleMarker([data.lat, data.lon], { radius: 9, color: "#fff", weight: 2, fillColor: "#6a3d9a", fillOpacity: 1 })
-      .addTo(map).bindTooltip(data.title);
+      .addTo(map).bindTooltip(plain(data.title));
     map.setView([data.lat, data.lon], 16);
   });
 }
