@@ -25,9 +25,9 @@ from dashboards.selectors import (
 from dashboards.views import _ward_rows
 from dashboards.wall_views import wall_choice, wall_tile
 from ioc import selectors
+from ioc.access import staff_required
 from ioc.choices import Severity
 from ioc.models import Ward
-from ioc.views import staff_required
 
 
 def csv_response(

@@ -19,10 +19,10 @@ from cameras.choices import CommandStatus
 from cameras.models import Device
 from cameras.selectors import device_dossier_for_user
 from cameras.serializers import hls_url
-from cameras.services.signals import signal_command_allowed
+from cameras.services.signal_commands import signal_command_allowed
 from cameras.views import readings_chart
+from ioc.access import staff_required
 from ioc.selectors import may_handle_alerts
-from ioc.views import staff_required
 
 # The parts the script may ask for again when a live event concerns them.
 PANEL_PARTS = frozenset({"alerts", "signal"})

@@ -18,8 +18,8 @@ from dashboards.selectors import (
     alerts_per_day,
     incidents_per_day,
 )
+from ioc.access import staff_required
 from ioc.choices import Severity
-from ioc.views import staff_required
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366

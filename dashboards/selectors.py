@@ -24,12 +24,15 @@ from ioc import realtime, selectors
 from ioc.choices import AlertStatus, Severity
 from ioc.models import Alert, Incident, Ward
 from ioc.models.incidents import OPEN_STATUSES
-from ioc.selectors import AnyUser, scope_by_ward
-from ioc.services.alerts import alert_payload
-from ioc.services.incidents import incident_payload
+from ioc.realtime import event_types
+from ioc.selectors import AnyUser, alert_data, incident_data, scope_by_ward
 from services.models import OPEN_STATUSES as REQUEST_OPEN_STATUSES
-from services.selectors import request_kpis, requests_visible_to
-from services.services import PAYLOAD_FIELDS, payload_from_row
+from services.selectors import (
+    REQUEST_DATA_FIELDS,
+    request_data_from_row,
+    request_kpis,
+    requests_visible_to,
+)
 
 SNAPSHOT_ALERTS = 500
 
@@ -95,7 +98,7 @@ def open_alerts_for(
     if ward is not None:
         alerts = alerts.filter(ward=ward)
     alerts = alerts[:limit]
-    return [{**alert_payload(alert), "ward": alert.ward.code} for alert in alerts]
+    return [{**alert_data(alert), "ward": alert.ward.code} for alert in alerts]
 
 
 def open_incidents_for(
@@ -107,7 +110,7 @@ def open_incidents_for(
     if ward is not None:
         incidents = incidents.filter(ward=ward)
     incidents = incidents[:limit]
-    return [{**incident_payload(incident), "ward": incident.ward.code} for incident in incidents]
+    return [{**incident_data(incident), "ward": incident.ward.code} for incident in incidents]
 
 
 def open_requests_for(
@@ -122,8 +125,8 @@ def open_requests_for(
     if ward is not None:
         requests = requests.filter(ward=ward)
     now = timezone.now()
-    rows = requests.order_by("deadline_at", "id").values(*PAYLOAD_FIELDS, "ward__code")[:limit]
-    return [{**payload_from_row(row, now), "ward": row["ward__code"]} for row in rows]
+    rows = requests.order_by("deadline_at", "id").values(*REQUEST_DATA_FIELDS, "ward__code")[:limit]
+    return [{**request_data_from_row(row, now), "ward": row["ward__code"]} for row in rows]
 
 
 def _coordinate(value: Any) -> float | None:
@@ -146,7 +149,7 @@ def snapshot_for(
 
 def snapshot_parts(
     user: AnyUser, *, ward: Ward | None = None, tally: DeviceTally | None = None
-) -> dict[str, Any]:
+) -> event_types.Snapshot:
     """The state a websocket client starts (or resynchronises) from, scoped to ``user``
     (and to one ``ward`` the user may see, for a ward's screen): KPIs, open alerts and
     incidents and, for a city small enough, every device; a fixed number of queries
@@ -160,35 +163,35 @@ def snapshot_parts(
     seq = realtime.current_seqs(groups)
     kpis = kpis_for(user, ward=ward, tally=tally)
     embedded = map_embeds_devices(kpis)
-    devices = {}
+    devices: dict[str, event_types.SnapshotDevice] = {}
     if embedded:
         devices = {
-            row["code"]: {
-                "status": row["status"],
-                "kind": row["kind"],
-                "ward": row["ward__code"],
-                "last_seen_at": row["last_seen_at"],
-                "lat": _coordinate(row["latitude"]),
-                "lon": _coordinate(row["longitude"]),
-                "name": row["name"],
-            }
+            row["code"]: event_types.SnapshotDevice(
+                status=row["status"],
+                kind=row["kind"],
+                ward=row["ward__code"],
+                last_seen_at=row["last_seen_at"],
+                lat=_coordinate(row["latitude"]),
+                lon=_coordinate(row["longitude"]),
+                name=row["name"],
+            )
             for row in device_map_features(user, ward_code=ward.code if ward else None)
         }
-    return {
-        "type": "snapshot",
-        "at": timezone.now(),
-        "heartbeat_seconds": realtime.heartbeat_seconds(),
-        "seq": seq,
-        "wards": [ward.code]
+    return event_types.Snapshot(
+        type="snapshot",
+        at=timezone.now(),
+        heartbeat_seconds=realtime.heartbeat_seconds(),
+        seq=seq,
+        wards=[ward.code]
         if ward is not None
         else list(selectors.wards_visible_to(user).order_by("code").values_list("code", flat=True)),
-        "devices_embedded": embedded,
-        "devices": devices,
-        "alerts": open_alerts_for(user, ward=ward),
-        "incidents": open_incidents_for(user, ward=ward),
-        "requests": open_requests_for(user, ward=ward),
-        "kpis": kpis,
-    }
+        devices_embedded=embedded,
+        devices=devices,
+        alerts=open_alerts_for(user, ward=ward),
+        incidents=open_incidents_for(user, ward=ward),
+        requests=open_requests_for(user, ward=ward),
+        kpis=kpis,
+    )
 
 
 # --- Series per day (reports) ---------------------------------------------------------------

@@ -20,12 +20,12 @@ from cameras.choices import DeviceKind, DeviceStatus
 from dashboards.panel_views import SNAPSHOT_REFRESH_SECONDS, panel_labels
 from dashboards.selectors import snapshot_parts
 from ioc import realtime, selectors
-from ioc.alerts_api import alert_act
+from ioc.access import staff_required
+from ioc.api.actions import alert_act
 from ioc.choices import AlertStatus, IncidentStatus, Role, Severity
 from ioc.models import Alert, Ward
 from ioc.models.incidents import OPEN_STATUSES
 from ioc.text import vietnamese_sort_key
-from ioc.views import staff_required
 from services.choices import RequestStatus
 
 

@@ -21,10 +21,10 @@ from cameras.services.polling import snapshot_path
 from cameras.views import device_snapshot
 from dashboards.selectors import wall_cameras
 from ioc import selectors
+from ioc.access import staff_required
 from ioc.choices import Role
 from ioc.models import Ward
 from ioc.text import vietnamese_sort_key
-from ioc.views import staff_required
 
 # A still the poller took this recently (a few of the wall's refreshes) is shown as is and
 # costs the camera nothing; an older one (the poller runs every IOC_CAMERA_POLL_SECONDS,

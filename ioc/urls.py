@@ -8,13 +8,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from cameras.api import DeviceGeoJSONView, DeviceMapView, DeviceSearchView
 from cameras.ingest_api import IngestEventsView
 from dashboards import views as ops_views
-from ioc import alerts_api, incidents_api
-from ioc import api as core_api
+from ioc.api import alerts as alerts_api
+from ioc.api import incidents as incidents_api
+from ioc.api import wards as wards_api
 
 api_v1: list[URLPattern | URLResolver] = [
-    path("wards/", core_api.WardListView.as_view(), name="api-wards"),
-    path("wards/<str:code>/", core_api.WardDetailView.as_view(), name="api-ward-detail"),
-    path("wards.geojson", core_api.WardGeoJSONView.as_view(), name="api-wards-geojson"),
+    path("wards/", wards_api.WardListView.as_view(), name="api-wards"),
+    path("wards/<str:code>/", wards_api.WardDetailView.as_view(), name="api-ward-detail"),
+    path("wards.geojson", wards_api.WardGeoJSONView.as_view(), name="api-wards-geojson"),
     path("devices.geojson", DeviceGeoJSONView.as_view(), name="api-devices-geojson"),
     path("devices.map", DeviceMapView.as_view(), name="api-devices-map"),
     path("devices.search", DeviceSearchView.as_view(), name="api-devices-search"),
@@ -48,7 +49,7 @@ urlpatterns = [
     path("ops/wards/", ops_views.ward_list, name="ops-ward-list"),
     path("ops/wards/<str:code>/", ops_views.ward_detail, name="ops-ward-detail"),
     path("ops/devices/", include("cameras.urls_ops")),
-    path("ops/incidents/", include("ioc.urls_incidents")),
+    path("ops/incidents/", include("dashboards.urls_incidents")),
     path("ops/requests/", include("services.urls_staff")),
     path("ops/alerts/<int:pk>/<str:action>/", ops_views.alert_action, name="ops-alert-action"),
     # Traffic-signal commands: full paths under /ops/ and /api/v1/ live in that module.
@@ -64,7 +65,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("healthz", core_api.healthz, name="healthz"),
+    path("healthz", wards_api.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
 

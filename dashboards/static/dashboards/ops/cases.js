@@ -1,6 +1,7 @@
 // Open cases on the operations map, kept live from the snapshot and their events:
 // incidents (`incident.updated`) and citizen requests (`request.created`/`request.updated`).
 // Each has a map layer, a toggle in the layer chips and a KPI tile with the open count.
+import { plain } from "../../ioc/js/dom.js";
 
 export class CaseLayer {
   /**
@@ -83,14 +84,14 @@ export class CaseLayer {
       if (old) { this.layer.removeLayer(old); this.markers.delete(id); }
       return;
     }
-    const icon = L.divIcon({ className: this.iconClass(item), html: "<span>!</span>", iconSize: [22, 22], iconAnchor: [11, 11] });
+    const icon = L.divIcon({ className: this.iconClass(item), html: plain("!"), iconSize: [22, 22], iconAnchor: [11, 11] });
     const tooltip = this.label(item);
     if (old) {
-      old.setLatLng([item.lat, item.lon]).setIcon(icon).setTooltipContent(tooltip);
+      old.setLatLng([item.lat, item.lon]).setIcon(icon).setTooltipContent(plain(tooltip));
       return;
     }
     const marker = L.marker([item.lat, item.lon], { icon, title: tooltip, zIndexOffset: 900 })
-      .bindTooltip(tooltip)
+      .bindTooltip(plain(tooltip))
       .on("click", () => { window.location.href = this.url(this.items.get(id) || item); });
     marker.addTo(this.layer);
     this.markers.set(id, marker);

@@ -1,20 +1,17 @@
-// The /ops/ side panel's live parts (dashboard.js shows the device's name, status and
+// The /ops/ side panel's live parts (device_card.js shows the device's name, status and
 // snapshot; this module adds the rest): the server renders the panel's body for the
 // selected device (/ops/panel/<code>/, scoped and permission-aware like the device page),
 // and this module brings it to life: the snapshot refreshes, an HLS camera plays (natively
 // or with the vendored hls.js, loaded only then), a sensor's chart grows with each
 // device.reading, and alert actions and signal commands go through the existing APIs.
-import { drawReadingsChart } from "../cameras/readings_chart.js";
-import { refreshImage } from "../cameras/snapshots.js";
+import { drawReadingsChart } from "../../cameras/readings_chart.js";
+import { refreshImage } from "../../cameras/snapshots.js";
+import { readJSON } from "../../ioc/js/dom.js";
+import { format } from "./labels.js";
 
-const readJSON = (id) => JSON.parse(document.getElementById(id)?.textContent || "{}");
 const ALERT_FORM_ACTION = /\/alerts\/(\d+)\/(\w+)\/?$/;
 const REFRESH_DELAY_MS = 250;
 let hlsScript = null;
-
-function format(template, values) {
-  return String(template || "").replace(/%\((\w+)\)s/g, (_m, key) => String(values[key] ?? ""));
-}
 
 /** The vendored hls.js, loaded once, on first need. */
 function loadHls(src) {
@@ -42,7 +39,7 @@ export class DevicePanel {
   /**
    * @param {HTMLElement} root the dashboard ([data-dashboard]) with data-panel-url and data-alerts-api
    * @param {object} options
-   * @param {import("./live.js").LiveChannel} options.channel the page's live channel
+   * @param {import("../live.js").LiveChannel} options.channel the page's live channel
    */
   constructor(root, { channel }) {
     this.root = root;
@@ -62,11 +59,11 @@ export class DevicePanel {
     this.body.addEventListener("submit", (event) => this.#submit(event));
     channel.onEvent((event) => this.#onEvent(event));
     channel.onSnapshot(() => { if (this.code) this.#refresh("alerts"); });
-    // dashboard.js hides the panel (close button, device gone): stop timers and the player.
+    // device_card.js hides the panel (close button, device gone): stop timers and the player.
     new MutationObserver(() => { if (this.element.hidden) this.close(); }).observe(this.element, { attributes: true, attributeFilter: ["hidden"] });
   }
 
-  /** Show the live parts of device `code` (called by dashboard.js when the selection changes). */
+  /** Show the live parts of device `code` (called by device_card.js when the selection changes). */
   async open(code) {
     this.close();
     const generation = ++this.generation;
@@ -118,7 +115,7 @@ export class DevicePanel {
     return response.text();
   }
 
-  // --- Camera: refreshing snapshot (dashboard.js's figure) and the live player -----------
+  // --- Camera: refreshing snapshot (device_card.js's figure) and the live player -----------
 
   #refreshSnapshot() {
     const image = this.element.querySelector("[data-device-snapshot]:not([hidden]) [data-device-image]");

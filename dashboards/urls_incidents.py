@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from ioc import incident_views
+from dashboards import incident_views
 
 urlpatterns = [
     path("", incident_views.incident_list, name="ops-incident-list"),

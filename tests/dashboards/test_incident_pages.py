@@ -8,9 +8,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from ioc.choices import AlertStatus, IncidentStatus
+from ioc.choices import AlertStatus, IncidentStatus, Severity
 from ioc.models import AuditEntry, Incident, IncidentType
-from tests.ioc.test_incidents import OTHER, OWN, alert_at, device_in, open_at
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
+from tests.support import example_device, example_user, open_at, raise_alert
 
 
 @pytest.fixture
@@ -66,7 +68,7 @@ def test_department_staff_read_incidents_but_do_not_act(two_incidents: Any, logi
 
 
 def test_an_operator_opens_an_incident_on_the_map(demo_city: Any, login: Any) -> None:
-    device = device_in(OWN)
+    device = example_device(OWN)
     kind = IncidentType.objects.get(code="traffic_accident")
     response = login("operator").post(
         "/ops/incidents/new/",
@@ -115,17 +117,19 @@ def test_garbage_in_the_form_is_a_form_error_not_a_crash(demo_city: Any, login: 
 
 
 def test_the_new_form_starts_at_a_devices_place(demo_city: Any, login: Any) -> None:
-    device = device_in(OWN)
+    device = example_device(OWN)
     page = login("official1").get(f"/ops/incidents/new/?device={device.code}").content.decode()
     assert f'value="{device.latitude}"' in page
     assert (
-        login("official1").get(f"/ops/incidents/new/?device={device_in(OTHER).code}").status_code
+        login("official1")
+        .get(f"/ops/incidents/new/?device={example_device(OTHER).code}")
+        .status_code
         == 404
     )
 
 
 def test_opening_from_an_alert_twice_goes_to_the_same_incident(demo_city: Any, login: Any) -> None:
-    alert = alert_at(device_in(OWN))
+    alert = raise_alert(example_device(OWN), severity=Severity.CRITICAL)
     client = login("official1")
     first = client.post(f"/ops/incidents/from-alert/{alert.pk}/")
     incident = Incident.objects.get()
@@ -133,7 +137,7 @@ def test_opening_from_an_alert_twice_goes_to_the_same_incident(demo_city: Any, l
     again = client.post(f"/ops/incidents/from-alert/{alert.pk}/")
     assert again["Location"] == f"/ops/incidents/{incident.pk}/"
     assert Incident.objects.count() == 1
-    foreign = alert_at(device_in(OTHER))
+    foreign = raise_alert(example_device(OTHER), severity=Severity.CRITICAL)
     assert client.post(f"/ops/incidents/from-alert/{foreign.pk}/").status_code == 404
 
 
@@ -141,7 +145,7 @@ def test_actions_on_the_page_change_the_incident_and_are_audited(
     demo_city: Any, login: Any
 ) -> None:
     incident = open_at(OWN)
-    near = alert_at(device_in(OWN), "detection:flooding")
+    near = raise_alert(example_device(OWN), "detection:flooding", severity=Severity.CRITICAL)
     client = login("official1")
     page = client.get(f"/ops/incidents/{incident.pk}/").content.decode()
     assert f'data-suggested-alert="{near.pk}"' in page
@@ -194,9 +198,8 @@ def test_the_list_filters_by_status_and_search(demo_city: Any, login: Any) -> No
     open_at(OWN, title="Cây đổ đường Z9")
     client = login("operator")
     from ioc.services import incident_status_set
-    from tests.ioc.test_incidents import user
 
-    incident_status_set(actor=user("operator"), incident=done, status="resolved", note="ok")
+    incident_status_set(actor=example_user("operator"), incident=done, status="resolved", note="ok")
     default = client.get("/ops/incidents/").content.decode()
     assert "Cây đổ đường Z9" in default and "Ống nước vỡ Q7" not in default
     resolved = client.get("/ops/incidents/?status=resolved").content.decode()
@@ -219,10 +222,9 @@ def test_the_list_runs_a_fixed_number_of_queries(demo_city: Any, login: Any) -> 
 
 def test_the_status_filter_tells_open_from_open_and_in_progress(demo_city: Any, login: Any) -> None:
     from ioc.services import incident_status_set
-    from tests.ioc.test_incidents import user
 
     working = open_at(OWN, title="Đang xử lý dở")
-    incident_status_set(actor=user("operator"), incident=working, status="in_progress")
+    incident_status_set(actor=example_user("operator"), incident=working, status="in_progress")
     open_at(OWN, title="Mới mở")
     client = login("operator")
     default = client.get("/ops/incidents/").content.decode()

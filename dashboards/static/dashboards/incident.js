@@ -1,17 +1,14 @@
 // Incident pages: pick the place on the map (new incident), show the incident with its
 // linked and nearby alerts (incident page), and tell the operator when someone else
 // changed the incident they are looking at.
-import { LiveChannel } from "../../dashboards/live.js";
+import { plain, readJSON } from "../ioc/js/dom.js";
+import { whenMapReady as whenReady } from "../ioc/js/map.js";
+import { LiveChannel } from "./live.js";
 
 const mapElement = document.querySelector("[data-ioc-map]");
+const whenMapReady = (fn) => whenReady(mapElement, fn);
 
-function whenMapReady(fn) {
-  if (!mapElement) return;
-  if (mapElement.dataset.ready === "true") fn(mapElement.iocMap);
-  else mapElement.addEventListener("ioc:map-ready", (event) => fn(event.detail.map), { once: true });
-}
-
-const incidentIcon = () => L.divIcon({ className: "incident-marker", html: "<span>!</span>", iconSize: [26, 26], iconAnchor: [13, 13] });
+const incidentIcon = () => L.divIcon({ className: "incident-marker", html: plain("!"), iconSize: [26, 26], iconAnchor: [13, 13] });
 
 // --- New incident: the place is where the operator clicks -------------------------------------
 const latInput = document.querySelector("#id_latitude");
@@ -26,10 +23,10 @@ if (latInput && lonInput) {
       if (pan) map.setView([lat, lon], Math.max(map.getZoom(), 15));
     };
     place(parseFloat(latInput.value), parseFloat(lonInput.value), true);
-    map.on("click", (event) => {
-      latInput.value = event.latlng.lat.toFixed(6);
-      lonInput.value = event.latlng.lng.toFixed(6);
-      place(event.latlng.lat, event.latlng.lng, false);
+    map.on("click", ({ latlng }) => {
+      latInput.value = latlng.lat.toFixed(6);
+      lonInput.value = latlng.lng.toFixed(6);
+      place(latlng.lat, latlng.lng, false);
     });
     for (const input of [latInput, lonInput]) {
       input.addEventListener("change", () => place(parseFloat(latInput.value), parseFloat(lonInput.value), true));
@@ -38,15 +35,15 @@ if (latInput && lonInput) {
 }
 
 // --- Incident page: the incident, its linked alerts (filled) and nearby ones (hollow) -------
-const data = JSON.parse(document.getElementById("incident-map-data")?.textContent || "null");
+const data = readJSON("incident-map-data", null);
 if (data) {
   whenMapReady((map) => {
     const { lat, lon, title } = data.incident;
-    L.marker([lat, lon], { icon: incidentIcon(), title }).addTo(map).bindTooltip(title);
+    L.marker([lat, lon], { icon: incidentIcon(), title }).addTo(map).bindTooltip(plain(title));
     for (const alert of data.alerts) {
       L.circleMarker([alert.lat, alert.lon], {
         radius: 7, color: "#d73027", weight: 2, fillColor: "#d73027", fillOpacity: alert.linked ? 0.9 : 0,
-      }).addTo(map).bindTooltip(alert.title);
+      }).addTo(map).bindTooltip(plain(alert.title));
     }
     map.setView([lat, lon], 15);
   });

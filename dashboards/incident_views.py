@@ -23,12 +23,12 @@ from django.views.decorators.http import require_POST
 from cameras import selectors as device_selectors
 from cameras.models import Device
 from ioc import selectors
+from ioc.access import staff_required
+from ioc.api.actions import incident_act
 from ioc.choices import IncidentStatus, Severity
-from ioc.incidents_api import incident_act
 from ioc.models import Alert, Incident, IncidentType
 from ioc.services import incidents as incident_services
 from ioc.text import vietnamese_sort_key
-from ioc.views import staff_required
 
 PAGE_SIZE = 50
 
