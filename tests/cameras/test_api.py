@@ -13,8 +13,9 @@ from django.utils import timezone
 from cameras.choices import DeviceStatus, EventType, StreamProtocol
 from cameras.models import CameraDetail, Device, DeviceEvent, Reading, StatusChange
 from ioc.models import AuditEntry, Ward
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
 
-OWN, OTHER = "05449", "05440"
 VN = timezone.get_fixed_timezone(7 * 60)
 T0 = datetime(2026, 1, 1, 0, 0, tzinfo=VN)
 

@@ -20,8 +20,10 @@ from cameras.models import Device, StatusChange
 from cameras.services.csv_io import BOM, EXPORT_COLUMNS, devices_import_csv
 from ioc.geo import invalidate_ward_index
 from ioc.models import AuditEntry, User, Ward
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
+from tests.support import OWN_WARD_NAME, example_user
 
-OWN, OTHER = "05449", "05440"
 HEADER = ",".join(EXPORT_COLUMNS)
 
 
@@ -36,7 +38,7 @@ def _english_messages(settings: Any) -> Iterator[None]:
 
 @pytest.fixture
 def admin(demo_city: None) -> User:
-    return User.objects.get(username="admin")
+    return example_user("admin")
 
 
 def ward_centre(code: str) -> tuple[str, str]:
@@ -114,7 +116,7 @@ def test_export_is_utf8_with_bom_and_the_documented_columns(login: Any, demo_cit
     assert content.decode("utf-8-sig").splitlines()[0] == HEADER
     rows = parse(content)
     assert len(rows) == Device.objects.count()
-    assert "Camera Phan Đình Phùng 01" in {row["name"] for row in rows}
+    assert f"Camera {OWN_WARD_NAME} 01" in {row["name"] for row in rows}
 
 
 def test_export_rows_carry_the_registry_fields(login: Any, demo_city: None) -> None:

@@ -12,14 +12,16 @@ import pytest
 from django.test import Client
 
 from cameras.models import Device
-from ioc.models import User, Ward
+from ioc.models import Ward
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
+from tests.support import UserFactory, camera_code
 
-OWN, OTHER = "05449", "05440"  # official1's ward, official2's ward
 CITY_ROLES = ["admin", "operator", "department1"]
 ALL_USERS = [*CITY_ROLES, "official1", "official2"]
 # One device of each kind per ward of the two officials.
-OWN_DEVICES = ["CAM-05449-001", "SIG-003"]
-OTHER_DEVICES = ["CAM-05440-001", "SIG-005", "AQ-001"]
+OWN_DEVICES = [camera_code(OWN), "SIG-003"]
+OTHER_DEVICES = [camera_code(OTHER), "SIG-005", "AQ-001"]
 
 
 def expected_devices(username: str) -> set[str]:
@@ -130,7 +132,7 @@ def test_readings_answer_404_outside_the_users_wards(
 def test_snapshot_proxy_answers_404_for_another_wards_camera(
     login: Any, demo_city: None, username: str
 ) -> None:
-    other = "CAM-05440-001" if username == "official1" else "CAM-05449-001"
+    other = camera_code(OTHER if username == "official1" else OWN)
     assert login(username).get(f"/ops/devices/{other}/snapshot.jpg").status_code == 404
 
 
@@ -141,7 +143,7 @@ def test_snapshot_proxy_answers_404_for_another_wards_camera(
         "/ops/devices/SIG-003/",
         "/ops/devices/export.csv",
         "/ops/devices/import/",
-        "/ops/devices/CAM-05449-001/snapshot.jpg",
+        f"/ops/devices/{camera_code(OWN)}/snapshot.jpg",
     ],
 )
 def test_anonymous_is_sent_to_login_from_device_pages(demo_city: None, path: str) -> None:
@@ -162,7 +164,7 @@ def test_anonymous_is_sent_to_login_from_device_pages(demo_city: None, path: str
 def test_anonymous_and_role_less_accounts_get_no_device_api_data(
     demo_city: None, path: str
 ) -> None:
-    nobody = User.objects.create_user("nobody", password="x-very-long-password-1")
+    nobody = UserFactory(username="nobody")
     role_less = Client()
     role_less.force_login(nobody)
     for client in (Client(), role_less):
@@ -172,7 +174,7 @@ def test_anonymous_and_role_less_accounts_get_no_device_api_data(
 
 
 def test_role_less_account_is_refused_device_pages(demo_city: None) -> None:
-    nobody = User.objects.create_user("nobody", password="x-very-long-password-1")
+    nobody = UserFactory(username="nobody")
     client = Client()
     client.force_login(nobody)
     assert client.get("/ops/devices/").status_code == 403

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,7 +24,9 @@ from cameras.services import (
 from cameras.services.registry import token_issue
 from ioc.choices import AlertStatus
 from ioc.models import Alert
-from tests.realtime_support import GroupListener, group_listener
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
+from tests.support import GroupListener, example_device, gateway_code
 
 URL = "/api/v1/ingest/events"
 VN = "+07:00"
@@ -58,16 +59,16 @@ def _fresh_rate_windows() -> None:
 
 @pytest.fixture
 def gateway_token(demo_city: Any) -> str:
-    return token_issue(owner=Gateway.objects.get(code="DEMO-GW-05449"), actor_label="test")
+    return token_issue(owner=Gateway.objects.get(code=gateway_code(OWN)), actor_label="test")
 
 
 @pytest.fixture
 def aq(demo_city: Any) -> Device:
-    """An air-quality sensor of ward 05449's gateway, with pm25 > 50 for 120 s alerting."""
-    device = Device.objects.filter(code__startswith="AQ-", gateway__code="DEMO-GW-05449").first()
+    """An air-quality sensor of official1's ward's gateway, with pm25 > 50 for 120 s alerting."""
+    device = Device.objects.filter(code__startswith="AQ-", gateway__code=gateway_code(OWN)).first()
     if device is None:  # the demo puts no air station there: move one in
         device = Device.objects.get(code="AQ-001")
-        device.gateway = Gateway.objects.get(code="DEMO-GW-05449")
+        device.gateway = Gateway.objects.get(code=gateway_code(OWN))
         device.save(update_fields=["gateway"])
     return fresh(device)
 
@@ -83,15 +84,7 @@ def fresh(device: Device) -> Device:
 
 @pytest.fixture
 def camera(demo_city: Any) -> Device:
-    device = Device.objects.filter(code__startswith="CAM-05449-").order_by("code").first()
-    assert device is not None
-    return fresh(device)
-
-
-@pytest.fixture
-def listener() -> Iterator[GroupListener]:
-    with group_listener() as listening:
-        yield listening
+    return fresh(example_device(OWN))
 
 
 def post(token: str | None, body: Any, scheme: str = "Gateway", **extra: Any) -> Any:
@@ -175,7 +168,7 @@ def test_device_token_may_push_only_for_its_device(camera: Device, demo_city: An
 
 
 def test_gateway_may_not_push_for_another_wards_device_or_unknown_codes(gateway_token: str) -> None:
-    foreign = Device.objects.filter(ward__code="05440").first()
+    foreign = Device.objects.filter(ward__code=OTHER).first()
     assert foreign is not None
     response = post(gateway_token, {"events": [event(foreign.code, "a"), event("NO-SUCH", "b")]})
     assert response.status_code == 403
@@ -184,7 +177,7 @@ def test_gateway_may_not_push_for_another_wards_device_or_unknown_codes(gateway_
 
 
 def test_retired_gateway_token_stops_working(gateway_token: str, camera: Device) -> None:
-    Gateway.objects.filter(code="DEMO-GW-05449").update(is_active=False)
+    Gateway.objects.filter(code=gateway_code(OWN)).update(is_active=False)
     assert post(gateway_token, {"events": [event(camera.code, "a")]}).status_code == 401
 
 

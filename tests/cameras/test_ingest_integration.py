@@ -17,9 +17,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from cameras.models import Device, DeviceEvent, Gateway, IngestBatch, Reading
-from cameras.services.ingest import BATCHES_PER_TRANSACTION
+from cameras.services.ingest.batch import BATCHES_PER_TRANSACTION
 from cameras.services.registry import token_issue
-from tests.conftest import Stack, wait_for
+from tests.support import OWN_WARD, Stack, gateway_code, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +57,7 @@ def post_batches(url: str, token: str, devices: list[str], batches: int, tag: st
 
 
 def gateway_with_devices() -> tuple[str, list[str]]:
-    gateway = Gateway.objects.get(code="DEMO-GW-05449")
+    gateway = Gateway.objects.get(code=gateway_code(OWN_WARD))
     devices = list(Device.objects.filter(gateway=gateway).values_list("code", flat=True))
     return token_issue(owner=gateway, actor_label="test"), devices
 

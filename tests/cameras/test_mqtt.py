@@ -13,7 +13,9 @@ import pytest
 
 from cameras.models import Device, DeviceEvent, IngestBatch
 from cameras.mqtt import parse_message
-from tests.conftest import ON_CI, Stack, wait_for
+from tests.support import ON_CI, Stack, camera_code, wait_for
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
 
 MQTT_HOST = os.environ.get("IOC_MQTT_HOST", "127.0.0.1")
 MQTT_PORT = int(os.environ.get("IOC_MQTT_PORT", "1883"))
@@ -21,15 +23,15 @@ MQTT_PORT = int(os.environ.get("IOC_MQTT_PORT", "1883"))
 
 def test_topic_and_payload_become_an_ingest_event() -> None:
     event, why = parse_message(
-        "ioc/05449/CAM-05449-001/detection",
+        f"ioc/{OWN}/{camera_code(OWN)}/detection",
         b'{"id": "m1", "ts": "2026-11-21T08:00:00+07:00", "data": {"kind": "fire"}}',
     )
     assert why == ""
     assert event is not None
     assert (event["device"], event["type"], event["ward"], event["data"]) == (
-        "CAM-05449-001",
+        camera_code(OWN),
         "detection",
-        "05449",
+        OWN,
         {"kind": "fire"},
     )
 
@@ -37,12 +39,12 @@ def test_topic_and_payload_become_an_ingest_event() -> None:
 @pytest.mark.parametrize(
     ("topic", "payload", "reason"),
     [
-        ("other/05449/X/heartbeat", b"{}", "not ioc/"),
-        ("ioc/05449/X", b"{}", "not ioc/"),
-        ("ioc/05449/X/heartbeat", b"{oops", "not JSON"),
-        ("ioc/05449/X/heartbeat", b"[1]", "JSON object"),
-        ("ioc/05449/X/heartbeat", b'{"id": "a", "ts": "2026-11-21T08:00:00"}', "offset"),
-        ("ioc/05449/X/gossip", b'{"id": "a", "ts": "2026-11-21T08:00:00+07:00"}', "type"),
+        (f"other/{OWN}/X/heartbeat", b"{}", "not ioc/"),
+        (f"ioc/{OWN}/X", b"{}", "not ioc/"),
+        (f"ioc/{OWN}/X/heartbeat", b"{oops", "not JSON"),
+        (f"ioc/{OWN}/X/heartbeat", b"[1]", "JSON object"),
+        (f"ioc/{OWN}/X/heartbeat", b'{"id": "a", "ts": "2026-11-21T08:00:00"}', "offset"),
+        (f"ioc/{OWN}/X/gossip", b'{"id": "a", "ts": "2026-11-21T08:00:00+07:00"}', "type"),
     ],
 )
 def test_bad_messages_are_refused_with_a_reason(topic: str, payload: bytes, reason: str) -> None:
@@ -66,7 +68,7 @@ def test_bridge_ingests_published_events_once_and_survives_bad_ones(stack: Stack
         if ON_CI:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
-    camera = Device.objects.filter(ward__code="05449", kind="camera").first()
+    camera = Device.objects.filter(ward__code=OWN, kind="camera").first()
     assert camera is not None
     client_id = f"ioc-test-{uuid.uuid4().hex[:8]}"
     stack.manage(
@@ -84,7 +86,7 @@ def test_bridge_ingests_published_events_once_and_survives_bad_ones(stack: Stack
     publisher.loop_start()
     try:
         wait_for(lambda: _subscribed(stack), 15, "the bridge to subscribe")
-        topic = f"ioc/05449/{camera.code}/detection"
+        topic = f"ioc/{OWN}/{camera.code}/detection"
         body: dict[str, Any] = {
             "id": "mqtt-1",
             "ts": "2026-11-21T08:00:00+07:00",
@@ -93,7 +95,9 @@ def test_bridge_ingests_published_events_once_and_survives_bad_ones(stack: Stack
         for payload in [b"{broken", orjson.dumps(body), orjson.dumps(body)]:
             publisher.publish(topic, payload, qos=1).wait_for_publish(5)
         publisher.publish(
-            f"ioc/05440/{camera.code}/heartbeat", orjson.dumps({**body, "id": "wrong-ward"}), qos=1
+            f"ioc/{OTHER}/{camera.code}/heartbeat",
+            orjson.dumps({**body, "id": "wrong-ward"}),
+            qos=1,
         ).wait_for_publish(5)
         wait_for(
             lambda: DeviceEvent.objects.filter(device=camera, event_id="mqtt-1").exists(),

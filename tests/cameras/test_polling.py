@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 import time
@@ -15,14 +14,9 @@ from django.test import override_settings
 from PIL import Image
 
 from cameras.models import CameraDetail, Device, DeviceEvent, IngestBatch, SignalDetail
-from cameras.services.ingest import ingest_batch_process
+from cameras.services.ingest.batch import ingest_batch_process
 from cameras.services.polling import cameras_poll, signals_poll, snapshot_path
-
-
-def jpeg() -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (64, 36), (30, 90, 160)).save(out, "JPEG")
-    return out.getvalue()
+from tests.support import OWN_WARD, jpeg, local_url, serve_http
 
 
 class FakeDevices(BaseHTTPRequestHandler):
@@ -43,7 +37,7 @@ class FakeDevices(BaseHTTPRequestHandler):
         if self.path.endswith("/health") and not self.path.startswith("/down/"):
             self._answer(200, b'{"status": "ok"}', "application/json")
         elif self.path.startswith("/ok/") and self.path.endswith(".jpg"):
-            self._answer(200, jpeg(), "image/jpeg")
+            self._answer(200, jpeg((64, 36), (30, 90, 160)), "image/jpeg")
         elif self.path.startswith("/bad/") and self.path.endswith(".jpg"):
             self._answer(200, b"<html>not a picture</html>", "image/jpeg")
         elif self.path == "/sig/state":
@@ -71,8 +65,8 @@ class CountingServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), FakeDevices)
+    def __init__(self, address: tuple[str, int], handler: Any) -> None:
+        super().__init__(address, handler)
         self.lock = threading.Lock()
         self.active = 0
         self.most = 0
@@ -80,17 +74,13 @@ class CountingServer(ThreadingHTTPServer):
 
 @pytest.fixture
 def server() -> Iterator[CountingServer]:
-    instance = CountingServer()
-    threading.Thread(target=instance.serve_forever, daemon=True).start()
-    try:
+    with serve_http(FakeDevices, CountingServer) as instance:
         yield instance
-    finally:
-        instance.shutdown()
 
 
 @pytest.fixture
 def fake_devices(server: CountingServer) -> str:
-    return f"http://127.0.0.1:{server.server_address[1]}"
+    return local_url(server)
 
 
 @pytest.fixture
@@ -100,7 +90,7 @@ def media(tmp_path: Any) -> Iterator[Any]:
 
 
 def point_cameras(base: str, plan: dict[str, str]) -> None:
-    """Aim the demo cameras of ward 05449 at the fake server; every other camera off."""
+    """Aim the demo cameras of official1's ward at the fake server; every other camera off."""
     CameraDetail.objects.update(health_url="", snapshot_url="")
     for code, kind in plan.items():
         CameraDetail.objects.filter(device__code=code).update(
@@ -119,7 +109,7 @@ def test_healthy_camera_reports_in_and_its_snapshot_is_kept(
     demo_city: Any, fake_devices: str, media: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     codes = list(
-        Device.objects.filter(ward__code="05449", kind="camera").values_list("code", flat=True)[:4]
+        Device.objects.filter(ward__code=OWN_WARD, kind="camera").values_list("code", flat=True)[:4]
     )
     point_cameras(
         fake_devices, {codes[0]: "ok", codes[1]: "down", codes[2]: "bad", codes[3]: "slow"}

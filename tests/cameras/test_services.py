@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,20 +12,9 @@ from cameras.models import Device
 from cameras.services import device_status_set
 from ioc.models import AuditEntry, User
 from ioc.realtime import CITY_GROUP, ward_group
-from tests.realtime_support import GroupListener, group_listener
+from tests.support import GroupListener
 
 REASON = "Thay ống kính, bảo trì định kỳ"
-
-
-@pytest.fixture
-def listener() -> Iterator[GroupListener]:
-    with group_listener() as listening:
-        yield listening
-
-
-@pytest.fixture
-def operator(demo_city: None) -> User:
-    return User.objects.get(username="operator")
 
 
 @pytest.fixture

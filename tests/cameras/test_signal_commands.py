@@ -3,13 +3,14 @@ to the controller with acknowledgement and read-back, failures that alert, expir
 reverts, the REST endpoint and the operators' form.
 
 The controller is the simulator's own (cameras.simulator), reached through
-``httpx.MockTransport`` in place of the network (``controller_transport`` is patched).
+``httpx.MockTransport`` in place of the network (``cameras.device_http.transport`` is
+patched).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -21,25 +22,24 @@ from django.template.loader import render_to_string
 from django.test import RequestFactory
 from django.utils import timezone
 
-from cameras import tasks
+from cameras import device_http, tasks
 from cameras.choices import CommandStatus, CommStatus, DeviceKind, SignalAction
 from cameras.models import Device, SignalCommand, SignalDetail
-from cameras.services import signals as signal_services
-from cameras.services.signals import (
+from cameras.services import signal_commands as signal_services
+from cameras.services.signal_command_delivery import (
     CAUSE_DELIVERY,
     CAUSE_REVERT,
-    signal_command_create,
     signal_command_deliver,
     signal_commands_expire,
 )
+from cameras.services.signal_commands import signal_command_create
 from cameras.signal_views import signal_form_context
 from cameras.simulator.app import DeviceEndpoints
 from cameras.simulator.model import City, DeviceSpec
 from ioc.choices import AlertKind, AlertStatus
-from ioc.demo.data import OFFICIAL1_WARD, OFFICIAL2_WARD
 from ioc.models import Alert, AuditEntry, User
 from ioc.realtime import ward_group
-from tests.realtime_support import GroupListener, group_listener
+from tests.support import OTHER_WARD, OWN_WARD, GroupListener, example_user
 
 REASON = "Ùn tắc giờ cao điểm, công an đề nghị kéo dài pha xanh"
 
@@ -73,9 +73,7 @@ class FakeController:
 
 
 def use_transport(monkeypatch: pytest.MonkeyPatch, handler: Callable[..., Any]) -> None:
-    monkeypatch.setattr(
-        signal_services, "controller_transport", lambda: httpx.MockTransport(handler)
-    )
+    monkeypatch.setattr(device_http, "transport", lambda: httpx.MockTransport(handler))
 
 
 @pytest.fixture
@@ -107,20 +105,9 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 @pytest.fixture
-def listener() -> Iterator[GroupListener]:
-    with group_listener() as listening:
-        yield listening
-
-
-@pytest.fixture
-def operator(demo_city: None) -> User:
-    return User.objects.get(username="operator")
-
-
-@pytest.fixture
 def signal(demo_city: None) -> Device:
     """A traffic signal in official1's ward."""
-    device = Device.objects.filter(kind=DeviceKind.SIGNAL, ward__code=OFFICIAL1_WARD).first()
+    device = Device.objects.filter(kind=DeviceKind.SIGNAL, ward__code=OWN_WARD).first()
     assert device is not None
     return device
 
@@ -128,13 +115,13 @@ def signal(demo_city: None) -> Device:
 @pytest.fixture
 def other_signal(demo_city: None) -> Device:
     """A traffic signal in official2's ward (not official1's)."""
-    device = Device.objects.filter(kind=DeviceKind.SIGNAL, ward__code=OFFICIAL2_WARD).first()
+    device = Device.objects.filter(kind=DeviceKind.SIGNAL, ward__code=OTHER_WARD).first()
     assert device is not None
     return device
 
 
 def grant_command_permission(username: str) -> User:
-    user = User.objects.get(username=username)
+    user = example_user(username)
     user.user_permissions.add(
         Permission.objects.get(content_type__app_label="cameras", codename="add_signalcommand")
     )
@@ -295,7 +282,7 @@ def test_auto_ends_the_live_override_and_returns_the_controller_to_automatic(
 
 
 def test_ward_official_without_the_permission_is_refused(signal: Device) -> None:
-    official = User.objects.get(username="official1")
+    official = example_user("official1")
     assert official.wards.filter(code=signal.ward.code).exists()
 
     with pytest.raises(PermissionDenied):
@@ -316,7 +303,7 @@ def test_ward_official_with_the_permission_commands_own_ward_only(
 
 def test_department_staff_may_not_command(signal: Device) -> None:
     with pytest.raises(PermissionDenied):
-        set_plan(User.objects.get(username="department1"), signal)
+        set_plan(example_user("department1"), signal)
 
 
 # --- Delivery -------------------------------------------------------------------------------
@@ -703,8 +690,8 @@ def test_form_reports_a_failed_delivery_in_the_embedded_mode(
     """Committed for real: delivery runs right after the service's commit, before the
     view answers, as with the embedded mode's in-process tasks."""
     monkeypatch.setattr(
-        signal_services,
-        "controller_transport",
+        device_http,
+        "transport",
         lambda: httpx.MockTransport(lambda request: httpx.Response(503, json={"error": "down"})),
     )
     monkeypatch.setattr(tasks.signal_command_send_task, "delay", signal_command_deliver)
@@ -742,7 +729,7 @@ def test_form_partial_renders_state_live_command_and_confirmation(
 
 
 def test_form_partial_hides_the_form_from_who_may_not_command(signal: Device) -> None:
-    official = User.objects.get(username="official1")
+    official = example_user("official1")
     request = RequestFactory().get("/")
     request.user = official
 

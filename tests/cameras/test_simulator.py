@@ -22,7 +22,8 @@ import uvicorn
 from PIL import Image
 
 from cameras.models import Device, DeviceEvent, Gateway, Reading
-from cameras.services.ingest import Principal, ingest_parse
+from cameras.principals import Principal
+from cameras.services.ingest.validation import ingest_parse
 from cameras.simulator import runner
 from cameras.simulator.app import DeviceEndpoints
 from cameras.simulator.model import (
@@ -36,7 +37,7 @@ from cameras.simulator.model import (
 from cameras.simulator.pusher import HttpAnswer, Pusher
 from ioc.demo.data import DEMO_GATEWAY_PREFIX
 from ioc.models import AuditEntry
-from tests.conftest import free_port, process_env, wait_for
+from tests.support import GatewayFactory, free_port, process_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 21, 10, 0).timestamp()  # a weekday morning, off-peak
@@ -431,7 +432,7 @@ def test_listen_address_accepts_host_port_and_urls() -> None:
 
 
 def test_tokens_are_issued_for_demo_gateways_only(demo_city: None) -> None:
-    other = Gateway.objects.create(code="WARD-GW-1", name="Not a demo gateway")
+    other = GatewayFactory(code="WARD-GW-1", name="Not a demo gateway")
     demo_codes = set(
         Gateway.objects.filter(code__startswith=DEMO_GATEWAY_PREFIX).values_list("code", flat=True)
     )

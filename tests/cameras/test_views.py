@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from django.contrib.staticfiles import finders
 from django.test import Client
 from django.utils import timezone
 
-from cameras import views
+from cameras import device_http
 from cameras.choices import (
     CommandStatus,
     DeviceKind,
@@ -36,18 +35,13 @@ from cameras.models import (
     StatusChange,
 )
 from ioc.choices import AlertKind, AlertStatus, Severity
-from ioc.models import Alert, User
+from ioc.models import Alert
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
+from tests.support import camera_code, example_device, example_user, local_url, serve_http
 
-OWN, OTHER = "05449", "05440"  # official1's ward, official2's ward
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64 + b"\xff\xd9"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-
-
-def device_in(ward: str, kind: str) -> Device:
-    """The first demo device of a kind in a ward."""
-    device = Device.objects.filter(ward__code=ward, kind=kind).order_by("code").first()
-    assert device is not None, (ward, kind)
-    return device
 
 
 def page_html(client: Client, path: str, **params: Any) -> str:
@@ -80,7 +74,7 @@ def test_device_list_searches_codes_and_names(login: Any, demo_city: None) -> No
     assert rows_shown(page_html(client, "/ops/devices/", q="sig-00")) == [
         f"SIG-00{n}" for n in range(1, 10)
     ]
-    camera = device_in(OWN, DeviceKind.CAMERA)
+    camera = example_device(OWN, DeviceKind.CAMERA)
     assert camera.code in rows_shown(page_html(client, "/ops/devices/", q=camera.name))
 
 
@@ -167,7 +161,7 @@ def test_device_list_is_in_vietnamese_by_default(login: Any, demo_city: None) ->
 
 def test_device_page_shows_registry_fields_ward_and_gateway(login: Any, demo_city: None) -> None:
     device = Device.objects.select_related("ward", "gateway").get(
-        pk=device_in(OWN, DeviceKind.CAMERA).pk
+        pk=example_device(OWN, DeviceKind.CAMERA).pk
     )
     html = page_html(login("official1"), f"/ops/devices/{device.code}/")
     assert device.name in html and device.code in html and device.ward.title in html
@@ -179,7 +173,7 @@ def test_device_page_shows_registry_fields_ward_and_gateway(login: Any, demo_cit
 def test_device_page_shows_status_history_newest_first_limited_to_20(
     login: Any, demo_city: None
 ) -> None:
-    device = device_in(OWN, DeviceKind.CAMERA)
+    device = example_device(OWN, DeviceKind.CAMERA)
     start = timezone.now() - timedelta(days=2)
     StatusChange.objects.bulk_create(
         StatusChange(
@@ -279,7 +273,7 @@ def test_signal_page_shows_controller_state_and_recent_commands(
     signal.phase = "P2-east-west"
     signal.faults = ["lamp-red-north"]
     signal.save()
-    operator = User.objects.get(username="operator")
+    operator = example_user("operator")
     now = timezone.now()
     old = SignalCommand.objects.create(
         device=signal.device,
@@ -322,7 +316,7 @@ def test_signal_page_includes_the_command_form_for_those_who_may_command(
 def test_ward_official_given_the_permission_gets_the_command_form(
     login: Any, demo_city: None
 ) -> None:
-    official = User.objects.get(username="official1")
+    official = example_user("official1")
     official.user_permissions.add(
         Permission.objects.get(codename="add_signalcommand", content_type__app_label="cameras")
     )
@@ -374,7 +368,7 @@ def test_device_page_query_count_does_not_grow_with_history(
     "path",
     [
         "/ops/devices/",
-        "/ops/devices/CAM-05449-001/",
+        f"/ops/devices/{camera_code(OWN)}/",
         "/ops/devices/SIG-003/",
         "/ops/devices/AQ-001/",
         "/ops/devices/import/",
@@ -427,15 +421,9 @@ class CameraHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def camera_server() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), CameraHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     CameraHandler.seen_auth = []
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(CameraHandler) as server:
+        yield local_url(server)
 
 
 CAMERA_LOGIN = ("viewer", "s3cret")
@@ -478,7 +466,7 @@ def test_snapshot_proxy_answers_502_for_anything_but_a_small_image(
 def test_snapshot_proxy_gives_up_on_a_slow_camera(
     login: Any, demo_city: None, camera_server: str, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(views, "SNAPSHOT_TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr(device_http, "TIMEOUT_SECONDS", 0.3)
     code = point_camera_at(camera_server + "/slow.jpg")
     started = time.monotonic()
     response = login("official1").get(f"/ops/devices/{code}/snapshot.jpg")
@@ -496,8 +484,8 @@ def test_snapshot_proxy_answers_502_when_the_camera_is_unreachable(
 
 
 def test_snapshot_proxy_uses_the_3_second_timeout_and_2_mb_limit() -> None:
-    assert views.SNAPSHOT_TIMEOUT_SECONDS == 3.0
-    assert views.SNAPSHOT_MAX_BYTES == 2 * 1024 * 1024
+    assert device_http.TIMEOUT_SECONDS == 3.0
+    assert device_http.MAX_RESPONSE_BYTES == 2 * 1024 * 1024
 
 
 @pytest.mark.parametrize(

@@ -9,38 +9,38 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from django.db import transaction
-from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from cameras.choices import DeviceStatus
 from cameras.models import Device
 from cameras.services import device_status_set
 from ioc import realtime
-from ioc.choices import AlertKind, Severity
-from ioc.models import Alert, User
+from ioc.choices import Severity
+from ioc.models import User
 from ioc.realtime import CITY_GROUP, Event, EventType, current_seqs, publish, ward_group
-from ioc.services import alert_raise
-from tests.conftest import in_thread, session_cookie
-from tests.realtime_support import GroupListener, group_listener
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
+from tests.support import (
+    GroupListener,
+    example_user,
+    in_thread,
+    raise_alert,
+    session_cookie,
+    ws_next_event,
+    ws_open,
+    ws_receive,
+)
 
-OWN, OTHER = "05449", "05440"
 OWN_GROUP, OTHER_GROUP = ward_group(OWN), ward_group(OTHER)
 AT = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
 
 
 # --- Sequence numbers and coalescing (SQLite, in-memory layer) --------------------------------
-
-
-@pytest.fixture
-def listener() -> Iterator[GroupListener]:
-    with group_listener() as listening:
-        yield listening
 
 
 def reading(device: str, ts: str, **values: float) -> Event:
@@ -162,30 +162,10 @@ def test_heartbeat_carries_each_groups_current_seq_without_advancing_it(
 # --- Through a real server (PostgreSQL, channels-redis, uvicorn) ------------------------------
 
 
-async def _open(base_url: str, cookie: str, path: str = "/ws/ops/") -> Any:
-    return await connect(
-        base_url.replace("http://", "ws://") + path,
-        additional_headers={"Origin": base_url, "Cookie": cookie},
-        open_timeout=10,
-    )
-
-
 @pytest.fixture
 def cookies(asgi_server: str) -> dict[str, str]:
     """Sessions of the demo users, made before any event loop runs (the ORM is sync)."""
     return {name: session_cookie(name) for name in ("official1", "official2", "operator")}
-
-
-async def _recv(ws: Any, timeout: float = 10) -> dict[str, Any]:
-    return dict(json.loads(await asyncio.wait_for(ws.recv(), timeout)))
-
-
-async def _next_event(ws: Any, timeout: float = 10) -> dict[str, Any]:
-    """The next message that is not a heartbeat (beat does not run here, but be safe)."""
-    while True:
-        message = await _recv(ws, timeout)
-        if message["type"] != "heartbeat":
-            return message
 
 
 def _online_device(ward_code: str) -> Device:
@@ -203,7 +183,7 @@ def _set_status(device: Device, status: DeviceStatus) -> Any:
 
     def change() -> Device:
         return device_status_set(
-            actor=User.objects.get(username="operator"),
+            actor=example_user("operator"),
             device=device,
             status=status,
             reason="Bảo trì định kỳ",
@@ -220,39 +200,30 @@ async def _published(group: str, seq: int, timeout: float = 5) -> None:
         await asyncio.sleep(0.05)
 
 
-def _raise_alert(ward_code: str) -> Alert:
-    device = Device.objects.filter(ward__code=ward_code).order_by("code").first()
-    assert device is not None
-    alert, _created = alert_raise(
-        ward=device.ward,
-        device=device,
-        kind=AlertKind.DETECTION,
-        cause="detection:fire",
-        severity=Severity.CRITICAL,
-        title=f"Fire at {device.name}",
-    )
-    return alert
-
-
 @pytest.mark.integration
 def test_snapshot_first_then_numbered_events_of_the_users_wards_only(
     asgi_server: str, cookies: dict[str, str]
 ) -> None:
-    own_alert, other_alert = _raise_alert(OWN), _raise_alert(OTHER)
+    own_alert, other_alert = (
+        raise_alert(OWN, severity=Severity.CRITICAL),
+        raise_alert(OTHER, severity=Severity.CRITICAL),
+    )
     own_device, other_device = _online_device(OWN), _online_device(OTHER)
     own_devices = set(Device.objects.filter(ward__code=OWN).values_list("code", flat=True))
 
     async def scenario() -> dict[str, Any]:
-        sockets = {name: await _open(asgi_server, cookie) for name, cookie in cookies.items()}
-        snapshots = {name: await _recv(ws) for name, ws in sockets.items()}
+        sockets = {name: await ws_open(asgi_server, cookie) for name, cookie in cookies.items()}
+        snapshots = {name: await ws_receive(ws) for name, ws in sockets.items()}
         await _set_status(own_device, DeviceStatus.MAINTENANCE)
-        own_events = {name: await _next_event(sockets[name]) for name in ("official1", "operator")}
+        own_events = {
+            name: await ws_next_event(sockets[name]) for name in ("official1", "operator")
+        }
         with pytest.raises(TimeoutError):
-            await _next_event(sockets["official2"], 1.5)
+            await ws_next_event(sockets["official2"], 1.5)
         await _set_status(other_device, DeviceStatus.MAINTENANCE)
-        other_event = await _next_event(sockets["official2"])
+        other_event = await ws_next_event(sockets["official2"])
         with pytest.raises(TimeoutError):
-            await _next_event(sockets["official1"], 1.5)
+            await ws_next_event(sockets["official1"], 1.5)
         for ws in sockets.values():
             await ws.close()
         return {"snapshots": snapshots, "own": own_events, "other": other_event}
@@ -295,12 +266,12 @@ def test_resync_answers_with_a_fresh_snapshot(asgi_server: str, cookies: dict[st
     device = _online_device(OWN)
 
     async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
-        ws = await _open(asgi_server, cookies["official1"])
-        first = await _recv(ws)
+        ws = await ws_open(asgi_server, cookies["official1"])
+        first = await ws_receive(ws)
         await _set_status(device, DeviceStatus.MAINTENANCE)
-        await _next_event(ws)  # the device.status event
+        await ws_next_event(ws)  # the device.status event
         await ws.send(json.dumps({"type": "resync"}))
-        fresh = await _next_event(ws)
+        fresh = await ws_next_event(ws)
         await ws.close()
         return first, fresh
 
@@ -319,16 +290,16 @@ def test_a_new_connection_sees_what_changed_while_disconnected(
     device = _online_device(OWN)
 
     async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
-        ws = await _open(asgi_server, cookies["official1"])
-        before = await _recv(ws)
+        ws = await ws_open(asgi_server, cookies["official1"])
+        before = await ws_receive(ws)
         await ws.close()
         await _set_status(device, DeviceStatus.OFFLINE)
         # The change is committed; its message leaves with the next batch (within
         # IOC_LIVE_BATCH_MS). A snapshot taken before that would still be right (the client
         # then receives the event too); this test checks the numbering, so let it leave.
         await _published(OWN_GROUP, before["seq"][OWN_GROUP])
-        ws = await _open(asgi_server, cookies["official1"])
-        after = await _recv(ws)
+        ws = await ws_open(asgi_server, cookies["official1"])
+        after = await ws_receive(ws)
         await ws.close()
         return before, after
 
@@ -346,14 +317,14 @@ def test_heartbeat_carries_the_groups_current_seq(
     device = _online_device(OWN)
 
     async def scenario() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        ws = await _open(asgi_server, cookies["official1"])
-        snapshot = await _recv(ws)
+        ws = await ws_open(asgi_server, cookies["official1"])
+        snapshot = await ws_receive(ws)
         await in_thread(realtime.heartbeat, ward_codes=[OWN, OTHER])
-        quiet = await _recv(ws)
+        quiet = await ws_receive(ws)
         await _set_status(device, DeviceStatus.MAINTENANCE)
-        await _next_event(ws)
+        await ws_next_event(ws)
         await in_thread(realtime.heartbeat, ward_codes=[OWN, OTHER])
-        after_event = await _recv(ws)
+        after_event = await ws_receive(ws)
         await ws.close()
         return snapshot, quiet, after_event
 
@@ -410,7 +381,7 @@ def _talk(user: User, *messages: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_consumer_answers_ping_and_resync(demo_city: Any, listener: GroupListener) -> None:
-    official = User.objects.get(username="official1")
+    official = example_user("official1")
 
     snapshot, pong, fresh = _talk(official, {"type": "ping"}, {"type": "resync"})
 
@@ -430,17 +401,17 @@ def test_a_wards_screen_gets_that_wards_snapshot_and_events_only(
     own_devices = set(Device.objects.filter(ward__code=OWN).values_list("code", flat=True))
 
     async def scenario() -> dict[str, Any]:
-        ws = await _open(asgi_server, cookies["operator"], f"/ws/ops/?ward={OWN}")
-        snapshot = await _recv(ws)
+        ws = await ws_open(asgi_server, cookies["operator"], f"/ws/ops/?ward={OWN}")
+        snapshot = await ws_receive(ws)
         await _set_status(other_device, DeviceStatus.MAINTENANCE)
         await _set_status(own_device, DeviceStatus.MAINTENANCE)
-        event = await _next_event(ws)  # the other ward's change never comes
+        event = await ws_next_event(ws)  # the other ward's change never comes
         await ws.send(json.dumps({"type": "resync"}))
-        resynced = await _next_event(ws)
+        resynced = await ws_next_event(ws)
         await ws.close()
         # Another ward's screen is refused at the handshake, like an anonymous caller.
         with pytest.raises(InvalidStatus):
-            await _open(asgi_server, cookies["official1"], f"/ws/ops/?ward={OTHER}")
+            await ws_open(asgi_server, cookies["official1"], f"/ws/ops/?ward={OTHER}")
         return {"snapshot": snapshot, "event": event, "resync": resynced}
 
     result = asyncio.run(scenario())
@@ -467,7 +438,7 @@ def test_events_come_one_per_message_unless_the_client_asks_for_batches(
     )
 
     def change_both() -> None:
-        operator = User.objects.get(username="operator")
+        operator = example_user("operator")
         with transaction.atomic():  # one commit: both events leave in the same window
             for device in devices:
                 device_status_set(
@@ -475,14 +446,14 @@ def test_events_come_one_per_message_unless_the_client_asks_for_batches(
                 )
 
     async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        plain = await _open(asgi_server, cookies["official1"])
-        batched = await _open(asgi_server, cookies["official1"], "/ws/ops/?batch=1")
-        await _recv(plain), await _recv(batched)
+        plain = await ws_open(asgi_server, cookies["official1"])
+        batched = await ws_open(asgi_server, cookies["official1"], "/ws/ops/?batch=1")
+        await ws_receive(plain), await ws_receive(batched)
         await in_thread(change_both)
-        singles = [await _next_event(plain), await _next_event(plain)]
-        frames = [await _next_event(batched)]
+        singles = [await ws_next_event(plain), await ws_next_event(plain)]
+        frames = [await ws_next_event(batched)]
         while sum(len(f.get("events", [f])) for f in frames) < 2:
-            frames.append(await _next_event(batched))
+            frames.append(await ws_next_event(batched))
         await plain.close(), await batched.close()
         return singles, frames
 

@@ -17,8 +17,9 @@ from channels.layers import InMemoryChannelLayer
 from dashboards.consumers import OUTBOX_LIMIT, OpsConsumer
 from dashboards.fanout import Fanout, Frames, fanout_for
 from ioc.realtime import CONSUMER_MESSAGE_TYPE, batch_text, numbered_texts
+from tests.support import OTHER_WARD, OWN_WARD
 
-CITY, OWN, OTHER = "city", "ward.05449", "ward.05440"
+CITY, OWN, OTHER = "city", f"ward.{OWN_WARD}", f"ward.{OTHER_WARD}"
 
 
 class Screen:

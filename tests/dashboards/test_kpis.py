@@ -11,25 +11,11 @@ from cameras.choices import DeviceKind, DeviceStatus
 from cameras.models import Device
 from dashboards.selectors import kpis_for, snapshot_for
 from ioc import realtime
-from ioc.choices import AlertKind, AlertStatus, Severity
-from ioc.models import Alert, User
-from ioc.services import alert_raise
-
-OWN, OTHER = "05449", "05440"
-
-
-def raise_for(ward_code: str, severity: Severity, cause: str = "detection:fire") -> Alert:
-    device = Device.objects.filter(ward__code=ward_code).order_by("code").first()
-    assert device is not None
-    alert, _created = alert_raise(
-        ward=device.ward,
-        device=device,
-        kind=AlertKind.DETECTION,
-        cause=cause,
-        severity=severity,
-        title=f"Fire at {device.name}",
-    )
-    return alert
+from ioc.choices import AlertStatus, Severity
+from ioc.models import Alert
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
+from tests.support import example_user, open_at, raise_alert
 
 
 def expected_device_kpis(**ward_filter: Any) -> dict[str, dict[str, Any]]:
@@ -49,16 +35,16 @@ def expected_device_kpis(**ward_filter: Any) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture
 def alerts_in_two_wards(demo_city: Any) -> None:
-    raise_for(OWN, Severity.CRITICAL)
-    raise_for(OWN, Severity.WARNING, cause="threshold:pm25")
-    resolved = raise_for(OWN, Severity.INFO, cause="detection:crowd")
+    raise_alert(OWN, severity=Severity.CRITICAL)
+    raise_alert(OWN, "threshold:pm25", severity=Severity.WARNING)
+    resolved = raise_alert(OWN, "detection:crowd", severity=Severity.INFO)
     Alert.objects.filter(pk=resolved.pk).update(status=AlertStatus.RESOLVED)
-    raise_for(OTHER, Severity.CRITICAL)
-    raise_for(OTHER, Severity.INFO, cause="detection:crowd")
+    raise_alert(OTHER, severity=Severity.CRITICAL)
+    raise_alert(OTHER, "detection:crowd", severity=Severity.INFO)
 
 
 def test_operator_kpis_cover_the_whole_city(alerts_in_two_wards: None) -> None:
-    kpis = kpis_for(User.objects.get(username="operator"))
+    kpis = kpis_for(example_user("operator"))
 
     assert kpis["devices"] == expected_device_kpis()
     assert kpis["devices"]["camera"]["total"] == 304
@@ -67,7 +53,7 @@ def test_operator_kpis_cover_the_whole_city(alerts_in_two_wards: None) -> None:
 
 
 def test_ward_official_kpis_count_only_their_ward(alerts_in_two_wards: None) -> None:
-    kpis = kpis_for(User.objects.get(username="official1"))
+    kpis = kpis_for(example_user("official1"))
 
     assert kpis["devices"] == expected_device_kpis(ward__code=OWN)
     assert 0 < kpis["devices"]["camera"]["total"] < 304
@@ -83,20 +69,20 @@ def test_online_percentage_follows_device_status(demo_city: Any) -> None:
     Device.objects.filter(pk=first.pk).update(status=DeviceStatus.ONLINE)
     total = Device.objects.filter(ward__code=OWN, kind=DeviceKind.CAMERA).count()
 
-    cameras = kpis_for(User.objects.get(username="official1"))["devices"]["camera"]
+    cameras = kpis_for(example_user("official1"))["devices"]["camera"]
 
     assert cameras == {"total": total, "online": 1, "online_pct": round(100 / total, 1)}
 
 
 def test_department_staff_see_city_wide_kpis(alerts_in_two_wards: None) -> None:
-    assert kpis_for(User.objects.get(username="department1"))["alerts_open"] == 4
+    assert kpis_for(example_user("department1"))["alerts_open"] == 4
 
 
 def test_kpis_take_six_queries_whatever_the_scope(
     alerts_in_two_wards: None, django_assert_num_queries: Any
 ) -> None:
     for username in ("operator", "official1"):
-        user = User.objects.get(username=username)
+        user = example_user(username)
         # devices per ward, kind and status; open alerts and incidents by severity; the
         # requests' open, resolved and rated figures
         with django_assert_num_queries(6):
@@ -107,19 +93,22 @@ def test_open_incidents_count_in_the_kpis_and_the_snapshot_of_their_ward_only(
     alerts_in_two_wards: None,
 ) -> None:
     from ioc.services import incident_status_set
-    from tests.ioc.test_incidents import open_at, user
 
     open_at(OWN, type="fire")
     done = open_at(OTHER)
     open_at(OTHER, type="other")
-    incident_status_set(actor=user("operator"), incident=done, status="resolved", note="xong")
+    incident_status_set(
+        actor=example_user("operator"), incident=done, status="resolved", note="xong"
+    )
 
-    official = kpis_for(user("official1"))
+    official = kpis_for(example_user("official1"))
     assert (official["incidents_open"], official["incidents"]["critical"]) == (1, 1)
-    assert kpis_for(user("operator"))["incidents_open"] == 2
-    snapshot = snapshot_for(user("official1"))
+    assert kpis_for(example_user("operator"))["incidents_open"] == 2
+    snapshot = snapshot_for(example_user("official1"))
     assert [incident["ward"] for incident in snapshot["incidents"]] == [OWN]
-    assert {incident["ward"] for incident in snapshot_for(user("operator"))["incidents"]} == {
+    assert {
+        incident["ward"] for incident in snapshot_for(example_user("operator"))["incidents"]
+    } == {
         OWN,
         OTHER,
     }
@@ -157,7 +146,7 @@ def test_kpi_api_is_in_the_openapi_schema(demo_city: Any, login: Any) -> None:
 
 
 def test_snapshot_holds_only_the_officials_ward(alerts_in_two_wards: None) -> None:
-    snapshot = snapshot_for(User.objects.get(username="official1"))
+    snapshot = snapshot_for(example_user("official1"))
 
     assert snapshot["type"] == "snapshot"
     assert snapshot["wards"] == [OWN]
@@ -179,12 +168,12 @@ def test_snapshot_holds_only_the_officials_ward(alerts_in_two_wards: None) -> No
     }
     assert [alert["ward"] for alert in snapshot["alerts"]] == [OWN, OWN]
     assert [alert["severity"] for alert in snapshot["alerts"]] == ["warning", "critical"]
-    assert snapshot["kpis"] == kpis_for(User.objects.get(username="official1"))
+    assert snapshot["kpis"] == kpis_for(example_user("official1"))
     json.dumps(snapshot)  # plain JSON, as the consumer sends it
 
 
 def test_operator_snapshot_has_every_ward_and_the_city_group(alerts_in_two_wards: None) -> None:
-    snapshot = snapshot_for(User.objects.get(username="operator"))
+    snapshot = snapshot_for(example_user("operator"))
 
     assert len(snapshot["wards"]) == 32
     assert list(snapshot["seq"]) == [realtime.CITY_GROUP]
@@ -196,7 +185,7 @@ def test_operator_snapshot_has_every_ward_and_the_city_group(alerts_in_two_wards
 def test_snapshot_query_count_is_fixed(
     alerts_in_two_wards: None, django_assert_num_queries: Any
 ) -> None:
-    user = User.objects.get(username="official1")
+    user = example_user("official1")
     # groups, devices, wards, alerts (ward, device, users joined), incidents and requests
     # (joined), six KPI aggregates
     with django_assert_num_queries(12):
@@ -222,7 +211,6 @@ def test_the_dashboard_still_renders_when_redis_is_down(
 
 
 def test_a_wards_page_is_that_wards_live_dashboard(alerts_in_two_wards: None, login: Any) -> None:
-    from tests.ioc.test_incidents import open_at
 
     own_incident, other_incident = open_at(OWN, title="Sự cố của phường"), open_at(OTHER)
     response = login("operator").get(f"/ops/wards/{OWN}/")

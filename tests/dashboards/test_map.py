@@ -15,10 +15,12 @@ from cameras.choices import DeviceStatus
 from cameras.models import Device
 from dashboards.selectors import snapshot_for
 from ioc import realtime
-from ioc.models import User, Ward
-from tests.realtime_support import GroupListener, group_listener
+from ioc.models import Ward
+from ioc.realtime.batcher import Batcher
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
+from tests.support import DeviceFactory, GroupListener, example_user, group_listener
 
-OWN, OTHER = "05449", "05440"
 CITY_BOX = "105.6,21.4,106.1,21.8"
 
 
@@ -28,10 +30,9 @@ def add_devices(ward_code: str, count: int) -> None:
     anchor = Device.objects.filter(ward=ward).order_by("code").first()
     assert anchor is not None
     Device.objects.bulk_create(
-        Device(
+        DeviceFactory.build(
             code=f"EXTRA-{ward_code}-{n:04d}",
             name=f"Extra camera {n}",
-            kind="camera",
             ward=ward,
             latitude=anchor.latitude + Decimal(n) / Decimal(1_000_000),
             longitude=anchor.longitude,
@@ -240,7 +241,7 @@ def test_search_query_can_use_the_trigram_indexes_on_postgresql(demo_city: None)
     devices is not scanned."""
     from cameras import map_selectors
 
-    operator = User.objects.get(username="operator")
+    operator = example_user("operator")
     with CaptureQueriesContext(connection) as queries:
         map_selectors.device_search(operator, "cam-0")
     sql = queries.captured_queries[-1]["sql"]
@@ -259,7 +260,7 @@ def test_search_query_can_use_the_trigram_indexes_on_postgresql(demo_city: None)
 
 
 def test_small_city_snapshot_carries_every_device(demo_city: None) -> None:
-    snapshot = snapshot_for(User.objects.get(username="operator"))
+    snapshot = snapshot_for(example_user("operator"))
 
     assert snapshot["devices_embedded"] is True
     assert len(snapshot["devices"]) == Device.objects.count()
@@ -269,7 +270,7 @@ def test_above_the_embed_limit_the_snapshot_carries_counts_only(
     demo_city: None, settings: Any
 ) -> None:
     settings.IOC_MAP_EMBED_LIMIT = 10
-    snapshot = snapshot_for(User.objects.get(username="operator"))
+    snapshot = snapshot_for(example_user("operator"))
 
     assert snapshot["devices_embedded"] is False
     assert snapshot["devices"] == {}
@@ -280,7 +281,7 @@ def test_above_the_embed_limit_the_snapshot_carries_counts_only(
 def test_snapshot_query_count_does_not_grow_with_devices(
     demo_city: None, settings: Any, django_assert_num_queries: Any
 ) -> None:
-    operator = User.objects.get(username="operator")
+    operator = example_user("operator")
     # wards, groups (none: operator), kpis x6, devices, alerts, incidents, requests
     with django_assert_num_queries(11):
         snapshot_for(operator)
@@ -361,7 +362,7 @@ def test_a_windows_messages_leave_together_numbered_one_by_one_with_readings_mer
 
 def _check_batch(listener: GroupListener) -> None:
     channel = listener.join(realtime.CITY_GROUP)
-    batcher = realtime._Batcher(start=False)
+    batcher = Batcher(start=False)
     status = realtime.Event(
         type=realtime.EventType.DEVICE_STATUS, ward=OWN, data={"device": "B", "status": "fault"}
     ).as_message()
@@ -393,7 +394,7 @@ def test_geojson_is_the_same_whichever_way_the_rows_are_read(demo_city: None, lo
     bytes written are the FeatureCollection the contract describes."""
     from cameras import map_selectors
 
-    operator = User.objects.get(username="operator")
+    operator = example_user("operator")
     query = map_selectors.MapQuery()
     orm_rows = list(map_selectors._map_rows(map_selectors.devices_on_map(operator, query)))
     assert sorted(map_selectors.device_map_rows(operator, query)) == sorted(orm_rows)
@@ -446,7 +447,7 @@ def test_features_written_by_postgresql_are_the_ones_python_writes(demo_city: No
         device.name = odd[n % len(odd)]
         device.last_seen_at = seen[n]
     Device.objects.bulk_update(devices, ["name", "last_seen_at"])
-    operator = User.objects.get(username="operator")
+    operator = example_user("operator")
     query = map_selectors.MapQuery()
 
     written = map_selectors.device_features(operator, query)
@@ -476,7 +477,7 @@ def _features_by_code(writer: str) -> dict[str, Any]:
     from cameras import map_selectors
     from cameras.api import features_from_rows
 
-    operator = User.objects.get(username="operator")
+    operator = example_user("operator")
     query = map_selectors.MapQuery()
     if writer == "database":
         written = map_selectors.device_features(operator, query)

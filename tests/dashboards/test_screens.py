@@ -19,10 +19,12 @@ from django.utils import timezone
 from cameras.choices import DeviceKind, DeviceStatus, StreamProtocol
 from cameras.models import CameraDetail, Device
 from cameras.services.polling import snapshot_path
-from ioc.choices import AlertKind, AlertStatus, Severity
-from ioc.models import Alert, User, Ward
+from ioc.choices import AlertStatus, Severity
+from ioc.models import Alert, Ward
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
+from tests.support import AlertFactory, camera_code, example_user, open_at
 
-OWN, OTHER = "05449", "05440"  # official1's ward, official2's ward
 pytestmark = pytest.mark.django_db
 
 
@@ -40,16 +42,7 @@ def device_in(ward: str, kind: str) -> Device:
 
 
 def alert_on(device: Device, title: str, **extra: Any) -> Alert:
-    values = {
-        "ward": device.ward,
-        "device": device,
-        "kind": AlertKind.FAULT,
-        "cause": f"fault:{title}",
-        "severity": Severity.CRITICAL,
-        "title": title,
-        **extra,
-    }
-    return Alert.objects.create(**values)
+    return AlertFactory(device=device, cause=f"fault:{title}", title=title, **extra)
 
 
 def read_csv(response: Any) -> list[list[str]]:
@@ -109,7 +102,7 @@ def test_department_staff_read_the_new_screens(login: Any) -> None:
         "/ops/panel/CAM-001/",
         "/ops/cameras/wall/",
         "/ops/cameras/wall/export.csv",
-        "/ops/cameras/wall/CAM-05449-001.jpg",
+        f"/ops/cameras/wall/{camera_code(OWN)}.jpg",
         "/ops/reports/",
         "/ops/reports/export.csv",
         "/ops/alerts/export.csv",
@@ -183,7 +176,7 @@ def test_panel_offers_signal_commands_only_to_those_allowed_to_command(login: An
     assert 'data-testid="signal-command-form"' in operator
     official = login("official1").get(f"/ops/panel/{signal.code}/").content.decode()
     assert 'data-testid="signal-command-form"' not in official
-    user = User.objects.get(username="official1")
+    user = example_user("official1")
     user.user_permissions.add(Permission.objects.get(codename="add_signalcommand"))
     granted = login("official1").get(f"/ops/panel/{signal.code}/").content.decode()
     assert 'data-testid="signal-command-form"' in granted
@@ -209,7 +202,7 @@ def test_panel_query_count_does_not_grow_with_the_number_of_alerts(
     client = login("official1")
     client.get(f"/ops/panel/{device.code}/")
     for n in range(5):
-        alert_on(device, f"Sự cố {n}", assignee=User.objects.get(username="operator"))
+        alert_on(device, f"Sự cố {n}", assignee=example_user("operator"))
     # session, user, device (ward, camera, signal joined), thresholds, status history,
     # events, open alerts with assignees
     with django_assert_num_queries(7):
@@ -323,7 +316,6 @@ def test_report_counts_only_the_officials_ward(login: Any) -> None:
 
 
 def test_report_counts_incidents_opened_per_day_in_the_officials_ward(login: Any) -> None:
-    from tests.ioc.test_incidents import open_at
 
     open_at(OWN, type="fire")
     open_at(OTHER)
@@ -396,7 +388,7 @@ def test_alert_export_query_count_does_not_grow_with_alerts(
 ) -> None:
     device = device_in(OWN, "camera")
     for n in range(6):
-        alert_on(device, f"Sự cố {n}", assignee=User.objects.get(username="operator"))
+        alert_on(device, f"Sự cố {n}", assignee=example_user("operator"))
     client = login("official1")
     read_csv(client.get("/ops/alerts/export.csv"))
     with django_assert_num_queries(3):  # session, user, alerts with everything joined

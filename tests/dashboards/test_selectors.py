@@ -10,23 +10,22 @@ import pytest
 
 from cameras.models import Device
 from dashboards.selectors import alerts_per_day, day_bounds, per_day
-from ioc.choices import AlertKind, Severity
-from ioc.models import Alert, User
+from ioc.choices import Severity
+from ioc.models import Alert
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
+from tests.support import AlertFactory, example_user
 
 pytestmark = pytest.mark.django_db
-OWN, OTHER = "05449", "05440"
 
 
 def alert_at(moment: datetime, *, ward: str = OWN, severity: str = Severity.WARNING) -> Alert:
     device = Device.objects.filter(ward__code=ward).order_by("code").first()
     assert device is not None
-    return Alert.objects.create(
-        ward=device.ward,
+    return AlertFactory(
         device=device,
-        kind=AlertKind.FAULT,
         cause=f"test:{moment.isoformat()}:{severity}",
         severity=severity,
-        title="Kiểm thử",
         raised_at=moment,
     )
 
@@ -72,8 +71,8 @@ def test_alerts_per_day_is_scoped_to_the_users_wards(django_assert_num_queries: 
     moment = datetime(2026, 3, 5, 2, 0, tzinfo=UTC)
     alert_at(moment, severity=Severity.CRITICAL)
     alert_at(moment, ward=OTHER, severity=Severity.CRITICAL)
-    official = User.objects.get(username="official1")
-    operator = User.objects.get(username="operator")
+    official = example_user("official1")
+    operator = example_user("operator")
     first = last = date(2026, 3, 5)
     with django_assert_num_queries(1):
         mine = alerts_per_day(official, first=first, last=last)

@@ -6,33 +6,16 @@ from typing import Any
 
 import pytest
 
-from cameras.models import Device
-from ioc.choices import AlertKind, AlertStatus, Severity
+from ioc.choices import AlertStatus, Severity
 from ioc.models import Alert, AuditEntry
-from ioc.services import alert_raise
-
-OWN, OTHER = "05449", "05440"
-
-
-def raise_for(
-    ward_code: str, cause: str = "detection:fire", severity: Severity = Severity.WARNING
-) -> Alert:
-    device = Device.objects.filter(ward__code=ward_code).order_by("code").first()
-    assert device is not None
-    alert, _created = alert_raise(
-        ward=device.ward,
-        device=device,
-        kind=AlertKind.DETECTION,
-        cause=cause,
-        severity=severity,
-        title=f"Fire at {device.name}",
-    )
-    return alert
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
+from tests.support import THIRD_WARD, raise_alert
 
 
 def test_the_same_cause_refreshes_the_open_alert_and_escalates_it(demo_city: Any) -> None:
-    first = raise_for(OWN)
-    again = raise_for(OWN, severity=Severity.CRITICAL)
+    first = raise_alert(OWN)
+    again = raise_alert(OWN, severity=Severity.CRITICAL)
     assert again.pk == first.pk
     again.refresh_from_db()
     assert (again.occurrences, again.severity) == (2, Severity.CRITICAL)
@@ -40,9 +23,9 @@ def test_the_same_cause_refreshes_the_open_alert_and_escalates_it(demo_city: Any
 
 
 def test_a_new_alert_after_the_old_one_was_resolved(demo_city: Any, login: Any) -> None:
-    first = raise_for(OWN)
+    first = raise_alert(OWN)
     login("operator").post(f"/api/v1/alerts/{first.pk}/resolve", {"note": "Đã dập lửa"})
-    assert raise_for(OWN).pk != first.pk
+    assert raise_alert(OWN).pk != first.pk
 
 
 @pytest.mark.parametrize(
@@ -58,7 +41,7 @@ def test_a_new_alert_after_the_old_one_was_resolved(demo_city: Any, login: Any) 
 def test_alert_list_and_detail_are_scoped_by_ward(
     demo_city: Any, login: Any, username: str, sees_own: bool, sees_other: bool
 ) -> None:
-    own, other = raise_for(OWN), raise_for(OTHER)
+    own, other = raise_alert(OWN), raise_alert(OTHER)
     client = login(username)
     listed = {
         row["id"] for row in client.get("/api/v1/alerts/", {"status": "open"}).json()["results"]
@@ -69,7 +52,7 @@ def test_alert_list_and_detail_are_scoped_by_ward(
 
 
 def test_official_cannot_act_on_another_wards_alert(demo_city: Any, login: Any) -> None:
-    other = raise_for(OTHER)
+    other = raise_alert(OTHER)
     response = login("official1").post(f"/api/v1/alerts/{other.pk}/acknowledge", {})
     assert response.status_code == 404
     other.refresh_from_db()
@@ -77,7 +60,7 @@ def test_official_cannot_act_on_another_wards_alert(demo_city: Any, login: Any) 
 
 
 def test_acknowledge_assign_resolve_are_audited(demo_city: Any, login: Any) -> None:
-    alert = raise_for(OWN)
+    alert = raise_alert(OWN)
     client = login("official1")
     acked = client.post(f"/api/v1/alerts/{alert.pk}/acknowledge", {"note": "Đang xử lý"})
     assert acked.status_code == 200 and acked.json()["status"] == "acknowledged"
@@ -105,7 +88,7 @@ def test_acknowledge_assign_resolve_are_audited(demo_city: Any, login: Any) -> N
 def test_alert_cannot_be_assigned_to_someone_who_cannot_see_its_ward(
     demo_city: Any, login: Any
 ) -> None:
-    alert = raise_for(OWN)
+    alert = raise_alert(OWN)
     response = login("operator").post(
         f"/api/v1/alerts/{alert.pk}/assign", {"assignee": "official2"}
     )
@@ -120,19 +103,19 @@ def test_alert_cannot_be_assigned_to_someone_who_cannot_see_its_ward(
 
 
 def test_department_staff_read_but_do_not_handle_alerts(demo_city: Any, login: Any) -> None:
-    alert = raise_for(OWN)
+    alert = raise_alert(OWN)
     client = login("department1")
     assert client.get(f"/api/v1/alerts/{alert.pk}/").status_code == 200
     assert client.post(f"/api/v1/alerts/{alert.pk}/acknowledge", {}).status_code == 403
 
 
 def test_anonymous_gets_nothing(demo_city: Any, client: Any) -> None:
-    raise_for(OWN)
+    raise_alert(OWN)
     assert client.get("/api/v1/alerts/").status_code == 403
 
 
 def test_page_action_acknowledges_and_goes_back_with_a_message(demo_city: Any, login: Any) -> None:
-    alert = raise_for(OWN)
+    alert = raise_alert(OWN)
     device_page = f"/ops/devices/{alert.device.code}/"
     client = login("official1")
     html = client.get(device_page).content.decode()
@@ -150,7 +133,7 @@ def test_page_action_acknowledges_and_goes_back_with_a_message(demo_city: Any, l
 
 
 def test_page_action_never_redirects_to_another_site(demo_city: Any, login: Any) -> None:
-    alert = raise_for(OWN)
+    alert = raise_alert(OWN)
     response = login("operator").post(
         f"/ops/alerts/{alert.pk}/assign/", {"next": "https://evil.example/"}
     )
@@ -160,8 +143,8 @@ def test_page_action_never_redirects_to_another_site(demo_city: Any, login: Any)
 def test_alert_list_query_count_is_fixed(
     demo_city: Any, login: Any, django_assert_num_queries: Any
 ) -> None:
-    for code in ["05449", "05440", "05431"]:
-        raise_for(code)
+    for code in [OWN, OTHER, THIRD_WARD]:
+        raise_alert(code)
     client = login("operator")
     client.get("/api/v1/alerts/")
     with django_assert_num_queries(4):  # session, user, count, page (devices and users joined)

@@ -18,7 +18,7 @@ from ioc.demo import data
 from ioc.demo.loader import DEMO_USERS, city_outline, generated_boundaries, load_demo
 from ioc.geo import boundary_shape
 from ioc.models import AuditEntry, Department, User, Ward
-from tests.conftest import DEMO_PASSWORD
+from tests.support import DEMO_PASSWORD, DEPARTMENT, OTHER_WARD, OWN_WARD, example_user
 
 # Stored boundaries are rounded to 6 decimal places (about 11 cm), so the tiles' outer
 # edge is the outline moved by at most half a grid cell diagonal.
@@ -163,9 +163,9 @@ def test_demo_users_have_their_roles_and_scopes(demo_city: None) -> None:
     assert {name: scope_of(user) for name, user in users.items()} == {
         "admin": (Role.ADMIN, [], []),
         "operator": (Role.CITY_OPERATOR, [], []),
-        "official1": (Role.WARD_OFFICIAL, ["05449"], []),
-        "official2": (Role.WARD_OFFICIAL, ["05440"], []),
-        "department1": (Role.DEPARTMENT_STAFF, [], ["quan-ly-do-thi"]),
+        "official1": (Role.WARD_OFFICIAL, [OWN_WARD], []),
+        "official2": (Role.WARD_OFFICIAL, [OTHER_WARD], []),
+        "department1": (Role.DEPARTMENT_STAFF, [], [DEPARTMENT]),
     }
     assert users["admin"].is_superuser
     assert users["operator"].has_city_scope
@@ -205,4 +205,4 @@ def test_loading_the_demo_again_changes_nothing(demo_city: None) -> None:
     assert summary.created is False
     assert (summary.wards, summary.devices) == (before["Ward"], before["Device"])
     assert counts() == before
-    assert User.objects.get(username="operator").check_password(DEMO_PASSWORD)
+    assert example_user("operator").check_password(DEMO_PASSWORD)

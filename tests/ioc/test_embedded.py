@@ -12,7 +12,7 @@ from django.conf import settings
 
 from ioc.celery import app as celery_app
 from ioc.embedded import run_beat
-from tests.realtime_support import group_listener
+from tests.support import group_listener
 
 pytestmark = [
     pytest.mark.embedded,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,34 +14,16 @@ from ioc.geo import (
     GeometryError,
     boundary_shape,
     distance_m,
-    invalidate_ward_index,
     parse_bbox,
     point,
     ward_for_point,
 )
 from ioc.models import Ward
+from tests.support import OWN_WARD as OWN
+from tests.support import square
 
 HANOI = (105.85, 21.03)  # lon, lat: about 65 km south of the demo city
-OWN = "05449"  # Phan Đình Phùng
-
-
-@pytest.fixture(autouse=True)
-def _fresh_ward_index() -> Iterator[None]:
-    """Tests change wards inside rolled-back transactions; forget what the index saw."""
-    yield
-    invalidate_ward_index()
-
-
-def square(lon: float, lat: float, half: float = 0.01) -> dict[str, Any]:
-    """A GeoJSON square Polygon centred on a point."""
-    ring = [
-        [lon - half, lat - half],
-        [lon + half, lat - half],
-        [lon + half, lat + half],
-        [lon - half, lat + half],
-        [lon - half, lat - half],
-    ]
-    return {"type": "Polygon", "coordinates": [ring]}
+pytestmark = pytest.mark.usefixtures("fresh_ward_index")  # wards change in rolled-back transactions
 
 
 # --- parse_bbox -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 import polib
 import pytest
 
-from tests.conftest import ON_CI
+from tests.support import ON_CI
 
 ROOT = Path(__file__).resolve().parents[2]
 VI_PO = ROOT / "locale" / "vi" / "LC_MESSAGES" / "django.po"

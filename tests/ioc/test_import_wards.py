@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from io import StringIO
 from pathlib import Path
@@ -15,36 +15,20 @@ from django.core.management.base import CommandError
 from shapely.geometry import Point
 
 from ioc.demo.loader import wards_feature_collection
-from ioc.geo import boundary_shape, invalidate_ward_index, ward_for_point
+from ioc.geo import boundary_shape, ward_for_point
 from ioc.models import AuditEntry, Ward
 from ioc.services import WardImportError, wards_import
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
+from tests.support import OWN_WARD_NAME, square
 
-OWN, OTHER = "05449", "05440"  # Phan Đình Phùng, Hoàng Văn Thụ
+pytestmark = pytest.mark.usefixtures("fresh_ward_index")  # wards change in rolled-back transactions
 NEW = "99001"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_ward_index() -> Iterator[None]:
-    """Imports save wards inside rolled-back transactions; forget what the index saw."""
-    yield
-    invalidate_ward_index()
-
-
-def square(lon: float, lat: float, half: float = 0.002) -> dict[str, Any]:
-    """A GeoJSON square Polygon centred on a point."""
-    ring = [
-        [lon - half, lat - half],
-        [lon + half, lat - half],
-        [lon + half, lat + half],
-        [lon - half, lat + half],
-        [lon - half, lat - half],
-    ]
-    return {"type": "Polygon", "coordinates": [ring]}
 
 
 def new_feature(code: str = NEW, **properties: Any) -> dict[str, Any]:
     """A valid feature for a ward the demo city does not have."""
-    geometry = properties.pop("geometry", square(105.95, 21.50))
+    geometry = properties.pop("geometry", square(105.95, 21.50, half=0.002))
     props = {"code": code, "name": "Thử Nghiệm", "kind": "phuong", **properties}
     return {"type": "Feature", "geometry": geometry, "properties": props}
 
@@ -100,7 +84,7 @@ def test_import_creates_new_wards_with_their_properties(demo_city: None) -> None
     report = wards_import(
         collection=collection(
             new_feature(NEW, parent_code="164", province_name="Tỉnh Thái Nguyên"),
-            new_feature("99002", kind="Xã", geometry=square(105.97, 21.50)),
+            new_feature("99002", kind="Xã", geometry=square(105.97, 21.50, half=0.002)),
         )
     )
 
@@ -115,7 +99,7 @@ def test_import_creates_new_wards_with_their_properties(demo_city: None) -> None
         "164",
         "Tỉnh Thái Nguyên",
     )
-    assert ward.boundary == square(105.95, 21.50)
+    assert ward.boundary == square(105.95, 21.50, half=0.002)
     assert (float(ward.centroid_lon), float(ward.centroid_lat)) == (105.95, 21.5)
     assert Ward.objects.get(code="99002").kind == "xa"
 
@@ -137,21 +121,23 @@ def test_created_ward_gets_a_ward_created_audit_entry(demo_city: None) -> None:
 
 def test_import_updates_a_changed_ward_and_names_the_changed_fields(demo_city: None) -> None:
     report = wards_import(
-        collection=collection(feature_of(OWN, name="Phan Đình Phùng Mới", parent_name="TP"))
+        collection=collection(feature_of(OWN, name=f"{OWN_WARD_NAME} Mới", parent_name="TP"))
     )
 
     assert report.updated == {OWN: ["name", "parent_name"]}
     assert report.created == []
     assert report.unchanged == []
     ward = Ward.objects.get(code=OWN)
-    assert (ward.name, ward.parent_name) == ("Phan Đình Phùng Mới", "TP")
+    assert (ward.name, ward.parent_name) == (f"{OWN_WARD_NAME} Mới", "TP")
     entry = AuditEntry.objects.get(action="ward.updated", ward_code=OWN)
-    assert entry.before["name"] == "Phan Đình Phùng"
-    assert entry.after["name"] == "Phan Đình Phùng Mới"
+    assert entry.before["name"] == OWN_WARD_NAME
+    assert entry.after["name"] == f"{OWN_WARD_NAME} Mới"
 
 
 def test_moving_a_boundary_also_moves_the_centre(demo_city: None) -> None:
-    report = wards_import(collection=collection(feature_of(OWN, geometry=square(105.95, 21.50))))
+    report = wards_import(
+        collection=collection(feature_of(OWN, geometry=square(105.95, 21.50, half=0.002)))
+    )
 
     assert report.updated == {OWN: ["boundary", "centroid_lat", "centroid_lon"]}
     ward = Ward.objects.get(code=OWN)
@@ -281,7 +267,7 @@ BAD_FILES: dict[str, tuple[Callable[[], Any], str]] = {
         "feature 3 (99003): The boundary's coordinates cannot be read",
     ),
     "latitude first": (
-        lambda: _good_then(new_feature("99003", geometry=square(21.5, 105.9))),
+        lambda: _good_then(new_feature("99003", geometry=square(21.5, 105.9, half=0.002))),
         "feature 3 (99003): Longitude must be between -180 and 180",
     ),
     "polygon without coordinates": (
@@ -343,7 +329,7 @@ def test_import_with_bad_last_feature_changes_nothing(demo_city: None) -> None:
     ]
     assert database_state() == before
     assert not Ward.objects.filter(code=NEW).exists()
-    assert Ward.objects.get(code=OWN).name == "Phan Đình Phùng"
+    assert Ward.objects.get(code=OWN).name == OWN_WARD_NAME
 
 
 def test_import_lists_every_problem_in_the_file_at_once(demo_city: None) -> None:
@@ -455,7 +441,7 @@ def test_new_ward_can_name_a_successor_created_in_the_same_file(demo_city: None)
     report = wards_import(
         collection=collection(
             new_feature("99002", valid_to="2025-07-01", successor=NEW),
-            new_feature(NEW, geometry=square(105.97, 21.50)),
+            new_feature(NEW, geometry=square(105.97, 21.50, half=0.002)),
         )
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -11,11 +10,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from cameras.models import Device
 from ioc import realtime
-from ioc.choices import AlertKind, AlertStatus, IncidentStatus, Severity
-from ioc.models import Alert, AuditEntry, Incident, IncidentType, User, Ward
+from ioc.choices import AlertStatus, IncidentStatus, Severity
+from ioc.models import AuditEntry, Incident, IncidentType, Ward
 from ioc.selectors import incident_link_suggestions
 from ioc.services import (
-    alert_raise,
     incident_assign,
     incident_checklist_set,
     incident_create,
@@ -26,47 +24,9 @@ from ioc.services import (
     incident_status_set,
     incident_unlink_alert,
 )
-from tests.realtime_support import GroupListener, group_listener
-
-OWN, OTHER = "05449", "05440"  # official1's ward; official2's ward
-
-
-@pytest.fixture
-def listener() -> Iterator[GroupListener]:
-    with group_listener() as listening:
-        yield listening
-
-
-def user(username: str) -> User:
-    return User.objects.get(username=username)
-
-
-def device_in(ward_code: str, kind: str = "camera", index: int = 0) -> Device:
-    return Device.objects.filter(ward__code=ward_code, kind=kind).order_by("code")[index]
-
-
-def alert_at(device: Device, cause: str = "detection:fire") -> Alert:
-    alert, _created = alert_raise(
-        ward=device.ward,
-        device=device,
-        kind=AlertKind.DETECTION,
-        cause=cause,
-        severity=Severity.CRITICAL,
-        title=f"{cause} tại {device.name}",
-    )
-    return alert
-
-
-def open_at(ward_code: str, *, actor: str = "operator", **extra: Any) -> Incident:
-    device = device_in(ward_code)
-    return incident_create(
-        actor=user(actor),
-        incident_type=IncidentType.objects.get(code=extra.pop("type", "flooding")),
-        title=extra.pop("title", "Ngập sâu 40 cm"),
-        latitude=device.latitude,
-        longitude=device.longitude,
-        **extra,
-    )
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
+from tests.support import GroupListener, example_device, example_user, open_at, raise_alert
 
 
 def test_opening_an_incident_finds_its_ward_copies_the_checklist_and_records_it(
@@ -91,7 +51,7 @@ def test_opening_an_incident_finds_its_ward_copies_the_checklist_and_records_it(
 def test_a_place_outside_the_city_is_refused_with_a_clear_message(demo_city: Any) -> None:
     with pytest.raises(ValidationError) as error:
         incident_create(
-            actor=user("operator"),
+            actor=example_user("operator"),
             incident_type=IncidentType.objects.get(code="other"),
             title="Ngoài thành phố",
             latitude=Decimal("10.762622"),
@@ -112,8 +72,8 @@ def test_a_ward_official_cannot_open_an_incident_in_another_ward(demo_city: Any)
 def test_opening_from_an_alert_links_it_picks_the_type_and_acknowledges_it(
     demo_city: Any,
 ) -> None:
-    alert = alert_at(device_in(OWN), "detection:fire")
-    incident = incident_create_from_alert(actor=user("official1"), alert=alert)
+    alert = raise_alert(example_device(OWN), "detection:fire", severity=Severity.CRITICAL)
+    incident = incident_create_from_alert(actor=example_user("official1"), alert=alert)
     alert.refresh_from_db()
     assert incident.incident_type.code == "fire"
     assert (incident.title, incident.severity, incident.ward.code) == (
@@ -124,22 +84,22 @@ def test_opening_from_an_alert_links_it_picks_the_type_and_acknowledges_it(
     assert alert.incident_id == incident.pk
     assert alert.status == AlertStatus.ACKNOWLEDGED
     with pytest.raises(ValidationError):
-        incident_create_from_alert(actor=user("operator"), alert=alert)
+        incident_create_from_alert(actor=example_user("operator"), alert=alert)
     assert Incident.objects.count() == 1
 
 
 def test_an_alert_with_an_unknown_cause_opens_an_incident_of_the_catch_all_type(
     demo_city: Any,
 ) -> None:
-    alert = alert_at(device_in(OWN), "detection:unicorn")
-    assert incident_create_from_alert(actor=user("operator"), alert=alert).incident_type.code == (
-        "other"
-    )
+    alert = raise_alert(example_device(OWN), "detection:unicorn", severity=Severity.CRITICAL)
+    assert incident_create_from_alert(
+        actor=example_user("operator"), alert=alert
+    ).incident_type.code == ("other")
 
 
 def test_the_life_of_an_incident_needs_notes_where_it_matters(demo_city: Any) -> None:
     incident = open_at(OWN)
-    operator = user("operator")
+    operator = example_user("operator")
     incident = incident_status_set(actor=operator, incident=incident, status="in_progress")
     with pytest.raises(ValidationError) as error:
         incident_status_set(actor=operator, incident=incident, status="resolved")
@@ -183,7 +143,7 @@ def test_the_life_of_an_incident_needs_notes_where_it_matters(demo_city: Any) ->
 
 def test_closing_with_every_step_done_needs_no_note(demo_city: Any) -> None:
     incident = open_at(OWN)
-    operator = user("operator")
+    operator = example_user("operator")
     for item in incident.checklist.all():
         incident_checklist_set(actor=operator, incident=incident, item_id=item.pk, done=True)
     incident = incident_status_set(actor=operator, incident=incident, status="resolved", note="Ok")
@@ -196,9 +156,11 @@ def test_closing_with_every_step_done_needs_no_note(demo_city: Any) -> None:
 
 
 def test_resolving_an_incident_resolves_its_open_alerts(demo_city: Any) -> None:
-    alert = alert_at(device_in(OWN))
-    incident = incident_create_from_alert(actor=user("operator"), alert=alert)
-    incident_status_set(actor=user("operator"), incident=incident, status="resolved", note="Đã dập")
+    alert = raise_alert(example_device(OWN), severity=Severity.CRITICAL)
+    incident = incident_create_from_alert(actor=example_user("operator"), alert=alert)
+    incident_status_set(
+        actor=example_user("operator"), incident=incident, status="resolved", note="Đã dập"
+    )
     alert.refresh_from_db()
     assert alert.status == AlertStatus.RESOLVED
     assert incident.reference in alert.note
@@ -206,18 +168,20 @@ def test_resolving_an_incident_resolves_its_open_alerts(demo_city: Any) -> None:
 
 def test_assigning_only_to_someone_who_handles_the_ward(demo_city: Any) -> None:
     incident = open_at(OWN)
-    operator = user("operator")
-    incident = incident_assign(actor=operator, incident=incident, assignee=user("official1"))
-    assert incident.assignee == user("official1")
+    operator = example_user("operator")
+    incident = incident_assign(
+        actor=operator, incident=incident, assignee=example_user("official1")
+    )
+    assert incident.assignee == example_user("official1")
     for outsider in ("official2", "department1"):
         with pytest.raises(ValidationError):
-            incident_assign(actor=operator, incident=incident, assignee=user(outsider))
+            incident_assign(actor=operator, incident=incident, assignee=example_user(outsider))
     assert incident.timeline.filter(kind="assigned").count() == 1
 
 
 def test_notes_severity_and_checklist_go_into_the_timeline(demo_city: Any) -> None:
     incident = open_at(OWN)
-    official = user("official1")
+    official = example_user("official1")
     with pytest.raises(ValidationError):
         incident_note_add(actor=official, incident=incident, text="   ")
     incident_note_add(actor=official, incident=incident, text="Đã liên hệ tổ dân phố 5 🚒")
@@ -234,19 +198,21 @@ def test_notes_severity_and_checklist_go_into_the_timeline(demo_city: Any) -> No
 def test_a_ward_official_cannot_work_another_wards_incident(demo_city: Any) -> None:
     incident = open_at(OTHER)
     with pytest.raises(PermissionDenied):
-        incident_note_add(actor=user("official1"), incident=incident, text="x")
+        incident_note_add(actor=example_user("official1"), incident=incident, text="x")
     with pytest.raises(PermissionDenied):
-        incident_status_set(actor=user("department1"), incident=incident, status="in_progress")
+        incident_status_set(
+            actor=example_user("department1"), incident=incident, status="in_progress"
+        )
     assert incident.timeline.count() == 1
 
 
 def test_nearby_open_alerts_are_suggested_and_can_be_linked_and_unlinked(demo_city: Any) -> None:
     incident = open_at(OWN)
-    near = alert_at(device_in(OWN), "detection:flooding")
+    near = raise_alert(example_device(OWN), "detection:flooding", severity=Severity.CRITICAL)
     far_device = Device.objects.exclude(ward__code=OWN).order_by("code").last()
     assert far_device is not None
-    far = alert_at(far_device, "detection:flooding")
-    operator = user("operator")
+    far = raise_alert(far_device, "detection:flooding", severity=Severity.CRITICAL)
+    operator = example_user("operator")
     suggested = [alert.pk for alert, _distance in incident_link_suggestions(operator, incident)]
     assert near.pk in suggested and far.pk not in suggested
     incident_link_alert(actor=operator, incident=incident, alert=near)
@@ -268,9 +234,9 @@ def test_nearby_open_alerts_are_suggested_and_can_be_linked_and_unlinked(demo_ci
 
 def test_a_ward_official_cannot_link_another_wards_alert(demo_city: Any) -> None:
     incident = open_at(OWN, actor="official1")
-    foreign = alert_at(device_in(OTHER))
+    foreign = raise_alert(example_device(OTHER), severity=Severity.CRITICAL)
     with pytest.raises(ValidationError):
-        incident_link_alert(actor=user("official1"), incident=incident, alert=foreign)
+        incident_link_alert(actor=example_user("official1"), incident=incident, alert=foreign)
     foreign.refresh_from_db()
     assert foreign.incident_id is None
 
@@ -290,7 +256,7 @@ def test_changes_are_published_to_the_city_and_the_incident_ward_only(
         assert event["data"]["status"] == "open"
     listener.assert_silent(other)
     with django_capture_on_commit_callbacks(execute=True):
-        incident_note_add(actor=user("operator"), incident=incident, text="Cập nhật")
+        incident_note_add(actor=example_user("operator"), incident=incident, text="Cập nhật")
     assert listener.receive(own)["event"]["type"] == "incident.updated"
     listener.assert_silent(other)
 
@@ -299,7 +265,7 @@ def test_an_incident_belongs_to_the_ward_of_its_place_whoever_opens_it(demo_city
     for code in (OWN, OTHER):
         ward = Ward.objects.get(code=code)
         incident = incident_create(
-            actor=user("operator"),  # city-wide: the place alone decides the ward
+            actor=example_user("operator"),  # city-wide: the place alone decides the ward
             incident_type=IncidentType.objects.get(code="other"),
             title="Tại trung tâm phường",
             latitude=ward.centroid_lat,

@@ -6,8 +6,11 @@ from typing import Any
 
 import pytest
 
+from ioc.choices import Severity
 from ioc.models import Incident
-from tests.ioc.test_incidents import OTHER, OWN, alert_at, device_in, open_at
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
+from tests.support import example_device, example_user, open_at, raise_alert
 
 
 @pytest.mark.parametrize(
@@ -29,8 +32,8 @@ def test_incident_api_is_scoped_by_ward(
 def test_opening_an_incident_through_the_api_links_the_given_alerts(
     demo_city: Any, login: Any
 ) -> None:
-    device = device_in(OWN)
-    alert = alert_at(device)
+    device = example_device(OWN)
+    alert = raise_alert(device, severity=Severity.CRITICAL)
     response = login("official1").post(
         "/api/v1/incidents/",
         {
@@ -63,7 +66,7 @@ def test_bad_input_gets_a_clear_4xx_and_changes_nothing(demo_city: Any, login: A
         assert response.json()
     broken = client.post("/api/v1/incidents/", "{not json", content_type="application/json")
     assert broken.status_code == 400
-    foreign_device = device_in(OTHER)
+    foreign_device = example_device(OTHER)
     response = client.post(
         "/api/v1/incidents/",
         {
@@ -104,13 +107,14 @@ def test_incident_detail_query_count_does_not_grow_with_the_timeline(
     demo_city: Any, login: Any, django_assert_max_num_queries: Any
 ) -> None:
     from ioc.services import incident_note_add
-    from tests.ioc.test_incidents import user
 
     incident = open_at(OWN)
     client = login("operator")
     client.get(f"/api/v1/incidents/{incident.pk}/")
     for index in range(10):
-        incident_note_add(actor=user("operator"), incident=incident, text=f"Ghi chú {index}")
+        incident_note_add(
+            actor=example_user("operator"), incident=incident, text=f"Ghi chú {index}"
+        )
     with django_assert_max_num_queries(8):
         assert client.get(f"/api/v1/incidents/{incident.pk}/").status_code == 200
 
@@ -123,10 +127,9 @@ def test_incidents_are_in_the_openapi_schema(demo_city: Any, login: Any) -> None
 
 def test_the_list_filters_active_and_single_statuses(demo_city: Any, login: Any) -> None:
     from ioc.services import incident_status_set
-    from tests.ioc.test_incidents import user
 
     working, new = open_at(OWN), open_at(OWN)
-    incident_status_set(actor=user("operator"), incident=working, status="in_progress")
+    incident_status_set(actor=example_user("operator"), incident=working, status="in_progress")
     client = login("operator")
 
     def ids(query: str) -> set[int]:

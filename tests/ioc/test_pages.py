@@ -12,8 +12,9 @@ from django.test import Client
 
 from cameras.models import Device
 from ioc.models import AuditEntry, Department
+from tests.support import COMMUNE_NAME, DEMO_PASSWORD, OWN_WARD, OWN_WARD_NAME
 
-PAGES = ["/", "/accounts/login/", "/ops/", "/ops/wards/", "/ops/wards/05449/"]
+PAGES = ["/", "/accounts/login/", "/ops/", "/ops/wards/", f"/ops/wards/{OWN_WARD}/"]
 
 
 def test_portal_is_vietnamese_even_for_an_english_browser(demo_city: Any) -> None:
@@ -22,7 +23,7 @@ def test_portal_is_vietnamese_even_for_an_english_browser(demo_city: Any) -> Non
     assert response.status_code == 200
     assert '<html lang="vi">' in html
     assert "Cổng tiếp nhận phản ánh, kiến nghị" in html
-    assert "Phường Phan Đình Phùng" in html and "Xã Tân Cương" in html
+    assert f"Phường {OWN_WARD_NAME}" in html and f"Xã {COMMUNE_NAME}" in html
 
 
 def test_language_switch_gives_english_and_back(demo_city: Any) -> None:
@@ -31,7 +32,7 @@ def test_language_switch_gives_english_and_back(demo_city: Any) -> None:
     assert response.status_code == 302
     html = client.get("/").content.decode()
     assert '<html lang="en">' in html
-    assert "Citizen feedback portal" in html and "Phan Đình Phùng Ward" in html
+    assert "Citizen feedback portal" in html and f"{OWN_WARD_NAME} Ward" in html
     client.post("/i18n/setlang/", {"language": "vi", "next": "/"})
     assert "Cổng tiếp nhận phản ánh" in client.get("/").content.decode()
 
@@ -55,13 +56,13 @@ def test_staff_pages_are_in_vietnamese(login: Any, demo_city: Any) -> None:
 def test_times_are_dd_mm_yyyy_in_vietnam_time(
     login: Any, demo_city: Any, language: str, shown: str
 ) -> None:
-    device = Device.objects.filter(ward__code="05449").first()
+    device = Device.objects.filter(ward__code=OWN_WARD).first()
     assert device is not None
     device.last_seen_at = datetime(2026, 1, 31, 20, 30, tzinfo=UTC)  # 03:30 next day in VN
     device.save(update_fields=["last_seen_at"])
     client = login("official1")
     client.cookies["ioc_language"] = language
-    assert shown in client.get("/ops/wards/05449/").content.decode()
+    assert shown in client.get(f"/ops/wards/{OWN_WARD}/").content.decode()
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -88,10 +89,10 @@ def test_font_stylesheet_points_at_shipped_font_files() -> None:
 def test_login_takes_a_ward_official_to_their_ward(demo_city: Any) -> None:
     client = Client()
     response = client.post(
-        "/accounts/login/", {"username": "official1", "password": "ioc-demo-2026"}, follow=True
+        "/accounts/login/", {"username": "official1", "password": DEMO_PASSWORD}, follow=True
     )
-    assert response.redirect_chain[-1][0] == "/ops/wards/05449/"
-    assert "Phường Phan Đình Phùng" in response.content.decode()
+    assert response.redirect_chain[-1][0] == f"/ops/wards/{OWN_WARD}/"
+    assert f"Phường {OWN_WARD_NAME}" in response.content.decode()
 
 
 def test_wrong_password_says_so_in_vietnamese(demo_city: Any) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -13,17 +12,14 @@ import pytest
 from django.db import transaction
 
 from ioc import realtime
-from ioc.realtime import Event, EventType, publish, send_to_groups, ward_group
-from tests.realtime_support import GroupListener, group_listener
+from ioc.realtime import Event, EventType, delivery, publish, send_to_groups, ward_group
+from ioc.realtime import batcher as batcher_module
+from ioc.realtime.batcher import Batcher
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
+from tests.support import GroupListener
 
-OWN, OTHER = "05449", "05440"
 AT = datetime(2026, 3, 1, 8, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def listener() -> Iterator[GroupListener]:
-    with group_listener() as listening:
-        yield listening
 
 
 def alert_event(**data: Any) -> Event:
@@ -134,7 +130,7 @@ def test_channel_layer_failure_is_logged_not_raised(
 ) -> None:
     settings.IOC_LIVE_BATCH_SECONDS = 0  # sent at once (the batched path: the next test)
     broken = BrokenLayer()
-    monkeypatch.setattr(realtime, "get_channel_layer", lambda: broken)
+    monkeypatch.setattr(delivery, "get_channel_layer", lambda: broken)
     message = alert_event(level=1).as_message()
 
     with caplog.at_level(logging.WARNING, logger="ioc.realtime"):
@@ -145,7 +141,7 @@ def test_channel_layer_failure_is_logged_not_raised(
     [record] = caplog.records
     assert record.levelno == logging.WARNING
     assert (
-        record.getMessage() == "realtime: could not deliver alert.raised to ['city', 'ward.05449']"
+        record.getMessage() == f"realtime: could not deliver alert.raised to ['city', 'ward.{OWN}']"
     )
 
 
@@ -153,8 +149,8 @@ def test_a_batch_the_layer_refuses_is_logged_not_raised(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     broken = BrokenLayer()
-    monkeypatch.setattr(realtime, "get_channel_layer", lambda: broken)
-    batcher = realtime._Batcher(start=False)
+    monkeypatch.setattr(batcher_module, "get_channel_layer", lambda: broken)
+    batcher = Batcher(start=False)
     batcher.add(["city"], alert_event(level=1).as_message())
 
     with caplog.at_level(logging.WARNING, logger="ioc.realtime"):

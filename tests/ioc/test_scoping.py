@@ -14,9 +14,11 @@ from django.test import Client
 
 from cameras.models import Device
 from ioc import selectors
-from ioc.models import User, Ward
+from ioc.models import Ward
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
+from tests.support import UserFactory, example_user
 
-OWN, OTHER = "05449", "05440"  # official1's ward (Phan Đình Phùng), official2's ward
 CITY_ROLES = ["admin", "operator", "department1"]
 ALL_USERS = [*CITY_ROLES, "official1", "official2"]
 
@@ -33,7 +35,7 @@ def expected_wards(username: str) -> set[str]:
 def client_for(username: str | None) -> Client:
     client = Client()
     if username:
-        client.force_login(User.objects.get(username=username))
+        client.force_login(example_user(username))
     return client
 
 
@@ -131,7 +133,7 @@ def test_anonymous_is_sent_to_login_from_staff_pages(demo_city: Any, path: str) 
 
 
 def test_account_without_role_is_refused_staff_pages_and_api(demo_city: Any) -> None:
-    nobody = User.objects.create_user("nobody", password="x-very-long-password-1")
+    nobody = UserFactory(username="nobody")
     client = Client()
     client.force_login(nobody)
     assert client.get("/ops/").status_code == 403
@@ -164,7 +166,7 @@ def test_city_roles_see_the_city_overview(demo_city: Any, username: str) -> None
     ],
 )
 def test_websocket_groups_follow_the_role(demo_city: Any, username: str, groups: list[str]) -> None:
-    assert selectors.realtime_groups_for(User.objects.get(username=username)) == groups
+    assert selectors.realtime_groups_for(example_user(username)) == groups
 
 
 def test_anonymous_joins_no_websocket_group(demo_city: Any) -> None:

@@ -16,11 +16,12 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from ioc.models import Department, User
+from ioc.models import Department
 from services import services as svc
 from services.choices import RequestSource, RequestStatus
 from services.models import Open311Key, RequestEntry, ServiceRequest
-from tests.services.test_requests import OWN, file_request, place
+from tests.support import OWN_WARD as OWN
+from tests.support import example_place, example_user, file_request, jpeg_with_gps
 
 FORMATS = ["json", "xml"]
 REQUEST_FIELDS = [
@@ -93,7 +94,7 @@ def post(fmt: str, **data: Any) -> Any:
 
 
 def pothole(api_key: str, **extra: Any) -> dict[str, Any]:
-    lat, lon = place(OWN)
+    lat, lon = example_place(OWN)
     return {
         "api_key": api_key,
         "service_code": "o-ga",
@@ -320,7 +321,7 @@ def test_posts_are_rate_limited_per_key(api_key: str, settings: Any) -> None:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_requests_carry_the_spec_fields_and_map_statuses(fmt: str, demo_city: Any) -> None:
-    operator = User.objects.get(username="operator")
+    operator = example_user("operator")
     open_one = file_request(address="Ngõ 12")
     rejected = file_request(category="o-ga")
     svc.request_reject(actor=operator, request=rejected, reason="Đã sửa từ tuần trước")
@@ -337,7 +338,7 @@ def test_requests_carry_the_spec_fields_and_map_statuses(fmt: str, demo_city: An
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_request_filters_and_the_90_day_default(fmt: str, demo_city: Any) -> None:
-    operator = User.objects.get(username="operator")
+    operator = example_user("operator")
     rubbish, pothole_request, old = file_request(), file_request(category="o-ga"), file_request()
     ServiceRequest.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=100))
     svc.request_reject(actor=operator, request=rubbish, reason="Không thuộc thẩm quyền")
@@ -410,7 +411,6 @@ def test_media_url_is_the_absolute_url_of_the_first_report_photo(
     demo_city: Any, settings: Any, tmp_path: Any
 ) -> None:
     from services.photos import photo_prepare
-    from tests.services.test_requests import jpeg_with_gps
 
     settings.MEDIA_ROOT = tmp_path
     filed = file_request(photos=[photo_prepare(io.BytesIO(jpeg_with_gps()), name="a.jpg")])
@@ -505,7 +505,7 @@ def test_a_plain_http_client_lists_services_files_and_reads_back(asgi_server: st
 
 
 def test_a_merged_request_reads_as_closed_into_the_survivor(demo_city: Any) -> None:
-    operator = User.objects.get(username="operator")
+    operator = example_user("operator")
     survivor, duplicate = file_request(), file_request()
     svc.request_merge(actor=operator, duplicate=duplicate, into=survivor)
     [row] = Client().get(f"/open311/v2/requests/{duplicate.code}.json").json()

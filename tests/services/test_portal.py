@@ -3,7 +3,6 @@ with the code, the public list and map, abuse controls and privacy."""
 
 from __future__ import annotations
 
-import io
 import time
 from typing import Any
 
@@ -12,14 +11,13 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
-from PIL import Image
 
-from ioc.models import User
 from services import services as svc
 from services.choices import PhotoKind, RequestLevel, RequestStatus
 from services.models import ServiceRequest
 from services.photos import photo_prepare
-from tests.services.test_requests import OWN, file_request, place
+from tests.support import OWN_WARD as OWN
+from tests.support import example_place, example_user, file_request, jpeg_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -32,18 +30,14 @@ def _no_rate_limit(settings: Any) -> None:
 def fresh_client(address: str) -> Client:
     """A client from its own address with no filings counted yet (Redis outlives runs)."""
     hour = int(time.time() // 3600)
-    cache.delete_many([f"portal:{what}:{address}:{hour}" for what in ("filings", "attempts")])
+    cache.delete_many(
+        [f"ratelimit:portal:{what}:{address}:{hour}" for what in ("filings", "attempts")]
+    )
     return Client(REMOTE_ADDR=address)
 
 
-def jpeg(name: str = "photo.jpg") -> SimpleUploadedFile:
-    out = io.BytesIO()
-    Image.new("RGB", (640, 480), (30, 120, 200)).save(out, format="JPEG")
-    return SimpleUploadedFile(name, out.getvalue(), content_type="image/jpeg")
-
-
 def form_data(**extra: Any) -> dict[str, Any]:
-    lat, lon = place(OWN)
+    lat, lon = example_place(OWN)
     data: dict[str, Any] = {
         "category": "rac-thai",
         "description": "Rác tồn đọng ở đầu ngõ 12",
@@ -59,21 +53,19 @@ def post(client: Client, **extra: Any) -> Any:
     return client.post(reverse("portal-feedback-new"), form_data(**extra))
 
 
-def staff() -> User:
-    return User.objects.get(username="operator")
-
-
 def resolved_request() -> ServiceRequest:
     request = file_request()
-    request = svc.request_assign(actor=staff(), request=request)
-    return svc.request_resolve(actor=staff(), request=request, answer="Đã thu gom rác.")
+    request = svc.request_assign(actor=example_user("operator"), request=request)
+    return svc.request_resolve(
+        actor=example_user("operator"), request=request, answer="Đã thu gom rác."
+    )
 
 
 # --- Filing ----------------------------------------------------------------------------------
 
 
 def test_filing_through_the_form_shows_the_tracking_code(demo_city: Any, client: Client) -> None:
-    response = post(client, photos=[jpeg()], reporter_email="dan@example.vn")
+    response = post(client, photos=[jpeg_upload()], reporter_email="dan@example.vn")
     assert response.status_code == 302
     created = ServiceRequest.objects.get()
     assert response["Location"] == reverse("portal-feedback-sent", kwargs={"code": created.code})
@@ -102,7 +94,7 @@ def test_a_pdf_renamed_jpg_is_refused_and_the_form_is_kept(demo_city: Any, clien
 
 
 def test_more_than_three_photos_are_refused(demo_city: Any, client: Client) -> None:
-    response = post(client, photos=[jpeg(f"{n}.jpg") for n in range(4)])
+    response = post(client, photos=[jpeg_upload(f"{n}.jpg") for n in range(4)])
     assert response.status_code == 400 and not ServiceRequest.objects.exists()
     assert 'data-testid="error-photos"' in response.content.decode()
 
@@ -111,7 +103,7 @@ def test_a_too_large_filing_gets_a_clear_message(
     demo_city: Any, client: Client, settings: Any
 ) -> None:
     settings.IOC_PORTAL_MAX_UPLOAD_BYTES = 1000
-    response = post(client, photos=[jpeg()])
+    response = post(client, photos=[jpeg_upload()])
     assert response.status_code == 413 and not ServiceRequest.objects.exists()
     assert 'data-testid="error-photos"' in response.content.decode()
 
@@ -171,7 +163,7 @@ def test_the_form_lists_categories_grouped_by_field(demo_city: Any, client: Clie
 def test_nearby_lists_open_requests_of_the_same_category(demo_city: Any, client: Client) -> None:
     existing = file_request()
     file_request(category="o-ga")
-    lat, lon = place(OWN)
+    lat, lon = example_place(OWN)
     data = client.get(
         reverse("portal-nearby"), {"lat": str(lat), "lon": str(lon), "category": "rac-thai"}
     ).json()
@@ -184,9 +176,11 @@ def test_nearby_lists_open_requests_of_the_same_category(demo_city: Any, client:
 
 def test_tracking_page_shows_only_the_public_timeline(demo_city: Any, client: Client) -> None:
     request = file_request()
-    svc.request_note(actor=staff(), request=request, text="GHI CHU NOI BO bí mật")
-    request = svc.request_assign(actor=staff(), request=request)
-    svc.request_answer(actor=staff(), request=request, text="Đội vệ sinh sẽ đến trong ngày.")
+    svc.request_note(actor=example_user("operator"), request=request, text="GHI CHU NOI BO bí mật")
+    request = svc.request_assign(actor=example_user("operator"), request=request)
+    svc.request_answer(
+        actor=example_user("operator"), request=request, text="Đội vệ sinh sẽ đến trong ngày."
+    )
     page = client.get(reverse("portal-track", kwargs={"code": request.code})).content.decode()
     assert "GHI CHU NOI BO" not in page
     assert "Đội vệ sinh sẽ đến trong ngày." in page and request.ward.title in page
@@ -194,9 +188,11 @@ def test_tracking_page_shows_only_the_public_timeline(demo_city: Any, client: Cl
 
 
 def test_after_photos_are_shown_and_served(demo_city: Any, client: Client) -> None:
-    request = svc.request_assign(actor=staff(), request=file_request())
-    after = photo_prepare(jpeg())
-    svc.request_resolve(actor=staff(), request=request, answer="Xong.", after_photo=after)
+    request = svc.request_assign(actor=example_user("operator"), request=file_request())
+    after = photo_prepare(jpeg_upload())
+    svc.request_resolve(
+        actor=example_user("operator"), request=request, answer="Xong.", after_photo=after
+    )
     page = client.get(reverse("portal-track", kwargs={"code": request.code})).content.decode()
     photo = request.photos.get(kind=PhotoKind.AFTER)
     assert 'data-testid="after-photos"' in page and photo.thumbnail.url in page
@@ -252,7 +248,7 @@ def test_an_open_request_cannot_be_rated_or_disputed(demo_city: Any, client: Cli
 
 def test_merged_code_redirects_to_the_survivor(demo_city: Any, client: Client) -> None:
     survivor, duplicate = file_request(), file_request()
-    svc.request_merge(actor=staff(), duplicate=duplicate, into=survivor)
+    svc.request_merge(actor=example_user("operator"), duplicate=duplicate, into=survivor)
     response = client.get(reverse("portal-track", kwargs={"code": duplicate.code}))
     assert response.status_code == 302
     assert response["Location"] == reverse("portal-track", kwargs={"code": survivor.code})
@@ -321,7 +317,7 @@ def test_no_public_page_or_json_shows_the_reporters_data(demo_city: Any, client:
     assert (
         post(
             client,
-            photos=[jpeg()],
+            photos=[jpeg_upload()],
             reporter_name=name,
             reporter_phone=phone,
             reporter_email=email,
@@ -329,9 +325,9 @@ def test_no_public_page_or_json_shows_the_reporters_data(demo_city: Any, client:
         == 302
     )
     request = ServiceRequest.objects.get()
-    request = svc.request_assign(actor=staff(), request=request)
-    svc.request_answer(actor=staff(), request=request, text="Đã tiếp nhận.")
-    lat, lon = place(OWN)
+    request = svc.request_assign(actor=example_user("operator"), request=request)
+    svc.request_answer(actor=example_user("operator"), request=request, text="Đã tiếp nhận.")
+    lat, lon = example_place(OWN)
     urls = [
         reverse("portal-home"),
         reverse("portal-requests"),

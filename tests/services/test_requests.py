@@ -4,7 +4,6 @@ merging, deadlines, photos, scoping, audit, live events and emails."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -15,55 +14,16 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 from PIL import Image
 
-from cameras.models import Device
 from ioc import realtime
-from ioc.models import Alert, AuditEntry, Department, User
+from ioc.models import Alert, AuditEntry, Department
 from services import services as svc
 from services.choices import RequestLevel, RequestStatus
 from services.models import RequestEntry, ServiceCategory, ServiceRequest
 from services.photos import photo_prepare
 from services.selectors import requests_visible_to
-from tests.realtime_support import GroupListener, group_listener
-
-OWN, OTHER = "05449", "05440"
-
-
-@pytest.fixture
-def listener() -> Iterator[GroupListener]:
-    with group_listener() as listening:
-        yield listening
-
-
-def user(username: str) -> User:
-    return User.objects.get(username=username)
-
-
-def place(ward_code: str) -> tuple[Decimal, Decimal]:
-    device = Device.objects.filter(ward__code=ward_code).order_by("code").first()
-    assert device is not None
-    return device.latitude, device.longitude
-
-
-def file_request(ward_code: str = OWN, category: str = "rac-thai", **extra: Any) -> ServiceRequest:
-    lat, lon = place(ward_code)
-    return svc.request_create(
-        category=ServiceCategory.objects.get(code=category),
-        description=extra.pop("description", "Rác tồn đọng ở đầu ngõ 12"),
-        latitude=lat,
-        longitude=lon,
-        **extra,
-    )
-
-
-def jpeg_with_gps() -> bytes:
-    image = Image.new("RGB", (2400, 1200), (200, 30, 30))
-    exif = Image.Exif()
-    exif[0x010F] = "CameraMaker"  # Make
-    exif.get_ifd(0x8825)[2] = (21.0, 35.0, 30.0)  # GPS latitude
-    out = io.BytesIO()
-    image.save(out, format="JPEG", exif=exif)
-    return out.getvalue()
-
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
+from tests.support import GroupListener, example_user, file_request, jpeg_with_gps
 
 # --- Filing ----------------------------------------------------------------------------------
 
@@ -166,7 +126,7 @@ def test_an_oversized_photo_is_refused_before_decoding() -> None:
 def test_the_whole_life_of_a_request_is_recorded_audited_and_emailed(
     demo_city: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    official = user("official1")
+    official = example_user("official1")
     with django_capture_on_commit_callbacks(execute=True):
         request = file_request(reporter_email="dan@example.vn")
         svc.request_triage(actor=official, request=request)
@@ -201,7 +161,7 @@ def test_the_whole_life_of_a_request_is_recorded_audited_and_emailed(
 
 
 def test_rejecting_needs_a_reason_and_reopening_gives_a_new_deadline(demo_city: Any) -> None:
-    operator = user("operator")
+    operator = example_user("operator")
     request = file_request()
     with pytest.raises(ValidationError):
         svc.request_reject(actor=operator, request=request, reason="")
@@ -215,7 +175,7 @@ def test_rejecting_needs_a_reason_and_reopening_gives_a_new_deadline(demo_city: 
 
 
 def test_impossible_moves_are_refused(demo_city: Any) -> None:
-    operator = user("operator")
+    operator = example_user("operator")
     request = file_request()
     with pytest.raises(ValidationError):
         svc.request_close(actor=operator, request=request)
@@ -226,12 +186,12 @@ def test_impossible_moves_are_refused(demo_city: Any) -> None:
 def test_a_ward_official_cannot_touch_another_wards_request(demo_city: Any) -> None:
     request = file_request(OTHER)
     with pytest.raises(PermissionDenied):
-        svc.request_triage(actor=user("official1"), request=request)
+        svc.request_triage(actor=example_user("official1"), request=request)
     assert request.timeline.count() == 1
 
 
 def test_department_staff_see_and_work_only_requests_routed_to_them(demo_city: Any) -> None:
-    staff = user("department1")  # Phòng Quản lý đô thị
+    staff = example_user("department1")  # Phòng Quản lý đô thị
     theirs = file_request(category="o-ga")
     ward_request = file_request()
     assert list(requests_visible_to(staff)) == [theirs]
@@ -241,7 +201,7 @@ def test_department_staff_see_and_work_only_requests_routed_to_them(demo_city: A
 
 
 def test_forwarding_to_a_department_changes_who_sees_it(demo_city: Any) -> None:
-    operator, staff = user("operator"), user("department1")
+    operator, staff = example_user("operator"), example_user("department1")
     request = file_request()
     assert request not in requests_visible_to(staff)
     svc.request_assign(
@@ -256,7 +216,7 @@ def test_forwarding_to_a_department_changes_who_sees_it(demo_city: Any) -> None:
 
 
 def resolved(**extra: Any) -> ServiceRequest:
-    operator = user("operator")
+    operator = example_user("operator")
     request = file_request(**extra)
     svc.request_assign(actor=operator, request=request)
     return svc.request_resolve(actor=operator, request=request, answer="Đã xử lý")
@@ -294,7 +254,7 @@ def test_a_dispute_reopens_at_the_supervising_level_with_a_new_deadline(demo_cit
 def test_merging_closes_the_duplicate_and_its_reporter_follows_the_survivor(
     demo_city: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    operator = user("operator")
+    operator = example_user("operator")
     survivor = file_request(reporter_email="a@example.vn")
     duplicate = file_request(reporter_email="b@example.vn")
     svc.request_merge(actor=operator, duplicate=duplicate, into=survivor)
@@ -332,7 +292,7 @@ def test_the_sweep_warns_near_the_deadline_then_escalates_once(demo_city: Any) -
     request.refresh_from_db()
     assert request.level == RequestLevel.SUPERVISING
     assert not RequestEntry.objects.filter(request=request, kind="escalated", public=True).exists()
-    operator = user("operator")
+    operator = example_user("operator")
     svc.request_assign(actor=operator, request=request)
     svc.request_resolve(actor=operator, request=request, answer="Xong")
     alert.refresh_from_db()

@@ -15,8 +15,9 @@ from ioc.models import AuditEntry
 from services import services as svc
 from services.models import ServiceRequest
 from services.selectors import request_kpis, request_unit_kpis
-from tests.ioc.test_incidents import open_at
-from tests.services.test_requests import OTHER, OWN, file_request, user
+from tests.support import OTHER_WARD as OTHER
+from tests.support import OWN_WARD as OWN
+from tests.support import OWN_WARD_NAME, example_user, file_request, open_at
 
 
 @pytest.fixture
@@ -129,7 +130,7 @@ def test_merge_from_the_page(requests_in_two_wards: dict[str, ServiceRequest], l
 
 
 def test_request_kpis_count_open_overdue_on_time_and_satisfaction(demo_city: Any) -> None:
-    operator = user("operator")
+    operator = example_user("operator")
     on_time = file_request(OWN)
     svc.request_assign(actor=operator, request=on_time)
     svc.request_resolve(actor=operator, request=on_time, answer="Xong")
@@ -147,23 +148,23 @@ def test_request_kpis_count_open_overdue_on_time_and_satisfaction(demo_city: Any
     )
     file_request(OTHER)
 
-    figures = request_kpis(user("official1"))
+    figures = request_kpis(example_user("official1"))
     assert (figures["open"], figures["overdue"], figures["resolved_30d"]) == (1, 1, 2)
     assert figures["on_time_pct"] == 50.0 and figures["satisfaction"] == 3.5
     assert figures["resolution_hours"] is not None
-    assert request_kpis(user("operator"))["open"] == 2
-    units = {unit["unit"]: unit for unit in request_unit_kpis(user("operator"))}
-    own_unit = units["Phan Đình Phùng"]
+    assert request_kpis(example_user("operator"))["open"] == 2
+    units = {unit["unit"]: unit for unit in request_unit_kpis(example_user("operator"))}
+    own_unit = units[OWN_WARD_NAME]
     assert (own_unit["open"], own_unit["overdue"], own_unit["on_time_pct"]) == (1, 1, 50.0)
 
 
 def test_the_dashboard_shows_requests_of_the_users_wards_only(
     requests_in_two_wards: dict[str, ServiceRequest], login: Any
 ) -> None:
-    snapshot = snapshot_for(user("official1"))
+    snapshot = snapshot_for(example_user("official1"))
     assert [item["code"] for item in snapshot["requests"]] == [requests_in_two_wards["own"].code]
     assert "Lê Thị Riêng" not in str(snapshot)
-    assert kpis_for(user("official1"))["requests"]["open"] == 1
+    assert kpis_for(example_user("official1"))["requests"]["open"] == 1
     html = login("operator").get("/ops/").content.decode()
     assert "data-kpi-requests" in html and 'data-kpi-request="overdue"' in html
 

@@ -5,89 +5,18 @@ seeing them arrive at /ops/ without a reload."""
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
-import httpx
 import pytest
-from django.utils import timezone
 
-from cameras.choices import DeviceKind, DeviceStatus
-from cameras.models import Device
-from cameras.services.registry import token_issue
-from tests.conftest import DEMO_PASSWORD, SCREENSHOTS, Stack
+from tests.support import open_dashboard, push, shot, submit_login
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-
-@pytest.fixture
-def live_stack(stack: Stack) -> dict[str, Any]:
-    """The server, a worker, and everything the test needs from the database, read before
-    the browser starts (an ORM call under Playwright opens a connection nobody closes)."""
-    camera, other = (
-        Device.objects.filter(kind=DeviceKind.CAMERA, gateway__isnull=False)
-        .exclude(status=DeviceStatus.FAULT)
-        .select_related("gateway")
-        .order_by("code")[:2]
-    )
-    tokens = {camera.gateway_id: token_issue(owner=camera.gateway, actor_label="test")}
-    if other.gateway_id not in tokens:
-        tokens[other.gateway_id] = token_issue(owner=other.gateway, actor_label="test")
-    devices = Device.objects.filter(latitude__isnull=False, longitude__isnull=False).count()
-    url = stack.server()
-    stack.worker()
-    return {
-        "url": url,
-        "devices": devices,
-        "camera": camera.code,
-        "camera_token": tokens[camera.gateway_id],
-        "faulty": other.code,
-        "faulty_token": tokens[other.gateway_id],
-    }
-
-
-def push(base: str, token: str, device: str, event_type: str, data: dict[str, Any]) -> None:
-    """Send one event through the ingest API with a gateway token."""
-    event = {
-        "id": f"live-{uuid.uuid4().hex}",
-        "device": device,
-        "ts": timezone.now().isoformat(),
-        "type": event_type,
-        "data": data,
-    }
-    response = httpx.post(
-        f"{base}/api/v1/ingest/events",
-        json={"events": [event]},
-        headers={"Authorization": f"Gateway {token}"},
-        timeout=10,
-    )
-    assert response.status_code == 202, response.text
-
-
-def open_dashboard(context: Any, base: str) -> Any:
-    """Log in as the city operator and wait until /ops/ says it is live."""
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.errors = errors
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", "operator")
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("form.form button[type=submit]")
-    page.wait_for_url(f"{base}/ops/")
-    page.wait_for_selector("[data-live-status][data-state=live]", timeout=20000)
-    page.wait_for_selector("[data-dashboard-map][data-ready=true]", timeout=15000)
-    return page
 
 
 def critical_count(page: Any) -> int:
     text = page.locator("[data-kpi-severity=critical] [data-kpi-value]").inner_text()
     return int(re.sub(r"\D", "", text) or 0)
-
-
-def shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 def test_operator_sees_alerts_and_device_faults_arrive_live(
@@ -164,10 +93,7 @@ def test_without_a_websocket_the_page_shows_what_the_server_rendered_as_stale(
     # Every websocket fails, as behind a proxy that does not pass them.
     context.route_web_socket(re.compile(r".*/ws/ops/"), lambda ws: ws.close())
     page = context.new_page()
-    page.goto(f"{live_stack['url']}/accounts/login/")
-    page.fill("#id_username", "operator")
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("form.form button[type=submit]")
+    submit_login(page, live_stack["url"], "operator")
     page.wait_for_selector("[data-live-status][data-state=stale]", timeout=20000)
     # "Stale since hh:mm", the time the server rendered the page.
     assert re.search(r"\d\d:\d\d", page.locator("[data-live-status]").inner_text())

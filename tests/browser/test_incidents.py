@@ -8,23 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DEMO_PASSWORD
-from tests.dashboards.test_live_browser import live_stack, push, shot  # noqa: F401
+from tests.support import log_in, push, shot
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-
-def log_in(context: Any, base: str, username: str, landing: str = "/ops/") -> Any:
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.errors = errors
-    page.goto(f"{base}/accounts/login/?next={landing}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("form.form button[type=submit]")
-    page.wait_for_url(f"{base}{landing}")
-    return page
 
 
 def incident_tile(page: Any) -> int:
@@ -33,7 +19,7 @@ def incident_tile(page: Any) -> int:
 
 
 def test_an_operator_turns_an_alert_into_an_incident_and_the_city_sees_it_live(
-    live_stack: dict[str, Any],  # noqa: F811
+    live_stack: dict[str, Any],
     browser: Any,
 ) -> None:
     base, camera = live_stack["url"], live_stack["camera"]

@@ -12,14 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from cameras.models import Device
 from services.services import open311_key_issue
-from tests.dashboards.test_incident_browser import log_in
-from tests.dashboards.test_live_browser import live_stack, shot  # noqa: F401
+from tests.support import OWN_WARD as OWN
+from tests.support import example_place, log_in, shot
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-OWN = "05449"  # official1's ward
 
 
 def tile(page: Any, selector: str) -> str:
@@ -27,16 +24,15 @@ def tile(page: Any, selector: str) -> str:
 
 
 @pytest.fixture
-def client_setup(live_stack: dict[str, Any]) -> dict[str, str]:  # noqa: F811
+def client_setup(live_stack: dict[str, Any]) -> dict[str, str]:
     """A key and a place in official1's ward, from the database before the browser starts
     (an ORM call under Playwright's event loop is refused)."""
-    device = Device.objects.filter(ward__code=OWN).order_by("code").first()
-    assert device is not None
+    lat, lon = example_place(OWN)
     return {
         "url": live_stack["url"],
         "key": open311_key_issue(name="Test client", actor_label="test"),
-        "lat": str(device.latitude),
-        "lon": str(device.longitude),
+        "lat": str(lat),
+        "lon": str(lon),
     }
 
 

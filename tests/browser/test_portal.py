@@ -8,16 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
-from tests.conftest import SCREENSHOTS, Stack
+from tests.support import Stack, jpeg_file, shot
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-
-def shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def test_citizen_files_feedback_on_a_phone_and_follows_it_by_code(
@@ -25,8 +19,7 @@ def test_citizen_files_feedback_on_a_phone_and_follows_it_by_code(
 ) -> None:
     # Rerunning against the same Redis within the hour must not meet the rate limit.
     asgi_server = stack.server(IOC_PORTAL_FILINGS_PER_HOUR="0")
-    photo = tmp_path / "o-rac.jpg"
-    Image.new("RGB", (1200, 900), (90, 140, 60)).save(photo, format="JPEG")
+    photo = jpeg_file(tmp_path / "o-rac.jpg", (1200, 900), (90, 140, 60))
     context = browser.new_context(
         viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale="vi-VN"
     )
@@ -36,7 +29,7 @@ def test_citizen_files_feedback_on_a_phone_and_follows_it_by_code(
 
     page.goto(f"{asgi_server}/")
     page.wait_for_selector("[data-requests-map] [data-ioc-map][data-ready=true]", timeout=20000)
-    shot(page, "portal-phone-home")
+    shot(page, "portal-phone-home", full_page=True)
     page.click("[data-testid=cta-feedback]")
     page.wait_for_selector(".pin-map [data-ioc-map][data-ready=true]", timeout=20000)
     page.select_option("#id_category", "rac-thai")
@@ -48,7 +41,7 @@ def test_citizen_files_feedback_on_a_phone_and_follows_it_by_code(
     page.wait_for_selector("[data-testid=error-location]")
     assert page.input_value("#id_description") == "Rác tồn đọng ở đầu ngõ, bốc mùi"
     assert page.input_value("#id_category") == "rac-thai"
-    shot(page, "portal-phone-form-error")
+    shot(page, "portal-phone-form-error", full_page=True)
     page.wait_for_selector(".pin-map [data-ioc-map][data-ready=true]", timeout=20000)
     # Typed coordinates inside the city move the map there; then the citizen taps.
     page.fill("#id_latitude", "21.5931")
@@ -62,11 +55,11 @@ def test_citizen_files_feedback_on_a_phone_and_follows_it_by_code(
     page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_function("document.querySelector('#id_latitude').value !== '21.5931'")
     page.set_input_files("#id_photos", str(photo))
-    shot(page, "portal-phone-form")
+    shot(page, "portal-phone-form", full_page=True)
     page.click("[data-testid=submit]")
     code = page.wait_for_selector("[data-testid=new-code]", timeout=20000).inner_text().strip()
     assert re.fullmatch(r"PA-\d{4}-\d{6}", code)
-    shot(page, "portal-phone-sent")
+    shot(page, "portal-phone-sent", full_page=True)
 
     page.fill("#id_find_code", f"  {code.lower()} ")
     page.click("[data-testid=find-box] button[type=submit]")
@@ -78,11 +71,11 @@ def test_citizen_files_feedback_on_a_phone_and_follows_it_by_code(
     page.wait_for_function(
         "document.querySelector('[data-testid=tracking] .photos img').naturalWidth > 0"
     )
-    shot(page, "portal-phone-track")
+    shot(page, "portal-phone-track", full_page=True)
     page.goto(f"{asgi_server}/requests/")
     page.wait_for_selector("[data-requests-map] [data-ioc-map][data-requests-ready=true]")
     assert page.locator("[data-testid=request-list] a", has_text=code).count() == 1
-    shot(page, "portal-phone-requests")
+    shot(page, "portal-phone-requests", full_page=True)
 
     # A second citizen at the same place sees it before filing a duplicate.
     page.goto(f"{asgi_server}/feedback/new/")
@@ -94,6 +87,6 @@ def test_citizen_files_feedback_on_a_phone_and_follows_it_by_code(
     page.wait_for_selector("[data-testid=nearby]:not([hidden])")
     assert page.locator("[data-nearby-list] a", has_text=code).count() == 1
     page.locator("[data-testid=nearby]").scroll_into_view_if_needed()
-    shot(page, "portal-phone-nearby")
+    shot(page, "portal-phone-nearby", full_page=True)
     assert errors == []
     context.close()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cameras.models import Device
-from tests.conftest import DEMO_PASSWORD, SCREENSHOTS
+from tests.support import OTHER_WARD, OWN_WARD, OWN_WARD_NAME, shot, submit_login
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -19,15 +19,12 @@ def expected(asgi_server: str) -> dict[str, int]:
     ORM call would open a connection in Playwright's greenlet context that nobody closes."""
     return {
         "devices": Device.objects.count(),
-        "devices_05449": Device.objects.filter(ward__code="05449").count(),
+        "devices_own": Device.objects.filter(ward__code=OWN_WARD).count(),
     }
 
 
 def log_in(page: Any, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEMO_PASSWORD)
-    page.click("form.form button[type=submit]")
+    submit_login(page, base, username)
     page.wait_for_load_state("networkidle")
 
 
@@ -42,11 +39,6 @@ def map_counts(page: Any) -> dict[str, int]:
             };
         }"""
     )
-
-
-def shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 def test_operator_sees_the_whole_city_in_vietnamese_without_tiles(
@@ -70,15 +62,15 @@ def test_ward_official_sees_only_their_ward(
 ) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     log_in(page, asgi_server, "official1")
-    assert page.url == f"{asgi_server}/ops/wards/05449/"
-    assert page.locator("h1").inner_text() == "Phường Phan Đình Phùng"
-    own = expected["devices_05449"]
+    assert page.url == f"{asgi_server}/ops/wards/{OWN_WARD}/"
+    assert page.locator("h1").inner_text() == f"Phường {OWN_WARD_NAME}"
+    own = expected["devices_own"]
     assert page.locator("[data-testid=device-table] tbody tr").count() == own
     assert map_counts(page) == {"wards": 1, "devices": own}
     shot(page, "ops-official1")
     page.goto(f"{asgi_server}/ops/wards/")
     assert page.locator("[data-testid=ward-table] tbody tr").count() == 1
-    response = page.goto(f"{asgi_server}/ops/wards/05440/")
+    response = page.goto(f"{asgi_server}/ops/wards/{OTHER_WARD}/")
     assert response is not None and response.status == 404
 
 

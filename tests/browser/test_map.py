@@ -11,8 +11,7 @@ import pytest
 from cameras.choices import DeviceKind, DeviceStatus
 from cameras.models import Device
 from cameras.services.registry import token_issue
-from tests.conftest import Stack
-from tests.dashboards.test_live_browser import open_dashboard, push, shot
+from tests.support import Stack, open_dashboard, push, shot
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -5,39 +5,23 @@ test, and Debian's chromium (Playwright) at a phone's and a wall screen's size."
 from __future__ import annotations
 
 import contextlib
-import io
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
-from PIL import Image, ImageDraw
 
 from cameras.choices import DeviceKind, DeviceStatus, StreamProtocol
 from cameras.models import CameraDetail, Device
 from cameras.services.registry import token_issue
 from ioc.choices import AlertKind, Severity
 from ioc.models import Alert
-from tests.conftest import SCREENSHOTS, Stack
-from tests.dashboards.test_live_browser import open_dashboard, push
+from tests.support import OWN_WARD, Stack, jpeg, local_url, open_dashboard, push, serve_http, shot
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-WARD = "05449"  # official1's ward
 PHONE = {"width": 390, "height": 844}
 WALL = {"width": 1920, "height": 1080}
-
-
-def jpeg(text: str) -> bytes:
-    """A 640x360 JPEG with the camera's code on it."""
-    image = Image.new("RGB", (640, 360), (38, 84, 124))
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((20, 20, 620, 340), outline=(240, 200, 80), width=6)
-    draw.text((40, 40), text, fill=(255, 255, 255))
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=80)
-    return out.getvalue()
 
 
 @contextlib.contextmanager
@@ -46,7 +30,8 @@ def camera_server() -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = jpeg(self.path.strip("/").removesuffix(".jpg"))
+            code = self.path.strip("/").removesuffix(".jpg")
+            body = jpeg((640, 360), (38, 84, 124), label=code, quality=80)
             self.send_response(200)
             self.send_header("Content-Type", "image/jpeg")
             self.send_header("Content-Length", str(len(body)))
@@ -56,14 +41,8 @@ def camera_server() -> Iterator[str]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_http(Handler) as server:
+        yield local_url(server)
 
 
 @pytest.fixture
@@ -73,7 +52,7 @@ def wall_stack(stack: Stack) -> Iterator[dict[str, Any]]:
     with camera_server() as cameras_url:
         cameras = list(
             Device.objects.filter(
-                ward__code=WARD, kind=DeviceKind.CAMERA, gateway__isnull=False
+                ward__code=OWN_WARD, kind=DeviceKind.CAMERA, gateway__isnull=False
             ).order_by("code")[:4]
         )
         assert len(cameras) == 4
@@ -108,11 +87,6 @@ def wall_stack(stack: Stack) -> Iterator[dict[str, Any]]:
             "alert": alert.pk,
             "token": token,
         }
-
-
-def shot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 def click_marker(page: Any, code: str, lat: float, lon: float) -> None:

@@ -1,0 +1,129 @@
+"""The one test-support module: what tests share, named once (house rule 12).
+
+- examples: the demo city's users and wards by role and name (``example_user("official1")``,
+  ``OWN_WARD``, ``OTHER_WARD``), read from the demo's own data;
+- records: requests, alerts and incidents made through the platform's services;
+- factories: factory-boy factories where the demo city does not fit;
+- media: JPEGs; shapes: GeoJSON squares; realtime: listening on the channel layer from sync tests;
+- live: real processes, local HTTP servers, websocket clients, waiting;
+- browser: chromium under Playwright, logging in, the live dashboard, screenshots.
+
+Import from ``tests.support``; the fixtures that use these are in tests/conftest.py.
+"""
+
+from tests.support.browser import (
+    CHROMIUM,
+    FLAGS,
+    SCREENSHOTS,
+    live_stack_start,
+    log_in,
+    new_page,
+    open_dashboard,
+    push,
+    shot,
+    submit_login,
+)
+from tests.support.examples import (
+    CITY,
+    CITY_USERNAMES,
+    COMMUNE_NAME,
+    DEMO_PASSWORD,
+    DEMO_USERNAMES,
+    DEPARTMENT,
+    OTHER_WARD,
+    OTHER_WARD_NAME,
+    OWN_WARD,
+    OWN_WARD_NAME,
+    PROVINCE,
+    THIRD_WARD,
+    WARD_OF,
+    WARD_USERNAMES,
+    camera_code,
+    example_device,
+    example_place,
+    example_user,
+    example_ward,
+    gateway_code,
+)
+from tests.support.factories import AlertFactory, DeviceFactory, GatewayFactory, UserFactory
+from tests.support.live import (
+    ON_CI,
+    Stack,
+    free_port,
+    in_thread,
+    integration_stack_missing,
+    local_url,
+    process_env,
+    serve_http,
+    session_cookie,
+    wait_for,
+    wait_for_other_db_sessions_to_end,
+    ws_next_event,
+    ws_open,
+    ws_receive,
+)
+from tests.support.media import jpeg, jpeg_file, jpeg_upload, jpeg_with_gps
+from tests.support.realtime import GroupListener, group_listener
+from tests.support.records import file_request, open_at, raise_alert
+from tests.support.shapes import square
+
+__all__ = [
+    "CHROMIUM",
+    "CITY",
+    "CITY_USERNAMES",
+    "COMMUNE_NAME",
+    "DEMO_PASSWORD",
+    "DEMO_USERNAMES",
+    "DEPARTMENT",
+    "FLAGS",
+    "ON_CI",
+    "OTHER_WARD",
+    "OTHER_WARD_NAME",
+    "OWN_WARD",
+    "OWN_WARD_NAME",
+    "PROVINCE",
+    "SCREENSHOTS",
+    "THIRD_WARD",
+    "WARD_OF",
+    "WARD_USERNAMES",
+    "AlertFactory",
+    "DeviceFactory",
+    "GatewayFactory",
+    "GroupListener",
+    "Stack",
+    "UserFactory",
+    "camera_code",
+    "example_device",
+    "example_place",
+    "example_user",
+    "example_ward",
+    "file_request",
+    "free_port",
+    "gateway_code",
+    "group_listener",
+    "in_thread",
+    "integration_stack_missing",
+    "jpeg",
+    "jpeg_file",
+    "jpeg_upload",
+    "jpeg_with_gps",
+    "live_stack_start",
+    "local_url",
+    "log_in",
+    "new_page",
+    "open_at",
+    "open_dashboard",
+    "process_env",
+    "push",
+    "raise_alert",
+    "serve_http",
+    "session_cookie",
+    "shot",
+    "square",
+    "submit_login",
+    "wait_for",
+    "wait_for_other_db_sessions_to_end",
+    "ws_next_event",
+    "ws_open",
+    "ws_receive",
+]
