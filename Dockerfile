@@ -11,7 +11,7 @@ COPY cameras cameras
 COPY services services
 COPY dashboards dashboards
 RUN pip install --upgrade pip && pip install .
-COPY manage.py Procfile gunicorn.conf.py ./
+COPY manage.py gunicorn.conf.py ./
 COPY templates templates
 COPY locale locale
 # collectstatic needs settings but no database or Redis.

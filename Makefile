@@ -35,7 +35,8 @@ serve: $(STAMP)
 	@test -n "$$REDIS_URL" || { echo "Set REDIS_URL (redis://...)"; exit 2; }
 	$(PY) manage.py migrate --noinput
 	IOC_STATIC_MANIFEST=1 $(PY) manage.py collectstatic --noinput -v0
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" IOC_WS_PORT=$${IOC_WS_PORT:-8001} $(VENV)/bin/honcho start -f Procfile
+	mkdir -p $${IOC_VAR_DIR:-var}
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" IOC_VAR_DIR=$${IOC_VAR_DIR:-$(CURDIR)/var} IOC_WS_PORT=$${IOC_WS_PORT:-8001} $(VENV)/bin/supervisord -c deploy/supervisord.conf
 
 ## lint: ruff, formatting, Django checks, migrations, mypy
 lint: $(DEV_STAMP)

@@ -1,9 +1,11 @@
-"""docker-compose.yml cannot run here (no Docker engine): check it against the Procfile
-that `make serve` runs, so the two stay the same processes."""
+"""docker-compose.yml cannot run here (no Docker engine): check it against the supervisord
+configuration that `make serve` runs, so the two stay the same processes."""
 
 from __future__ import annotations
 
+import configparser
 import re
+import shlex
 from pathlib import Path
 
 import yaml
@@ -11,12 +13,19 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def procfile() -> dict[str, list[str]]:
+def supervised() -> dict[str, list[str]]:
+    """The programs of deploy/supervisord.conf: name -> the command it execs, with each
+    ``${VAR:-default}`` knob as X."""
+    config = configparser.RawConfigParser(inline_comment_prefixes=(";",))
+    config.read(ROOT / "deploy" / "supervisord.conf")
     processes = {}
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, command = line.split(":", 1)
-            processes[name] = re.sub(r"\$\{[^}]+\}", "X", command).split()
+    for section in config.sections():
+        if section.startswith("program:"):
+            shell, flag, script = shlex.split(config[section]["command"])
+            assert (shell, flag) == ("sh", "-c"), section
+            words = shlex.split(re.sub(r"\$\{[^}]+\}", "X", script))
+            assert words[0] == "exec", section  # supervisord signals the program itself
+            processes[section.removeprefix("program:")] = words[1:]
     return processes
 
 
@@ -24,9 +33,9 @@ def compose() -> dict[str, dict]:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
 
 
-def test_every_procfile_process_is_a_compose_service_running_the_same_program() -> None:
+def test_every_supervised_process_is_a_compose_service_running_the_same_program() -> None:
     services = compose()
-    for name, command in procfile().items():
+    for name, command in supervised().items():
         assert name in services, f"docker-compose.yml lacks the {name!r} process"
         service_command = services[name]["command"]
         assert service_command[:2] == command[:2], name
@@ -50,7 +59,7 @@ def test_compose_runs_postgres_16_and_redis_7_with_append_only_persistence() -> 
 
 def test_compose_app_services_wait_for_migrations_and_get_the_stack_urls() -> None:
     services = compose()
-    for name in procfile():
+    for name in supervised():
         depends = services[name].get("depends_on", {})
         assert depends.get("migrate", {}).get("condition") == "service_completed_successfully", name
         environment = services[name]["environment"]
@@ -83,3 +92,29 @@ def test_gunicorn_reads_its_settings_file_in_the_image_and_freezes_the_loaded_ob
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_make_serve_starts_every_process_again_when_it_exits() -> None:
+    config = configparser.RawConfigParser(inline_comment_prefixes=(";",))
+    config.read(ROOT / "deploy" / "supervisord.conf")
+    programs = [section for section in config.sections() if section.startswith("program:")]
+
+    assert sorted(programs) == [f"program:{name}" for name in sorted(supervised())]
+    for section in programs:
+        assert config[section]["autorestart"] == "true", section
+        # A worker that keeps failing to start (Redis still away) must not give up for good.
+        assert int(config[section]["startretries"]) >= 100, section
+        assert config[section]["stopasgroup"] == "true", section
+
+
+def test_the_proxy_logs_no_query_string() -> None:
+    """A citizen's private link (/track/<code>/?key=...) must not land in the proxy's log."""
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    formats = dict(re.findall(r"log_format\s+(\w+)\s+((?:'[^']*'\s*)+);", nginx))
+    used = re.findall(r"^\s*access_log\s+\S+\s+(\w+);", nginx, flags=re.MULTILINE)
+
+    assert used, "the server block names its access log format"
+    for name in used:
+        assert name in formats, name
+        # $request and $request_uri carry the query string, as $args and $query_string are.
+        assert not re.search(r"\$(request|request_uri|args|query_string)\b", formats[name])
