@@ -3,12 +3,10 @@ holiday calendar and Open311 keys; requests are worked on /ops/requests/, not he
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
 from django.http import HttpRequest
 
-from ioc.admin import AuditedAdmin
+from ioc.admin import AuditedAdmin, ReadOnlyAdmin
 from services.models import (
     Holiday,
     Open311Key,
@@ -67,16 +65,11 @@ class Open311KeyAdmin(AuditedAdmin):
 
 
 @admin.register(ServiceRequest)
-class ServiceRequestAdmin(admin.ModelAdmin):
+class ServiceRequestAdmin(ReadOnlyAdmin):
     """Requests are read here; every change goes through /ops/requests/ (audited)."""
 
     list_display = ["code", "category", "ward", "status", "created_at", "deadline_at"]
     list_filter = ["status", "category", "ward"]
     search_fields = ["code"]
     list_select_related = ["category", "ward"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    exclude = ["reporter_key_hash"]  # of no use to anyone reading

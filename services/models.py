@@ -172,6 +172,10 @@ class ServiceRequest(models.Model):
     reporter_name = models.CharField(_("reporter's name"), max_length=120, blank=True)
     reporter_phone = models.CharField(_("reporter's phone"), max_length=20, blank=True)
     reporter_email = models.EmailField(_("reporter's email"), blank=True)
+    # The reporter's key (the private link given at filing) lets its holder rate or
+    # dispute; the tracking code only reads. Its SHA-256 only (``ioc.tokens``); empty for
+    # requests filed before keys existed, which nobody can rate or dispute on the portal.
+    reporter_key_hash = models.CharField(_("reporter's key hash"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
     deadline_at = models.DateTimeField(_("deadline"))
@@ -235,6 +239,10 @@ class ServiceRequest(models.Model):
             ),
         ]
 
+    # The reporter's key itself, on the instance ``request_create`` returns (to show once on
+    # the "sent" page, in the filing e-mail and Open311's answer); never stored.
+    reporter_key: str = ""
+
     def __str__(self) -> str:
         return f"{self.code} {self.category}"
 
@@ -275,6 +283,11 @@ class RequestPhoto(models.Model):
         verbose_name = _("photo")
         verbose_name_plural = _("photos")
         ordering = ["created_at", "id"]
+        # A photo is served only when its exact stored name is found here (services.views).
+        indexes = [
+            models.Index(fields=["image"], name="request_photo_image"),
+            models.Index(fields=["thumbnail"], name="request_photo_thumbnail"),
+        ]
 
     def __str__(self) -> str:
         return str(self.image.name)

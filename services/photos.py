@@ -1,9 +1,10 @@
-"""Photos of requests: real images only, re-encoded without EXIF, in two sizes.
+"""Photos of requests: real images only, re-encoded without any metadata, in two sizes.
 
 A file is accepted when Pillow can decode it completely (the extension and the declared
 content type are ignored), it is not larger than ``MAX_PHOTO_BYTES`` and has no more than
-``MAX_PIXELS``; it is then turned upright, stripped of every metadata block (GPS, camera)
-by re-encoding, and stored as a display copy and a thumbnail.
+``MAX_PIXELS``; it is then turned upright, re-encoded from its pixels alone (no EXIF with
+its GPS and camera, no comment, XMP, ICC profile or PNG text: anything a phone or an
+editor wrote there may be personal data), and stored as a display copy and a thumbnail.
 """
 
 from __future__ import annotations
@@ -37,8 +38,11 @@ class PreparedPhoto:
 def _jpeg(image: Image.Image, side: int) -> bytes:
     copy = image.copy()
     copy.thumbnail((side, side), Image.Resampling.LANCZOS)
+    # The decoder's metadata rides along in ``info`` (and through copy, convert and
+    # thumbnail), and the JPEG encoder writes some of it back unless told otherwise: the
+    # comment (COM) in Pillow 13. Only the pixels go out.
+    copy.info.clear()
     out = io.BytesIO()
-    # A fresh encode writes no EXIF, XMP or ICC data unless asked to.
     copy.save(out, format="JPEG", quality=85, optimize=True)
     return out.getvalue()
 

@@ -7,6 +7,7 @@ requests without any reporter data (``public_requests``), through the portal and
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,13 @@ from ioc.models import User
 from ioc.realtime.event_types import RequestData
 from ioc.selectors import AnyUser
 from ioc.tokens import secret_hash
-from services.models import OPEN_STATUSES, Open311Key, ServiceCategory, ServiceRequest
+from services.models import (
+    OPEN_STATUSES,
+    Open311Key,
+    RequestPhoto,
+    ServiceCategory,
+    ServiceRequest,
+)
 
 # The fields a public page or Open311 may read; reporter_* are not among them.
 PUBLIC_FIELDS = (
@@ -149,6 +156,36 @@ def public_request_by_code(code: str) -> ServiceRequest:
         ).get(pk=request.merged_into_id)
         seen += 1
     return request
+
+
+def reporter_key_matches(code: str, key: str) -> bool:
+    """Whether ``key`` is the reporter's key of the request filed under ``code`` (that
+    exact request, not the one it was merged into). Requests filed before keys existed
+    have none, and nothing matches them."""
+    if not key:
+        return False
+    stored = (
+        ServiceRequest.objects.filter(code=code.strip().upper())
+        .values_list("reporter_key_hash", flat=True)
+        .first()
+    )
+    return bool(stored) and hmac.compare_digest(stored or "", secret_hash(key))
+
+
+def public_photos() -> QuerySet[RequestPhoto]:
+    """Photos anyone may see: those of requests on the public pages (not merged away)."""
+    return RequestPhoto.objects.filter(request__merged_into__isnull=True)
+
+
+def photo_file_visible_to(user: AnyUser, name: str) -> bool | None:
+    """Whether the stored file ``name`` (a photo's display copy or thumbnail, its exact
+    name) may be served to ``user``: True when it is public, False when only staff whose
+    scope has its request may see it (and ``user`` does), None otherwise (404)."""
+    by_name = Q(image=name) | Q(thumbnail=name)
+    if public_photos().filter(by_name).exists():
+        return True
+    staff_may = RequestPhoto.objects.filter(by_name, request__in=requests_visible_to(user))
+    return False if staff_may.exists() else None
 
 
 def categories_for_portal() -> QuerySet[ServiceCategory]:

@@ -1,9 +1,7 @@
 """URL map of the public portal: filing, tracking, the public list and map, and the
 request photos (MEDIA) a citizen must see."""
 
-from django.conf import settings
 from django.urls import URLPattern, path, re_path
-from django.views.static import serve
 
 from services import views
 
@@ -19,12 +17,12 @@ urlpatterns: list[URLPattern] = [
     path("track/<str:code>/dispute/", views.track_dispute, name="portal-track-dispute"),
     path("requests/", views.request_list, name="portal-requests"),
     path("requests.geojson", views.requests_geojson, name="portal-requests-geojson"),
-    # Request photos only (random names, EXIF stripped), from the app in every mode: the
-    # reverse proxy may serve MEDIA_ROOT/requests/ itself in front of it.
+    # Request photos, from the app in every mode, each looked up by its stored name (public
+    # ones for anyone, the others for staff in scope). MEDIA_ROOT also holds the cameras'
+    # snapshots: neither the app nor the reverse proxy serves it as a folder.
     re_path(
-        r"^media/(?P<path>requests/.+\.jpg)$",
-        serve,
-        {"document_root": settings.MEDIA_ROOT},
+        r"^media/(?P<name>requests/[\w/-]+\.jpg)$",
+        views.request_photo,
         name="portal-media",
     ),
 ]

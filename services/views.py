@@ -2,7 +2,9 @@
 
 Filing goes through ``services.services``; every read through ``services.selectors``
 (``public_requests().values(*PUBLIC_FIELDS)``), so a reporter's name, phone and email
-never reach a public page. The tracking code is the capability to rate and dispute.
+never reach a public page. The tracking code only reads: rating and disputing take the
+reporter's key (the private link given at filing), which the track page trades for a mark
+in the browser's session (``MAY_ACT``) and drops from the address.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import (
+    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
@@ -21,8 +25,8 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.cache import cache_control, never_cache
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from ioc import geo, selectors
 from ioc.api.wards import ward_feature
@@ -35,6 +39,7 @@ from services.choices import PhotoKind, RequestStatus
 from services.forms import HONEYPOT, DisputeForm, FeedbackForm, RatingForm
 from services.models import OPEN_STATUSES, ServiceCategory, ServiceRequest
 from services.photos import MAX_PHOTO_BYTES, MAX_PHOTOS
+from services.services.notify import reporter_url
 
 PAGE_SIZE = 20
 MAP_LIMIT = 2000
@@ -92,8 +97,8 @@ def _count_filing(request: HttpRequest) -> None:
     count(_rate_name(request, "filings"), window_seconds=RATE_WINDOW_SECONDS)
 
 
-def _too_many(request: HttpRequest) -> HttpResponse:
-    response = render(request, "portal/too_many.html", status=429)
+def _too_many(request: HttpRequest, *, keys: bool = False) -> HttpResponse:
+    response = render(request, "portal/too_many.html", {"keys": keys}, status=429)
     response["Retry-After"] = "3600"
     return response
 
@@ -205,16 +210,32 @@ def feedback_new(request: HttpRequest) -> HttpResponse:
             errors.setdefault(ERROR_FIELDS.get(key, key), []).extend(messages)
         return _form_page(request, form, categories, errors=errors, status=400)
     _count_filing(request)
+    # The key is shown once, on the page the browser is sent to (never in its address).
+    request.session[NEW_KEYS] = {
+        **request.session.get(NEW_KEYS, {}),
+        created.code: created.reporter_key,
+    }
+    _may_act_grant(request, created.code)
     return redirect("portal-feedback-sent", code=created.code)
 
 
+@never_cache
 def feedback_sent(request: HttpRequest, code: str) -> HttpResponse:
-    """After filing: the tracking code, large, and the link to follow it."""
+    """After filing: the tracking code, large, the link to follow it and, once, in the
+    browser that filed it, the reporter's private link."""
     try:
         found = request_selectors.public_request_by_code(code)
     except ServiceRequest.DoesNotExist:
         return _not_found(request, code)
-    return render(request, "portal/feedback_sent.html", {"item": found})
+    new_keys = request.session.get(NEW_KEYS, {})
+    key = new_keys.pop(found.code, None)
+    if key is not None:
+        request.session[NEW_KEYS] = new_keys
+    return render(
+        request,
+        "portal/feedback_sent.html",
+        {"item": found, "private_url": reporter_url(found, key) if key else None},
+    )
 
 
 @require_GET
@@ -263,6 +284,55 @@ def _not_found(request: HttpRequest, code: str) -> HttpResponse:
     return render(request, "portal/track_not_found.html", {"code": code[:40]}, status=404)
 
 
+# The session's keys: the codes this browser may rate or dispute (given by the reporter's
+# key, or by filing), and the keys of requests just filed, until the "sent" page shows them.
+MAY_ACT = "portal:may_act"
+NEW_KEYS = "portal:new_keys"
+MAY_ACT_KEPT = 20
+
+
+def _may_act(request: HttpRequest, code: str) -> bool:
+    """Whether this browser showed the reporter's key of request ``code``."""
+    return code in request.session.get(MAY_ACT, [])
+
+
+def _may_act_grant(request: HttpRequest, code: str) -> None:
+    """Remember in the session that this browser may act on ``code`` (the latest few)."""
+    codes = [known for known in request.session.get(MAY_ACT, []) if known != code]
+    request.session[MAY_ACT] = [*codes[-(MAY_ACT_KEPT - 1) :], code]
+
+
+def _key_failures_name(request: HttpRequest) -> str:
+    return _rate_name(request, "key-failures")
+
+
+def _over_key_failures(request: HttpRequest) -> bool:
+    """Refused once the address presented IOC_PORTAL_KEY_FAILURES_PER_HOUR wrong or
+    missing keys this hour (keys cannot be guessed; this keeps the attempts cheap)."""
+    return at_limit(
+        _key_failures_name(request),
+        limit=settings.IOC_PORTAL_KEY_FAILURES_PER_HOUR,
+        window_seconds=RATE_WINDOW_SECONDS,
+    )
+
+
+def _key_refused(request: HttpRequest, item: ServiceRequest, **forms: Any) -> HttpResponse:
+    """A rating, dispute or private link without the request's key: counted, and the
+    page says how to act (403)."""
+    count(_key_failures_name(request), window_seconds=RATE_WINDOW_SECONDS)
+    return _track_page(request, item, key_refused=True, status=403, **forms)
+
+
+def _without_key(request: HttpRequest, item: ServiceRequest, **forms: Any) -> HttpResponse | None:
+    """None when this browser may act on ``item``; otherwise the refusal (429 once the
+    address is past its limit of refusals)."""
+    if _may_act(request, item.code):
+        return None
+    if _over_key_failures(request):
+        return _too_many(request, keys=True)
+    return _key_refused(request, item, **forms)
+
+
 def find(request: HttpRequest) -> HttpResponse:
     """The "find my request" box: a tracking code, any case, spaces trimmed."""
     code = (request.GET.get("code") or "").strip().upper()
@@ -282,9 +352,13 @@ def _track_page(
     rating_form: RatingForm | None = None,
     dispute_form: DisputeForm | None = None,
     errors: list[str] | None = None,
+    key_refused: bool = False,
     status: int = 200,
 ) -> HttpResponse:
     photos = list(item.photos.all())
+    rateable = item.status in (RequestStatus.RESOLVED, RequestStatus.CLOSED) and item.rating is None
+    disputable = item.status == RequestStatus.RESOLVED
+    may_act = _may_act(request, item.code)
     return render(
         request,
         "portal/track.html",
@@ -293,9 +367,12 @@ def _track_page(
             "timeline": item.timeline.filter(public=True),
             "photos": [photo for photo in photos if photo.kind == PhotoKind.REPORT],
             "after_photos": [photo for photo in photos if photo.kind == PhotoKind.AFTER],
-            "can_rate": item.status in (RequestStatus.RESOLVED, RequestStatus.CLOSED)
-            and item.rating is None,
-            "can_dispute": item.status == RequestStatus.RESOLVED,
+            "can_rate": may_act and rateable,
+            "can_dispute": may_act and disputable,
+            # Without the key: how to get to the forms (or why there are none).
+            "needs_key": not may_act and (rateable or disputable or key_refused),
+            "has_key": bool(item.reporter_key_hash),
+            "key_refused": key_refused,
             "rating_form": rating_form or RatingForm(),
             "dispute_form": dispute_form or DisputeForm(),
             "errors": errors or [],
@@ -306,21 +383,40 @@ def _track_page(
 
 def track(request: HttpRequest, code: str) -> HttpResponse:
     """A request's public page: status, deadline, public timeline and photos, never the
-    reporter's data; a merged request's code leads to the request that survived."""
+    reporter's data; a merged request's code leads to the request that survived. With
+    the reporter's key (``?key=``, the private link) the browser may rate and dispute."""
     try:
         found = request_selectors.public_request_by_code(code)
     except ServiceRequest.DoesNotExist:
         return _not_found(request, code)
+    if "key" in request.GET:
+        response = _key_redeem(request, code, found)
+        # The key is in this address: not even our own pages hear of it in a Referer.
+        response["Referrer-Policy"] = "no-referrer"
+        return response
     if found.code != code:
         return redirect("portal-track", code=found.code)
     return _track_page(request, found)
 
 
+def _key_redeem(request: HttpRequest, code: str, found: ServiceRequest) -> HttpResponse:
+    """The private link: a right key marks the session (for the request that survived a
+    merge) and leads to the page without the key in its address; a wrong one is refused."""
+    if _over_key_failures(request):
+        return _too_many(request, keys=True)
+    if not request_selectors.reporter_key_matches(code, request.GET["key"]):
+        return _key_refused(request, found)
+    _may_act_grant(request, found.code)
+    return redirect("portal-track", code=found.code)
+
+
 @require_POST
 def track_rate(request: HttpRequest, code: str) -> HttpResponse:
-    """The citizen rates the answer; holding the tracking code is the permission."""
+    """The reporter rates the answer, from a browser that showed their key."""
     item = _public_or_404(code)
     form = RatingForm(request.POST)
+    if refused := _without_key(request, item, rating_form=form):
+        return refused
     if not form.is_valid():
         return _track_page(request, item, rating_form=form, status=400)
     try:
@@ -334,9 +430,12 @@ def track_rate(request: HttpRequest, code: str) -> HttpResponse:
 
 @require_POST
 def track_dispute(request: HttpRequest, code: str) -> HttpResponse:
-    """The citizen is not satisfied: the request reopens at the supervising level."""
+    """The reporter is not satisfied, from a browser that showed their key: the request
+    reopens at the supervising level."""
     item = _public_or_404(code)
     form = DisputeForm(request.POST)
+    if refused := _without_key(request, item, dispute_form=form):
+        return refused
     if not form.is_valid():
         return _track_page(request, item, dispute_form=form, status=400)
     try:
@@ -409,3 +508,29 @@ def requests_geojson(request: HttpRequest) -> JsonResponse:
         for row in rows
     ]
     return JsonResponse({"type": "FeatureCollection", "features": features})
+
+
+# --- Photos -------------------------------------------------------------------------------------
+
+# Public photos change only by being withdrawn (a merge): a day's caching is enough.
+PUBLIC_PHOTO_MAX_AGE = 24 * 3600
+
+
+@require_safe
+def request_photo(request: HttpRequest, name: str) -> FileResponse:
+    """A request's photo by its exact stored name: a public one for anyone, another one
+    for staff whose scope has its request, 404 otherwise. No file is ever found by
+    joining the address to a folder: the name must be a photo's, as stored."""
+    public = request_selectors.photo_file_visible_to(request.user, name)
+    if public is None:
+        raise Http404("No such photo.")
+    try:
+        stored = default_storage.open(name, "rb")
+    except OSError as exc:
+        raise Http404("No such photo.") from exc
+    cache = f"public, max-age={PUBLIC_PHOTO_MAX_AGE}" if public else "private, no-store"
+    return FileResponse(
+        stored,
+        content_type="image/jpeg",
+        headers={"Cache-Control": cache, "X-Content-Type-Options": "nosniff"},
+    )

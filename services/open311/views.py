@@ -48,6 +48,7 @@ from services.open311.params import (
 )
 from services.open311.protocol import Open311Error, endpoint, render, w3_datetime
 from services.services.filing import photos_prepare, request_create
+from services.services.notify import reporter_url
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 # When this API last changed (discovery's changeset).
@@ -294,7 +295,15 @@ def _request_create(request: HttpRequest, fmt: str) -> HttpResponse:
         "deadline": timezone.localtime(filed.deadline_at).strftime("%d/%m/%Y %H:%M"),
         "code": filed.code,
     }
-    body = [{"service_request_id": filed.code, "service_notice": notice, "account_id": None}]
+    body = [
+        {
+            "service_request_id": filed.code,
+            "service_notice": notice,
+            "account_id": None,
+            # Beyond GeoReport v2, to the client that filed only: the reporter's key.
+            "reporter_url": reporter_url(filed, filed.reporter_key),
+        }
+    ]
     return render(fmt, "service_requests", body)
 
 

@@ -16,11 +16,12 @@ from django.utils.translation import gettext as _
 from ioc import geo
 from ioc.models import User, Ward
 from ioc.text import text_clean as _text
+from ioc.tokens import secret_hash, secret_new
 from services.choices import EntryKind, PhotoKind, RequestSource
 from services.models import Open311Key, ServiceCategory, ServiceRequest, TrackingCounter
 from services.photos import MAX_PHOTOS, PreparedPhoto, photo_prepare
 from services.services.common import audit, deadline_after, entry_add, photo_save
-from services.services.notify import request_publish
+from services.services.notify import reporter_key_send, request_publish
 
 
 def tracking_code_next(year: int) -> str:
@@ -128,12 +129,15 @@ def request_create(
     handling unit and working-hours deadline from the category; the photos are already
     checked (``photo_prepare``). ``client_details`` (what an Open311 client says of its
     reporter and media: device_id, account_id, media_url) go to a staff-only timeline
-    note. Publishes ``request.created``."""
+    note. Publishes ``request.created``. The returned request carries the reporter's key
+    (``reporter_key``, only its hash is stored), also e-mailed to the reporter if they
+    gave an address: the key, not the public tracking code, lets them rate or dispute."""
     ward_code = _filing_place(category, latitude, longitude)
     photos = list(photos)
     if len(photos) > MAX_PHOTOS:
         raise ValidationError({"photos": _("At most %(n)s photos.") % {"n": MAX_PHOTOS}})
     now = timezone.now()
+    key = secret_new()
     request = ServiceRequest(
         code=tracking_code_next(timezone.localtime(now).year),
         category=category,
@@ -151,12 +155,14 @@ def request_create(
         reporter_name=_text(reporter_name, "name", required=False, limit=120),
         reporter_phone=_text(reporter_phone, "phone", required=False, limit=20),
         reporter_email=_text(reporter_email, "email", required=False, limit=254),
+        reporter_key_hash=secret_hash(key),
         created_at=now,
         updated_at=now,
         deadline_at=deadline_after(now, category.deadline_hours),
     )
     request.full_clean(exclude=["api_client"])
     request.save()
+    request.reporter_key = key
     for photo in photos:
         photo_save(request, photo, PhotoKind.REPORT)
     entry_add(request, EntryKind.RECEIVED, actor=actor)
@@ -164,6 +170,7 @@ def request_create(
     if actor is not None:
         audit(actor, "created", request, None, {"code": request.code})
     request_publish(request, created=True)
+    reporter_key_send(request)
     return request
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
@@ -28,6 +30,35 @@ def request_publish(request: ServiceRequest, *, created: bool = False) -> None:
 def tracking_url(request: ServiceRequest) -> str:
     """The public page where the citizen follows the request."""
     return settings.IOC_PUBLIC_URL + reverse("portal-track", kwargs={"code": request.code})
+
+
+def reporter_url(request: ServiceRequest, key: str) -> str:
+    """The reporter's private link: the tracking page with their key, which lets them rate
+    or dispute (the portal trades it for a session mark and drops it from the address)."""
+    return f"{tracking_url(request)}?{urlencode({'key': key})}"
+
+
+def reporter_key_send(request: ServiceRequest) -> None:
+    """E-mail the reporter their private link after commit, if they gave an address (and
+    the request was just filed: ``reporter_key`` is there only then)."""
+    if not request.reporter_email or not request.reporter_key:
+        return
+    with translation.override(settings.LANGUAGE_CODE):
+        subject = _("Your feedback %(code)s has been received") % {"code": request.code}
+        body = _(
+            "Your feedback %(code)s (%(category)s) has been received.\n\n"
+            "Follow it here: %(url)s\n\n"
+            "Your private link, to rate the answer or say you are not satisfied with it:\n"
+            "%(private_url)s\n"
+            "Keep it to yourself: whoever has it can act on your feedback.\n"
+        ) % {
+            "code": request.code,
+            "category": request.category.name,
+            "url": tracking_url(request),
+            "private_url": reporter_url(request, request.reporter_key),
+        }
+    recipients = [request.reporter_email]
+    transaction.on_commit(lambda: send_mail(subject, body, None, recipients, fail_silently=True))
 
 
 def _reporters(request: ServiceRequest) -> list[str]:

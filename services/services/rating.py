@@ -1,5 +1,6 @@
-"""The citizen's say once a request is resolved: a rating (1–5) or a dispute. Holding the
-tracking code is the permission (the portal's track page)."""
+"""The citizen's say once a request is resolved: a rating (1–5) or a dispute. Only the
+reporter may (the portal checks their key, see ``services.views``); the tracking code
+alone only reads."""
 
 from __future__ import annotations
 

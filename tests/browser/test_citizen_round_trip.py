@@ -1,13 +1,15 @@
 """Issue 5's "done when", end to end on the production-shaped stack (real server and worker,
 PostgreSQL, Redis, Debian chromium): a request filed through Open311 by a standard client
 reaches the operator's dashboard live, a ward official answers and resolves it on
-/ops/requests/, the citizen reads the answer on a phone and rates it, the operator's
-satisfaction figure changes without a reload, and the client reads the request back."""
+/ops/requests/, the citizen reads the answer on a phone and rates it (through the private
+link the client was given), the operator's satisfaction figure changes without a reload,
+and the client reads the request back."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -65,6 +67,10 @@ def test_a_request_from_an_open311_client_to_a_rated_answer(
     )
     assert filed.status_code == 200, filed.text
     code = filed.json()[0]["service_request_id"]
+    # The reporter's private link (the client gives it to its user; the tracking code
+    # alone only reads), on this server.
+    private = urlsplit(filed.json()[0]["reporter_url"])
+    private_link = f"{base}{private.path}?{private.query}"
 
     operator.wait_for_function(
         "n => Number(document.querySelector('[data-kpi-requests] [data-kpi-value]')"
@@ -95,6 +101,9 @@ def test_a_request_from_an_open311_client_to_a_rated_answer(
     citizen = phone.new_page()
     citizen.goto(f"{base}/track/{code}/")
     assert "Đã thu gom, lắp biển cấm đổ rác" in citizen.locator("body").inner_text()
+    assert citizen.locator("[data-testid=rate-form]").count() == 0  # the code only reads
+    citizen.goto(private_link)
+    assert citizen.url == f"{base}/track/{code}/"  # the key left the address
     citizen.check("[data-testid=rate-form] input[name=rating][value='5']")
     citizen.click("[data-testid=rate-form] button[type=submit]")
     citizen.wait_for_selector("[data-testid=rating]", timeout=10000)

@@ -59,6 +59,8 @@ def test_citizen_files_feedback_on_a_phone_and_follows_it_by_code(
     page.click("[data-testid=submit]")
     code = page.wait_for_selector("[data-testid=new-code]", timeout=20000).inner_text().strip()
     assert re.fullmatch(r"PA-\d{4}-\d{6}", code)
+    # The reporter's private link (to rate or dispute later), shown once.
+    assert f"/track/{code}/?key=" in page.input_value("[data-testid=private-link]")
     shot(page, "portal-phone-sent", full_page=True)
 
     page.fill("#id_find_code", f"  {code.lower()} ")

@@ -10,6 +10,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
@@ -17,6 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from ioc.models import Department
+from ioc.tokens import secret_hash
 from services import services as svc
 from services.choices import RequestSource, RequestStatus
 from services.models import Open311Key, RequestEntry, ServiceRequest
@@ -209,9 +211,13 @@ def test_a_request_filed_through_open311_enters_the_workflow(
         response = post(fmt, **pothole(api_key))
     assert response.status_code == 200, response.content
     [answer] = items(response, fmt, "service_requests", "request")
-    assert set(answer) == {"service_request_id", "service_notice", "account_id"}
+    assert set(answer) == {"service_request_id", "service_notice", "account_id", "reporter_url"}
     assert answer["account_id"] is None
     filed = ServiceRequest.objects.get(code=answer["service_request_id"])
+    # The reporter's private link: their key, stored only as its hash.
+    key = answer["reporter_url"].split("?key=")[1]
+    assert answer["reporter_url"].startswith(f"{settings.IOC_PUBLIC_URL}/track/{filed.code}/?key=")
+    assert filed.reporter_key_hash == secret_hash(key) and key not in str(filed.__dict__)
     assert filed.source == RequestSource.OPEN311
     assert filed.api_client == Open311Key.objects.get(name="Test client")
     assert filed.ward.code == OWN and filed.status == RequestStatus.NEW

@@ -3,21 +3,28 @@ with the code, the public list and map, abuse controls and privacy."""
 
 from __future__ import annotations
 
+import html
+import re
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.core import mail
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from ioc.tokens import secret_hash
 from services import services as svc
 from services.choices import PhotoKind, RequestLevel, RequestStatus
 from services.models import ServiceRequest
 from services.photos import photo_prepare
 from tests.support import OWN_WARD as OWN
-from tests.support import example_place, example_user, file_request, jpeg_upload
+from tests.support import example_place, example_user, file_request, jpeg, jpeg_upload
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +32,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def _no_rate_limit(settings: Any) -> None:
     settings.IOC_PORTAL_FILINGS_PER_HOUR = 0
+    settings.IOC_PORTAL_KEY_FAILURES_PER_HOUR = 0
 
 
 def fresh_client(address: str) -> Client:
@@ -54,11 +62,25 @@ def post(client: Client, **extra: Any) -> Any:
 
 
 def resolved_request() -> ServiceRequest:
-    request = file_request()
-    request = svc.request_assign(actor=example_user("operator"), request=request)
-    return svc.request_resolve(
+    """A resolved request, with the reporter's key its filing gave (``reporter_key``)."""
+    filed = file_request()
+    request = svc.request_assign(actor=example_user("operator"), request=filed)
+    resolved = svc.request_resolve(
         actor=example_user("operator"), request=request, answer="Đã thu gom rác."
     )
+    resolved.reporter_key = filed.reporter_key
+    return resolved
+
+
+def track_url(request: ServiceRequest) -> str:
+    return reverse("portal-track", kwargs={"code": request.code})
+
+
+def open_private_link(client: Client, request: ServiceRequest) -> None:
+    """The reporter opens their private link: the browser may act, the key leaves the
+    address at once."""
+    response = client.get(track_url(request), {"key": request.reporter_key})
+    assert response.status_code == 302 and response["Location"] == track_url(request)
 
 
 # --- Filing ----------------------------------------------------------------------------------
@@ -202,6 +224,7 @@ def test_after_photos_are_shown_and_served(demo_city: Any, client: Client) -> No
 
 def test_citizen_rates_a_resolved_request_once(demo_city: Any, client: Client) -> None:
     request = resolved_request()
+    open_private_link(client, request)
     url = reverse("portal-track-rate", kwargs={"code": request.code})
     assert client.post(url, {"rating": "4", "comment": "Nhanh"}).status_code == 302
     request.refresh_from_db()
@@ -216,6 +239,7 @@ def test_citizen_disputes_and_the_request_reopens_at_the_supervising_level(
 ) -> None:
     request = resolved_request()
     old_deadline = request.deadline_at
+    open_private_link(client, request)
     response = client.post(
         reverse("portal-track-dispute", kwargs={"code": request.code}),
         {"reason": "Rác vẫn còn"},
@@ -230,6 +254,7 @@ def test_citizen_disputes_and_the_request_reopens_at_the_supervising_level(
 
 def test_an_open_request_cannot_be_rated_or_disputed(demo_city: Any, client: Client) -> None:
     request = file_request()
+    open_private_link(client, request)
     assert (
         client.post(
             reverse("portal-track-rate", kwargs={"code": request.code}), {"rating": "5"}
@@ -244,6 +269,167 @@ def test_an_open_request_cannot_be_rated_or_disputed(demo_city: Any, client: Cli
     )
     request.refresh_from_db()
     assert request.rating is None and request.status == RequestStatus.NEW
+
+
+@pytest.fixture
+def camera_snapshot() -> Iterator[str]:
+    """A camera's snapshot where the poller keeps it (MEDIA_ROOT/snapshots/), removed after."""
+    path = Path(settings.MEDIA_ROOT) / "snapshots" / "CAM-TEST-TRAVERSAL.jpg"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(jpeg(label="CCTV"))
+    yield path.name
+    path.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize(
+    "dots", ["%2e%2e/", "../", "..%2f", "%2e%2e%2f", "2026/%2e%2e/%2e%2e/"], ids=str
+)
+def test_no_camera_snapshot_is_served_through_the_photo_route(
+    demo_city: Any, client: Client, camera_snapshot: str, dots: str
+) -> None:
+    response = client.get(f"/media/requests/{dots}snapshots/{camera_snapshot}")
+    assert response.status_code == 404
+    assert b"CCTV" not in b"".join(getattr(response, "streaming_content", [response.content]))
+
+
+def test_only_a_stored_photo_name_is_served(demo_city: Any, client: Client) -> None:
+    stray = Path(settings.MEDIA_ROOT) / "requests" / "not-a-photo-of-any-request.jpg"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(jpeg())
+    try:
+        assert client.get("/media/requests/not-a-photo-of-any-request.jpg").status_code == 404
+    finally:
+        stray.unlink()
+
+
+def test_photos_of_a_merged_request_are_for_staff_in_its_scope_only(demo_city: Any) -> None:
+    survivor = file_request()
+    duplicate = file_request(photos=[photo_prepare(jpeg_upload())])
+    svc.request_merge(actor=example_user("operator"), duplicate=duplicate, into=survivor)
+    photo = duplicate.photos.get()
+    for url in (photo.image.url, photo.thumbnail.url):
+        assert Client().get(url).status_code == 404
+        other_ward = Client()
+        other_ward.force_login(example_user("official2"))
+        assert other_ward.get(url).status_code == 404
+        own_ward = Client()
+        own_ward.force_login(example_user("official1"))
+        served = own_ward.get(url)
+        assert served.status_code == 200 and served["Cache-Control"] == "private, no-store"
+        assert b"".join(served.streaming_content)[:2] == b"\xff\xd8"
+
+
+def test_the_tracking_code_alone_cannot_rate_or_dispute(
+    demo_city: Any, client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    request = resolved_request()
+    with django_capture_on_commit_callbacks(execute=True):
+        rated = client.post(
+            reverse("portal-track-rate", kwargs={"code": request.code}), {"rating": "1"}
+        )
+        disputed = client.post(
+            reverse("portal-track-dispute", kwargs={"code": request.code}),
+            {"reason": "Người lạ viết vào dòng thời gian"},
+        )
+    assert rated.status_code == disputed.status_code == 403
+    assert 'data-testid="needs-key"' in disputed.content.decode()
+    request.refresh_from_db()
+    assert request.rating is None and request.status == RequestStatus.RESOLVED
+    assert not request.timeline.filter(text__contains="Người lạ").exists()
+    assert not mail.outbox
+    page = client.get(track_url(request)).content.decode()
+    assert 'data-testid="needs-key"' in page
+    assert 'data-testid="rate-form"' not in page and 'data-testid="dispute-form"' not in page
+
+
+def test_the_private_link_lets_its_browser_act_and_never_shows_the_key(
+    demo_city: Any, client: Client
+) -> None:
+    request = resolved_request()
+    response = client.get(track_url(request), {"key": request.reporter_key})
+    assert response.status_code == 302 and response["Location"] == track_url(request)
+    assert response["Referrer-Policy"] == "no-referrer"
+    page = client.get(track_url(request)).content.decode()
+    assert 'data-testid="rate-form"' in page and 'data-testid="dispute-form"' in page
+    assert request.reporter_key not in page
+    # Another browser with the code alone still only reads.
+    other = Client().get(track_url(request)).content.decode()
+    assert 'data-testid="rate-form"' not in other and 'data-testid="needs-key"' in other
+
+
+def test_a_wrong_key_is_refused_and_too_many_get_429(demo_city: Any, settings: Any) -> None:
+    settings.IOC_PORTAL_KEY_FAILURES_PER_HOUR = 2
+    hour = int(time.time() // 3600)
+    cache.delete(f"ratelimit:portal:key-failures:203.0.113.7:{hour}")
+    client = Client(REMOTE_ADDR="203.0.113.7")
+    request, other = resolved_request(), resolved_request()
+    wrong = client.get(track_url(request), {"key": other.reporter_key})
+    assert wrong.status_code == 403 and wrong["Referrer-Policy"] == "no-referrer"
+    rate_url = reverse("portal-track-rate", kwargs={"code": request.code})
+    assert client.post(rate_url, {"rating": "5"}).status_code == 403
+    # Past the limit even the right key waits: guessing stays as slow as the limit.
+    assert client.get(track_url(request), {"key": request.reporter_key}).status_code == 429
+    assert client.post(rate_url, {"rating": "5"}).status_code == 429
+    request.refresh_from_db()
+    assert request.rating is None
+
+
+def test_a_request_filed_before_keys_cannot_be_rated_on_the_portal(
+    demo_city: Any, client: Client
+) -> None:
+    request = resolved_request()
+    ServiceRequest.objects.filter(pk=request.pk).update(reporter_key_hash="")
+    assert client.get(track_url(request), {"key": request.reporter_key}).status_code == 403
+    assert client.get(track_url(request), {"key": ""}).status_code == 403
+    page = client.get(track_url(request)).content.decode()
+    assert 'data-testid="needs-key"' in page and 'data-testid="rate-form"' not in page
+
+
+def test_filing_shows_the_private_link_once_and_mails_it(
+    demo_city: Any, client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, reporter_email="dan@example.vn")
+    created = ServiceRequest.objects.get()
+    assert response["Location"] == reverse("portal-feedback-sent", kwargs={"code": created.code})
+    sent = client.get(response["Location"])
+    assert "no-store" in sent["Cache-Control"]
+    shown = re.search(r'value="([^"]+)"[^>]*data-testid="private-link"', sent.content.decode())
+    assert shown is not None
+    private_url = html.unescape(shown.group(1))
+    key = private_url.split("?key=")[1]
+    assert private_url == f"{settings.IOC_PUBLIC_URL}{track_url(created)}?key={key}"
+    assert created.reporter_key_hash == secret_hash(key)
+    [message] = mail.outbox
+    assert message.to == ["dan@example.vn"] and private_url in message.body
+    # Shown once; the filing browser may act anyway (an open request: the service says
+    # "not yet", not "not yours"), another browser needs the link.
+    again = client.get(response["Location"]).content.decode()
+    assert 'data-testid="private-link"' not in again and key not in again
+    dispute_url = reverse("portal-track-dispute", kwargs={"code": created.code})
+    assert client.post(dispute_url, {"reason": "x"}).status_code == 400
+    assert Client().post(dispute_url, {"reason": "x"}).status_code == 403
+    # Nothing public carries the key.
+    for url in (
+        track_url(created),
+        reverse("portal-requests"),
+        reverse("portal-requests-geojson"),
+        f"/open311/v2/requests/{created.code}.json",
+    ):
+        assert key not in Client().get(url).content.decode()
+
+
+def test_a_duplicates_reporter_acts_on_the_request_it_was_merged_into(
+    demo_city: Any, client: Client
+) -> None:
+    survivor, duplicate = file_request(), file_request()
+    operator = example_user("operator")
+    svc.request_merge(actor=operator, duplicate=duplicate, into=survivor)
+    survivor = svc.request_assign(actor=operator, request=survivor)
+    svc.request_resolve(actor=operator, request=survivor, answer="Đã thu gom rác.")
+    response = client.get(track_url(duplicate), {"key": duplicate.reporter_key})
+    assert response.status_code == 302 and response["Location"] == track_url(survivor)
+    assert 'data-testid="rate-form"' in client.get(track_url(survivor)).content.decode()
 
 
 def test_merged_code_redirects_to_the_survivor(demo_city: Any, client: Client) -> None:
@@ -354,3 +540,24 @@ def test_failed_attempts_are_limited_more_loosely_than_filings(
     statuses = [post(client, description="").status_code for _ in range(6)]
     assert statuses == [400, 400, 400, 400, 400, 429]
     assert not ServiceRequest.objects.exists()
+
+
+def test_rate_limit_counts_the_client_however_it_rewrites_x_forwarded_for(
+    demo_city: Any, settings: Any
+) -> None:
+    settings.IOC_PORTAL_FILINGS_PER_HOUR = 2
+    settings.IOC_TRUSTED_PROXY_HOPS = 1
+    client = fresh_client("10.0.0.2")  # the proxy: every request arrives from it
+    fresh_client("203.0.113.90")  # the citizen, as the proxy appends it
+
+    def post_as(claimed: str) -> int:
+        return int(
+            client.post(
+                reverse("portal-feedback-new"),
+                form_data(),
+                HTTP_X_FORWARDED_FOR=f"{claimed}, 203.0.113.90",
+            ).status_code
+        )
+
+    assert [post_as(f"192.0.2.{n}") for n in range(3)] == [302, 302, 429]
+    assert ServiceRequest.objects.count() == 2

@@ -75,7 +75,10 @@ def test_answers_are_checked_against_the_categorys_questions(demo_city: Any) -> 
 def test_filing_is_published_to_the_ward_with_no_reporter_data(
     demo_city: Any, listener: GroupListener, django_capture_on_commit_callbacks: Any
 ) -> None:
-    own, other = listener.join(realtime.ward_group(OWN)), listener.join(realtime.ward_group(OTHER))
+    own, other = (
+        listener.join(realtime.ward_requests_group(OWN)),
+        listener.join(realtime.ward_requests_group(OTHER)),
+    )
     with django_capture_on_commit_callbacks(execute=True):
         request = file_request(reporter_name="Nguyễn Văn A", reporter_phone="0912345678")
     event = listener.receive(own)["event"]
