@@ -175,7 +175,8 @@ def main() -> None:
             {
                 "id": f"b{b}-{n}",
                 "device": devices[n % len(devices)],
-                "ts": (start + timedelta(milliseconds=b * options.batch + n)).isoformat(),
+                # a microsecond apart: within IOC_INGEST_MAX_FUTURE_SECONDS for any run
+                "ts": (start + timedelta(microseconds=b * options.batch + n)).isoformat(),
                 "type": "reading",
                 "data": {"pm25": float(n % 90), "pm10": float(n % 140)},
             }

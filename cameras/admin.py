@@ -16,11 +16,13 @@ from cameras.models import (
     CameraDetail,
     Device,
     Gateway,
+    IngestFailure,
     SensorThreshold,
     SignalCommand,
     SignalDetail,
 )
-from ioc.admin import AuditedAdmin
+from cameras.services.ingest.failures import ingest_failures_replay
+from ioc.admin import AuditedAdmin, ReadOnlyAdmin
 
 
 class WriteOnlyPasswordForm(forms.ModelForm):
@@ -99,15 +101,31 @@ class GatewayAdmin(AuditedAdmin):
 
 
 @admin.register(SignalCommand)
-class SignalCommandAdmin(admin.ModelAdmin):
+class SignalCommandAdmin(ReadOnlyAdmin):
     """Commands are given from the operations pages; the admin only reads them."""
 
     list_display = ["device", "action", "plan", "status", "requested_by", "requested_at"]
     list_filter = ["status", "action"]
     search_fields = ["device__code", "reason"]
 
-    def has_add_permission(self, request: Any) -> bool:
-        return False
 
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
+@admin.register(IngestFailure)
+class IngestFailureAdmin(ReadOnlyAdmin):
+    """Accepted events processing set aside, with their error; replayed by an action once
+    the cause is fixed (the replay is audited by the service)."""
+
+    list_display = ["failed_at", "device", "sent_id", "attempts", "error"]
+    list_filter = ["failed_at"]
+    search_fields = ["device__code", "sent_id", "error"]
+    list_select_related = ["device"]
+    # The event's own row is not shown: it may be what cannot be read.
+    fields = readonly_fields = ("device", "sent_id", "batch_id", "attempts", "failed_at", "error")
+    actions = ["replay"]
+
+    @admin.action(description=_("Process the selected events again"))
+    def replay(self, request: Any, queryset: Any) -> None:
+        count = queryset.count()
+        ingest_failures_replay(actor=request.user, failures=queryset)
+        self.message_user(
+            request, _("%(count)d events were queued for processing again.") % {"count": count}
+        )

@@ -49,10 +49,20 @@ def _bad_request(message: str) -> Response:
     return Response({"detail": message}, status=400)
 
 
+def _one_or_more(name: str, values: list[str]) -> OpenApiParameter:
+    """A map filter: one value, or several separated by commas (the map's layer toggles)."""
+    choice = "|".join(values)
+    return OpenApiParameter(
+        name,
+        {"type": "string", "pattern": rf"^[\s,]*(?:(?:{choice})[\s,]*)*$"},
+        description=f"one or more of {', '.join(values)}, separated by commas",
+    )
+
+
 MAP_FILTER_PARAMETERS = [
     OpenApiParameter("bbox", OpenApiTypes.STR, description="minLon,minLat,maxLon,maxLat"),
-    OpenApiParameter("kind", OpenApiTypes.STR, enum=DeviceKind.values),
-    OpenApiParameter("status", OpenApiTypes.STR, enum=DeviceStatus.values),
+    _one_or_more("kind", DeviceKind.values),
+    _one_or_more("status", DeviceStatus.values),
     OpenApiParameter("ward", OpenApiTypes.STR, description="ward code"),
 ]
 
@@ -165,7 +175,7 @@ class DeviceMapView(APIView):
             *MAP_FILTER_PARAMETERS,
             OpenApiParameter(
                 "grid",
-                OpenApiTypes.INT,
+                {"type": "integer", "minimum": 1, "maximum": GRID_COLUMNS_MAX},
                 description="grid cells across the box when aggregating "
                 f"(default {GRID_COLUMNS_DEFAULT}, at most {GRID_COLUMNS_MAX})",
             ),
@@ -196,7 +206,10 @@ class DeviceSearchView(APIView):
     code first, as MAP_FIELDS arrays."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("q", OpenApiTypes.STR, required=True)],
+        parameters=[
+            # Some text besides spaces: a blank search is refused (400).
+            OpenApiParameter("q", {"type": "string", "pattern": r"\S"}, required=True)
+        ],
         responses={
             200: inline_serializer(
                 name="DeviceSearch",

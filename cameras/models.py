@@ -4,6 +4,7 @@ what they report (events and readings), and the commands sent to traffic signals
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -19,13 +20,21 @@ from cameras.choices import (
     SignalMode,
     StreamProtocol,
 )
+from cameras.device_http import STREAM_SCHEMES, DeviceUrlValidator
 from ioc.models import Ward
+
+# Device and gateway codes name files (a camera's snapshot) and travel in URLs and MQTT
+# topics: letters, digits, "-", "_" and single dots only, so no code can be a path.
+CODE_VALIDATOR = RegexValidator(
+    r"\A[A-Za-z0-9](?:[A-Za-z0-9_-]|\.(?!\.))*\Z",
+    _("Use letters, digits, '-', '_' and '.' only, starting with a letter or digit."),
+)
 
 
 class Gateway(models.Model):
     """A ward gateway that pushes events for many devices with one token."""
 
-    code = models.CharField(_("code"), max_length=64, unique=True)
+    code = models.CharField(_("code"), max_length=64, unique=True, validators=[CODE_VALIDATOR])
     name = models.CharField(_("name"), max_length=200)
     ward = models.ForeignKey(
         Ward, verbose_name=_("ward"), null=True, blank=True, on_delete=models.PROTECT
@@ -47,7 +56,7 @@ class Gateway(models.Model):
 class Device(models.Model):
     """A camera, sensor or traffic signal, placed in a ward at a WGS84 point."""
 
-    code = models.CharField(_("code"), max_length=64, unique=True)
+    code = models.CharField(_("code"), max_length=64, unique=True, validators=[CODE_VALIDATOR])
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=16, choices=DeviceKind.choices)
     ward = models.ForeignKey(
@@ -112,10 +121,26 @@ class CameraDetail(models.Model):
     stream_protocol = models.CharField(
         _("stream protocol"), max_length=8, choices=StreamProtocol.choices, blank=True
     )
-    stream_main_url = models.CharField(_("main stream URL"), max_length=500, blank=True)
-    stream_sub_url = models.CharField(_("sub stream URL"), max_length=500, blank=True)
-    snapshot_url = models.CharField(_("snapshot URL"), max_length=500, blank=True)
-    health_url = models.CharField(_("health URL"), max_length=500, blank=True)
+    # Streams are played by browsers, not fetched by the server: only their scheme is
+    # checked. Snapshot and health URLs are requested by the server (cameras.device_http).
+    stream_main_url = models.CharField(
+        _("main stream URL"),
+        max_length=500,
+        blank=True,
+        validators=[DeviceUrlValidator(STREAM_SCHEMES, reached=False)],
+    )
+    stream_sub_url = models.CharField(
+        _("sub stream URL"),
+        max_length=500,
+        blank=True,
+        validators=[DeviceUrlValidator(STREAM_SCHEMES, reached=False)],
+    )
+    snapshot_url = models.CharField(
+        _("snapshot URL"), max_length=500, blank=True, validators=[DeviceUrlValidator()]
+    )
+    health_url = models.CharField(
+        _("health URL"), max_length=500, blank=True, validators=[DeviceUrlValidator()]
+    )
     ptz = models.BooleanField(_("PTZ capable"), default=False)
     resolution = models.CharField(_("resolution"), max_length=20, blank=True)
     recording_mode = models.CharField(
@@ -165,7 +190,9 @@ class SignalDetail(models.Model):
         Device, primary_key=True, on_delete=models.CASCADE, related_name="signal"
     )
     intersection = models.CharField(_("intersection"), max_length=200)
-    controller_url = models.CharField(_("controller address"), max_length=500, blank=True)
+    controller_url = models.CharField(
+        _("controller address"), max_length=500, blank=True, validators=[DeviceUrlValidator()]
+    )
     username = models.CharField(_("username"), max_length=100, blank=True)
     password = models.CharField(_("password"), max_length=200, blank=True)
     mode = models.CharField(
@@ -260,8 +287,10 @@ class IngestBatch(models.Model):
     # The ids of the DeviceEvent rows this batch stored (the events themselves live there).
     events = models.JSONField(_("events"))
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
+    # Processing runs started: a failed or killed one counts too (see ingest.batch).
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     last_queued_at = models.DateTimeField(_("last queued at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
 
     class Meta:
         verbose_name = _("ingest batch")
@@ -276,6 +305,33 @@ class IngestBatch(models.Model):
 
     def __str__(self) -> str:
         return f"batch {self.pk} from {self.source}"
+
+
+class IngestFailure(models.Model):
+    """An accepted event that processing could not take, set aside with its error so the
+    events around it go on; an administrator replays it once the cause is fixed."""
+
+    event = models.OneToOneField(
+        DeviceEvent, verbose_name=_("event"), on_delete=models.CASCADE, related_name="failure"
+    )
+    # Copied from the event: the admin lists them without reading the event's own row,
+    # which may be what cannot be read.
+    device = models.ForeignKey(
+        Device, verbose_name=_("device"), on_delete=models.CASCADE, related_name="+"
+    )
+    sent_id = models.CharField(_("event id as sent"), max_length=64)
+    batch_id = models.BigIntegerField(_("batch"), null=True, blank=True)
+    error = models.TextField(_("error"))
+    attempts = models.PositiveIntegerField(_("attempts"), default=1)
+    failed_at = models.DateTimeField(_("failed at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("failed device event")
+        verbose_name_plural = _("failed device events")
+        ordering = ["-failed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.device_id}/{self.sent_id}: {self.error[:60]}"
 
 
 class SignalCommand(models.Model):

@@ -9,6 +9,8 @@ before that makes the broker send them again, and duplicates are recognised by i
 
 The broker authenticates devices; restrict each to its own topic with an ACL, e.g. in
 Mosquitto: ``pattern write ioc/+/%u/#`` with the device code as the MQTT username.
+Over a network you do not control, connect with TLS (``MqttTls``, ``--tls``): the broker's
+certificate is verified, and a client certificate can authenticate the bridge.
 """
 
 from __future__ import annotations
@@ -38,6 +40,16 @@ class BridgeStats:
     duplicates: int = 0
     rejected: int = 0
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class MqttTls:
+    """TLS to the broker: the authority that signed its certificate (empty: the system's),
+    and the bridge's own certificate and key when the broker asks for one."""
+
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
 
 
 def parse_message(topic: str, payload: bytes | bytearray) -> tuple[dict[str, Any] | None, str]:
@@ -79,6 +91,7 @@ class MqttBridge:
         password: str = "",
         flush_seconds: float = 0.5,
         client_id: str = "ioc-ingest",
+        tls: MqttTls | None = None,
     ) -> None:
         self.topic = topic
         self.flush_seconds = flush_seconds
@@ -94,6 +107,14 @@ class MqttBridge:
         )
         if username:
             self.client.username_pw_set(username, password)
+        if tls is not None:
+            # Verifies the broker's certificate (against ``ca_file``, else the system's
+            # authorities) and its host name; a client certificate authenticates the bridge.
+            self.client.tls_set(
+                ca_certs=tls.ca_file or None,
+                certfile=tls.cert_file or None,
+                keyfile=tls.key_file or None,
+            )
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.host, self.port = host, port

@@ -100,11 +100,18 @@ class DeviceReadingsView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("metric", OpenApiTypes.STR, required=True, description="pm25, ..."),
+            OpenApiParameter(
+                "metric",
+                {"type": "string", "pattern": r"\S"},
+                required=True,
+                description="pm25, ...",
+            ),
             OpenApiParameter("from", OpenApiTypes.DATETIME, description="default: to - 24 h"),
             OpenApiParameter("to", OpenApiTypes.DATETIME, description="default: now"),
             OpenApiParameter(
-                "points", OpenApiTypes.INT, description=f"buckets, 1-{MAX_POINTS} (200)"
+                "points",
+                {"type": "integer", "minimum": 1, "maximum": MAX_POINTS},
+                description=f"buckets, 1-{MAX_POINTS} (200)",
             ),
         ],
         responses={200: READING_SERIES_SCHEMA},

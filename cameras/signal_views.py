@@ -17,7 +17,6 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import formats, timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -38,7 +37,7 @@ from cameras.services.signal_commands import (
     signal_command_allowed,
     signal_command_create,
 )
-from ioc.access import staff_required
+from ioc.access import local_next, staff_required
 from ioc.models import User
 from ioc.selectors import AnyUser
 
@@ -201,12 +200,7 @@ class SignalCommandForm(forms.Form):
 
 def _back(request: HttpRequest, device: Device) -> str:
     """Where to go after the form: its ``next`` field if local, else the device page."""
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return target
-    return f"/ops/devices/{quote(device.code)}/"
+    return local_next(request, f"/ops/devices/{quote(device.code)}/")
 
 
 def _outcome(command: SignalCommand) -> tuple[int, str]:

@@ -7,14 +7,15 @@ from cameras.services import polling, signal_command_delivery
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
-def ingest_batch_task(batch_id: int) -> bool:
+def ingest_batch_task(batch_id: int, retry: bool = False) -> bool:
     """Process one accepted batch (idempotent: a redelivery does nothing twice)."""
-    return services.ingest_batch_process(batch_id).processed
+    return services.ingest_batch_process(batch_id, retry=retry).processed
 
 
 @shared_task(ignore_result=True)
 def ingest_sweep_task() -> int:
-    """Re-queue accepted batches that were not processed in time; purge old processed ones."""
+    """Re-queue accepted batches that were not processed in time (setting aside those tried
+    too often); purge old processed ones."""
     services.ingest_purge()
     return services.ingest_sweep()
 

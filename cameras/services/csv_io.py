@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -61,18 +62,25 @@ TAG_SEPARATOR = ";"
 BOM = "\ufeff"
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
-# A cell starting with one of these is a formula to a spreadsheet: exported text cells
-# get a leading apostrophe (Excel's "this is text"), which the import takes off again.
+# A cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV injection"):
+# every exported cell that does gets a leading apostrophe (Excel's "this is text"), which
+# the import takes off again. Plain numbers ("-10.5") are numbers, not formulas.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-TEXT_COLUMNS = ("code", "name", "address", "vendor", "model", "tags")
+PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
 # --- Export -----------------------------------------------------------------------------
 
 
-def _text_cell(value: str) -> str:
-    """A text cell that a spreadsheet will not run as a formula."""
-    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+def csv_cell(value: object) -> str:
+    """Any value as a CSV cell that a spreadsheet will not run as a formula: text starting
+    with a formula character (after any apostrophes, so that the import's unescaping gives
+    back exactly what was exported) gets one apostrophe more. ``csv_lines`` applies it to
+    every cell of every export: no screen's export can forget it."""
+    text = "" if value is None else str(value)
+    if PLAIN_NUMBER.fullmatch(text):
+        return text
+    return f"'{text}" if text.lstrip("'").startswith(FORMULA_STARTS) else text
 
 
 def _export_row(row: Mapping[str, Any]) -> list[str]:
@@ -93,14 +101,12 @@ def _export_row(row: Mapping[str, Any]) -> list[str]:
         "last_seen_at": timezone.localtime(seen).isoformat(timespec="seconds") if seen else "",
         "tags": TAG_SEPARATOR.join(str(tag) for tag in row["tags"] or []),
     }
-    return [
-        _text_cell(cells[name]) if name in TEXT_COLUMNS else cells[name] for name in EXPORT_COLUMNS
-    ]
+    return [cells[name] for name in EXPORT_COLUMNS]  # csv_lines guards every cell
 
 
 def csv_lines(header: Iterable[str], rows: Iterable[Iterable[str]]) -> Iterator[str]:
     """A CSV file line by line, as Excel reads it: the BOM and header first, then one line
-    per row of already formatted cells."""
+    per row of already formatted cells, each guarded against formulas (``csv_cell``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
 
@@ -110,10 +116,10 @@ def csv_lines(header: Iterable[str], rows: Iterable[Iterable[str]]) -> Iterator[
         buffer.truncate()
         return text
 
-    writer.writerow(header)
+    writer.writerow([csv_cell(cell) for cell in header])
     yield BOM + take()
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([csv_cell(cell) for cell in row])
         yield take()
 
 
@@ -123,8 +129,9 @@ def devices_csv_lines(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
 
 
 def csv_text(value: object) -> str:
-    """Any value as a text cell of an exported screen, guarded against formulas."""
-    return _text_cell("" if value is None else str(value))
+    """Any value as a text cell of an exported screen (``csv_lines`` guards it against
+    formulas, as every cell)."""
+    return "" if value is None else str(value)
 
 
 def csv_date(value: date | None) -> str:
@@ -232,9 +239,10 @@ def _header(cells: list[str]) -> list[str]:
 
 
 def _untext(value: str) -> str:
-    """A text cell without the apostrophe the export puts before formula characters."""
+    """A text cell without the apostrophe the export puts before formula characters
+    (``csv_cell``: one more than the apostrophes already there)."""
     value = value.strip()
-    if value.startswith("'") and value[1:].startswith(FORMULA_STARTS):
+    if value.startswith("'") and value.lstrip("'").startswith(FORMULA_STARTS):
         return value[1:]
     return value
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
@@ -31,7 +32,7 @@ from cameras.device_http import (
     device_async_client,
     fetch,
 )
-from cameras.models import CameraDetail, SignalDetail
+from cameras.models import CODE_VALIDATOR, CameraDetail, SignalDetail
 from cameras.services.ingest.outbox import ingest_accept
 from cameras.services.ingest.validation import ParsedEvent
 
@@ -60,7 +61,12 @@ class Target:
 
 
 def snapshot_path(code: str) -> Path:
-    """Where a camera's latest snapshot is kept (served to staff through a scoped view)."""
+    """Where a camera's latest snapshot is kept (served to staff through a scoped view).
+    A code that is not a plain name (``CODE_VALIDATOR``) never becomes a path: ValueError."""
+    try:
+        CODE_VALIDATOR(code)
+    except ValidationError as exc:
+        raise ValueError(f"device code {code!r} cannot name a file") from exc
     return Path(settings.MEDIA_ROOT) / "snapshots" / f"{code}.jpg"
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from cameras.choices import CommandStatus, CommStatus, SignalAction, SignalMode
-from cameras.device_http import ControllerError
+from cameras.device_http import ControllerError, controller_failure
 from cameras.device_http import controller_request as device_controller_request
 from cameras.models import SignalCommand, SignalDetail
 from cameras.services.ingest.alert_texts import alert_title
@@ -58,7 +58,9 @@ def controller_command(signal: SignalDetail, payload: dict[str, Any]) -> None:
     """Send a command; ControllerError unless the controller accepts it."""
     answer = controller_request(signal, "POST", "command", payload)
     if answer.get("accepted") is False:
-        raise ControllerError(f"controller refused the command: {answer.get('error', '')}")
+        # What the controller says is logged, not shown (operators get the phrase).
+        logger.warning("controller of %s refused: %.200r", signal.device_id, answer.get("error"))
+        raise controller_failure(gettext_noop("the controller refused the command"))
 
 
 def controller_readback(signal: SignalDetail) -> tuple[dict[str, Any], str]:

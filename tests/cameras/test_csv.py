@@ -153,6 +153,31 @@ def test_export_defuses_spreadsheet_formulas_and_imports_them_back(login: Any, a
     assert Device.objects.get(code="SIG-003").name == '=HYPERLINK("http://x")'
 
 
+@pytest.mark.parametrize(
+    "name", ['\'=HYPERLINK("http://x")', "''+1", "'plain", "-cmd|' /C calc'!A0", "@SUM(A1)"]
+)
+def test_an_exported_name_re_imports_exactly_whatever_apostrophes_it_starts_with(
+    login: Any, admin: User, name: str
+) -> None:
+    Device.objects.filter(code="SIG-003").update(name=name)
+    content = export(login("admin"), q="SIG-003")
+    assert not parse(content)[0]["name"].startswith(("=", "+", "-", "@"))
+    report = devices_import_csv(actor=admin, file_bytes=content)
+    assert report.ok and report.unchanged == ["SIG-003"]
+    assert Device.objects.get(code="SIG-003").name == name
+
+
+def test_every_exported_cell_is_guarded_not_only_those_a_screen_marks() -> None:
+    from cameras.services.csv_io import csv_lines
+
+    text = "".join(csv_lines(["=h"], [['=HYPERLINK("http://x")', "-10.5", "+1", "\tx", "7"]]))
+
+    assert list(csv.reader(io.StringIO(text.removeprefix(BOM)))) == [
+        ["'=h"],
+        ['\'=HYPERLINK("http://x")', "-10.5", "'+1", "'\tx", "7"],
+    ]
+
+
 # --- Import: good files --------------------------------------------------------------------------
 
 
@@ -300,10 +325,11 @@ def test_bad_rows_are_all_reported_with_row_numbers_and_nothing_changes(
         + new_device_line("SIG-003", kind="camera")  # row 10: kind change
         + new_device_line("CAM-BAD-011", name="x" * 201)  # row 11
     ).encode()
+    client = login("admin")  # the login itself is audited
     state = registry_state()
     audits = AuditEntry.objects.count()
 
-    response = upload(login("admin"), content)
+    response = upload(client, content)
 
     assert response.status_code == 400
     report = response.context["report"]

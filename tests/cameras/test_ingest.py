@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -227,6 +228,55 @@ def test_each_bad_event_is_reported_and_nothing_is_stored(
     assert body["errors"][0]["index"] == 1
     assert field in body["errors"][0]["errors"]
     assert DeviceEvent.objects.count() == 0
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """A ``data`` object nested ``depth`` levels deep."""
+    data: dict[str, Any] = {"v": 1}
+    for _level in range(depth - 1):
+        data = {"n": data}
+    return data
+
+
+# What storage or processing would refuse, or what would break the device for good.
+@pytest.mark.parametrize(
+    ("change", "field", "says"),
+    [
+        ({"ts": "0001-01-01T00:00:00+07:00"}, "ts", "before 2000"),
+        ({"ts": "1999-12-31T23:59:59+00:00"}, "ts", "before 2000"),
+        ({"ts": "in ten minutes"}, "ts", "in the future"),
+        ({"type": "status", "data": {"mode": "semi-automatic"}}, "data", "'mode'"),
+        ({"type": "status", "data": {"plan": "P" * 33}}, "data", "'plan'"),
+        ({"type": "status", "data": {"phase": "2" * 33}}, "data", "'phase'"),
+        ({"data": nested(254)}, "data", "nested"),
+        ({"data": nested(17)}, "data", "nested"),
+        ({"data": {"note": "x" * 70_000}}, "data", "larger than 64 KB"),
+    ],
+)
+def test_what_storage_would_refuse_is_refused_at_the_door_naming_the_event(
+    gateway_token: str, camera: Device, change: dict[str, Any], field: str, says: str
+) -> None:
+    if change.get("ts") == "in ten minutes":
+        change = {"ts": iso(timezone.now() + timedelta(minutes=10))}
+    body = {"events": [event(camera.code, "good"), {**event(camera.code, "bad"), **change}]}
+    response = post(gateway_token, json.dumps(body).encode())  # orjson stops at 255 levels
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert (error["index"], error["id"]) == (1, "bad")
+    assert says in error["errors"][field]
+    assert DeviceEvent.objects.count() == 0
+
+
+def test_a_clock_a_little_ahead_and_data_16_levels_deep_are_accepted(
+    gateway_token: str, camera: Device, django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    soon = at(event(camera.code, "soon"), timezone.now() + timedelta(minutes=2))
+    deep = {**event(camera.code, "deep"), "data": nested(16)}
+    send(gateway_token, [soon, deep], django_capture_on_commit_callbacks)
+    assert DeviceEvent.objects.filter(device=camera).count() == 2
+    settings.IOC_INGEST_MAX_FUTURE_SECONDS = 30  # the window is a setting
+    later = at(event(camera.code, "later"), timezone.now() + timedelta(minutes=2))
+    assert post(gateway_token, {"events": [later]}).status_code == 400
 
 
 def test_vietnamese_text_and_odd_unicode_are_stored_as_sent(

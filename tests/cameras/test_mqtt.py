@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import uuid
@@ -10,9 +11,10 @@ from typing import Any
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
+from django.core.management import CommandError, call_command
 
 from cameras.models import Device, DeviceEvent, IngestBatch
-from cameras.mqtt import parse_message
+from cameras.mqtt import MqttBridge, parse_message
 from tests.support import ON_CI, Stack, camera_code, wait_for
 from tests.support import OTHER_WARD as OTHER
 from tests.support import OWN_WARD as OWN
@@ -45,12 +47,64 @@ def test_topic_and_payload_become_an_ingest_event() -> None:
         (f"ioc/{OWN}/X/heartbeat", b"[1]", "JSON object"),
         (f"ioc/{OWN}/X/heartbeat", b'{"id": "a", "ts": "2026-11-21T08:00:00"}', "offset"),
         (f"ioc/{OWN}/X/gossip", b'{"id": "a", "ts": "2026-11-21T08:00:00+07:00"}', "type"),
+        (f"ioc/{OWN}/X/heartbeat", b'{"id": "a", "ts": "2099-01-01T00:00:00+07:00"}', "future"),
+        (f"ioc/{OWN}/X/heartbeat", b'{"id": "a", "ts": "0001-01-01T00:00:00+07:00"}', "2000"),
+        (
+            f"ioc/{OWN}/X/status",
+            b'{"id": "a", "ts": "2026-11-21T08:00:00+07:00", "data": {"mode": "manual-override"}}',
+            "'mode'",
+        ),
     ],
 )
 def test_bad_messages_are_refused_with_a_reason(topic: str, payload: bytes, reason: str) -> None:
     event, why = parse_message(topic, payload)
     assert event is None
     assert reason in why
+
+
+def test_the_tls_options_reach_paho(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        mqtt.Client, "tls_set", lambda self, **kwargs: calls.append(kwargs), raising=True
+    )
+    bridges: list[MqttBridge] = []
+
+    def run(self: MqttBridge, *, duration: float = 0) -> Any:
+        bridges.append(self)
+        return self.stats
+
+    monkeypatch.setattr(MqttBridge, "run", run)
+    ca, cert, key = (tmp_path / name for name in ("ca.pem", "bridge.pem", "bridge.key"))
+    out = io.StringIO()
+    call_command(
+        "ingest_mqtt",
+        "--port=8883",
+        f"--ca-file={ca}",
+        f"--cert-file={cert}",
+        f"--key-file={key}",
+        stdout=out,
+    )
+    assert calls == [{"ca_certs": str(ca), "certfile": str(cert), "keyfile": str(key)}]
+    assert "mqtts://127.0.0.1:8883" in out.getvalue()
+
+
+def test_tls_from_the_settings_uses_the_systems_authorities(
+    monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(mqtt.Client, "tls_set", lambda self, **kwargs: calls.append(kwargs))
+    monkeypatch.setattr(MqttBridge, "run", lambda self, duration=0: self.stats)
+    settings.IOC_MQTT_TLS = True
+    call_command("ingest_mqtt", stdout=io.StringIO())
+    assert calls == [{"ca_certs": None, "certfile": None, "keyfile": None}]
+    settings.IOC_MQTT_TLS = False
+    call_command("ingest_mqtt", stdout=io.StringIO())
+    assert len(calls) == 1  # plain MQTT unless asked
+
+
+def test_a_client_certificate_without_its_key_is_refused() -> None:
+    with pytest.raises(CommandError, match="go together"):
+        call_command("ingest_mqtt", "--cert-file=/etc/ioc/bridge.pem", stdout=io.StringIO())
 
 
 def broker_available() -> bool:

@@ -168,3 +168,29 @@ def test_signal_state_is_read_back_and_a_dead_controller_is_marked_lost(
         "ok",
     )
     assert SignalDetail.objects.get(device=signals[1]).comm_status == "lost"
+
+
+@pytest.mark.parametrize("code", ["../../etc/cron.d/x", "a/b", "..", ".hidden", "a..b", "CAM 1"])
+def test_a_code_that_could_name_a_path_is_refused_by_the_registry_and_the_snapshot_store(
+    db: Any, code: str
+) -> None:
+    from django.core.exceptions import ValidationError
+
+    from cameras.models import Gateway
+
+    device = Device(code=code, name="x", kind="camera", latitude=21.5, longitude=105.8)
+    with pytest.raises(ValidationError) as refused:
+        device.full_clean(exclude=["ward"])
+    assert list(refused.value.message_dict) == ["code"]
+    with pytest.raises(ValidationError) as refused:
+        Gateway(code=code, name="x").full_clean()
+    assert list(refused.value.message_dict) == ["code"]
+    with pytest.raises(ValueError, match="cannot name a file"):
+        snapshot_path(code)
+
+
+def test_plain_device_codes_still_name_their_snapshot(settings: Any, tmp_path: Any) -> None:
+    settings.MEDIA_ROOT = tmp_path
+
+    assert snapshot_path("CAM-05449-001") == tmp_path / "snapshots" / "CAM-05449-001.jpg"
+    assert snapshot_path("gw.ward_7") == tmp_path / "snapshots" / "gw.ward_7.jpg"

@@ -130,5 +130,5 @@ def test_setting_the_current_status_writes_nothing(operator: User, camera: Devic
 
 
 def without_sequence(event: dict[str, Any]) -> dict[str, Any]:
-    """An event without the per-group fields (group, seq)."""
-    return {key: value for key, value in event.items() if key not in {"group", "seq"}}
+    """An event without the per-group fields (group, seq, epoch)."""
+    return {key: value for key, value in event.items() if key not in {"group", "seq", "epoch"}}

@@ -39,6 +39,7 @@ from cameras.simulator.model import City, DeviceSpec
 from ioc.choices import AlertKind, AlertStatus
 from ioc.models import Alert, AuditEntry, User
 from ioc.realtime import ward_group
+from ioc.text import in_platform_language
 from tests.support import OTHER_WARD, OWN_WARD, GroupListener, example_user
 
 REASON = "Ùn tắc giờ cao điểm, công an đề nghị kéo dài pha xanh"
@@ -385,8 +386,7 @@ def test_unreachable_controller_fails_the_command_with_reason_and_alert(
 
     command.refresh_from_db()
     assert command.status == CommandStatus.FAILED
-    assert "unreachable" in command.error
-    assert "Connection refused" in command.error
+    assert command.error == in_platform_language("the controller did not answer")
     assert command.ended_at is not None
     assert SignalDetail.objects.get(device=signal).comm_status == CommStatus.LOST
     alert = Alert.objects.get(device=signal, cause=CAUSE_DELIVERY)
@@ -408,8 +408,27 @@ def test_an_error_answer_fails_the_command(
 
     command.refresh_from_db()
     assert command.status == CommandStatus.FAILED
-    assert command.error == "controller answered 500: lamp bus"
+    # A short phrase for operators: what the controller sent stays in the logs.
+    assert command.error == in_platform_language("the controller answered with an error")
     assert Alert.objects.filter(device=signal, cause=CAUSE_DELIVERY).exists()
+
+
+def test_a_refusal_fails_the_command_without_showing_what_the_controller_said(
+    operator: User, signal: Device, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_transport(
+        monkeypatch,
+        lambda request: httpx.Response(
+            200, json={"accepted": False, "error": "<b>firmware 2.1 debug: admin/admin</b>"}
+        ),
+    )
+    command = set_plan(operator, signal)
+
+    signal_command_deliver(command.pk)
+
+    command.refresh_from_db()
+    assert command.status == CommandStatus.FAILED
+    assert command.error == in_platform_language("the controller refused the command")
 
 
 def test_failed_delivery_is_published(
@@ -430,7 +449,7 @@ def test_failed_delivery_is_published(
     assert by_type["alert.raised"]["data"]["device"] == signal.code
     failed = [e for e in events if e["type"] == "signal.command"][-1]
     assert failed["data"]["status"] == "failed"
-    assert "unreachable" in failed["data"]["error"]
+    assert failed["data"]["error"] == in_platform_language("the controller did not answer")
 
 
 # --- Expiry ---------------------------------------------------------------------------------
@@ -704,7 +723,8 @@ def test_form_reports_a_failed_delivery_in_the_embedded_mode(
 
     messages = list(response.wsgi_request._messages)
     assert [m.level_tag for m in messages] == ["error"]
-    assert "controller answered 503: down" in str(messages[0])
+    assert str(messages[0]).endswith(in_platform_language("the controller answered with an error"))
+    assert "down" not in str(messages[0])
     assert SignalCommand.objects.get(device=device).status == CommandStatus.FAILED
 
 

@@ -4,18 +4,19 @@ state), and what changed written in bulk at the end of one transaction."""
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from cameras.choices import DeviceKind, DeviceStatus, EventType
-from cameras.models import Device, DeviceEvent, IngestBatch, StatusChange
+from cameras.models import Device, DeviceEvent, IngestBatch, IngestFailure, StatusChange
 from cameras.services.device_state import device_status_change
 from cameras.services.ingest.copy import copy_readings
 from cameras.services.ingest.rules import (
@@ -29,6 +30,8 @@ from cameras.services.ingest.state import device_state_save, next_status, signal
 from cameras.services.ingest.validation import numeric_values
 from ioc import realtime
 from ioc.realtime import event_types
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -44,36 +47,165 @@ class ProcessResult:
 # A worker takes the batch it was asked for plus up to this many other pending ones in one
 # transaction: fewer commits and device-row updates when the queue is long.
 BATCHES_PER_TRANSACTION = 8
+# Errors of the connection or the server, not of the events: the batch stays pending and
+# is tried again (by the sweeper), never set aside for them.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 
-def ingest_batch_process(batch_id: int) -> ProcessResult:
+def ingest_batch_process(batch_id: int, *, retry: bool = False) -> ProcessResult:
     """Process an accepted batch exactly once: readings, latest state, rules, live events.
 
     Batches are locked with SKIP LOCKED: a batch another worker is processing is left to
-    it (and, should that worker die, to the sweeper).
+    it (and, should that worker die, to the sweeper). When the transaction fails, the same
+    batches are processed again one by one, and a failing batch event by event, each in
+    a savepoint: the events that fail are set aside (``IngestFailure``) with their error,
+    and every other event is processed. ``retry`` (the sweeper's re-queue) counts the
+    attempt before it starts, so a batch that kills its worker is set aside after
+    ``IOC_INGEST_MAX_ATTEMPTS`` runs instead of being queued for ever.
     """
+    if retry and not _attempt_count(batch_id):
+        return ProcessResult(processed=False)
+    try:
+        try:
+            return _process_together(batch_id, counted=retry)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception:
+            logger.exception("ingest: batch %s failed; processing it batch by batch", batch_id)
+            return _process_apart(batch_id, counted=retry)
+    except Exception as exc:
+        _attempt_failed(batch_id, exc, count=not retry)
+        raise
+
+
+def _attempt_count(batch_id: int) -> bool:
+    """Count an attempt on a pending batch, committed before it starts; False if done."""
+    return bool(
+        IngestBatch.objects.filter(pk=batch_id, processed_at__isnull=True).update(
+            attempts=F("attempts") + 1
+        )
+    )
+
+
+def _attempt_failed(batch_id: int, exc: BaseException, *, count: bool) -> None:
+    """Count a failed attempt (unless its start was counted) and keep its error (best
+    effort: the database may be gone)."""
+    changes: dict[str, Any] = {"last_error": _error_text(exc)}
+    if count:
+        changes["attempts"] = F("attempts") + 1
+    try:
+        IngestBatch.objects.filter(pk=batch_id, processed_at__isnull=True).update(**changes)
+    except Exception:
+        logger.exception("ingest: could not record the failure of batch %s", batch_id)
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _locked_batches(batch_id: int, companions: int) -> list[IngestBatch]:
+    """The batch (if pending and not locked by another worker) and up to ``companions``
+    other pending ones, locked for this transaction."""
+    pending = IngestBatch.objects.select_for_update(skip_locked=True).filter(
+        processed_at__isnull=True
+    )
+    batch = pending.filter(pk=batch_id).first()
+    if batch is None:
+        return []
+    return [batch, *pending.exclude(pk=batch_id).order_by("pk")[:companions]]
+
+
+def _relax_commit() -> None:
+    if connection.vendor == "postgresql":
+        # The events themselves were committed durably when accepted; what is derived
+        # here is redone by the sweeper if a crash loses this commit, since the batch
+        # then stays unprocessed. So this commit need not wait for the disk.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+
+
+def _mark_processed(batches: list[IngestBatch], *, counted: int | None) -> None:
+    """The batches done (an attempt each, except ``counted``, whose start was counted)."""
+    now = timezone.now()
+    IngestBatch.objects.filter(pk__in=[b.pk for b in batches if b.pk != counted]).update(
+        processed_at=now, attempts=F("attempts") + 1
+    )
+    if counted is not None:
+        IngestBatch.objects.filter(pk=counted).update(processed_at=now)
+
+
+def _process_together(batch_id: int, *, counted: bool) -> ProcessResult:
+    """The fast way: the batch and its companions in one transaction."""
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # The events themselves were committed durably when accepted; what is derived
-            # here is redone by the sweeper if a crash loses this commit, since the batch
-            # then stays unprocessed. So this commit need not wait for the disk.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
-        pending = IngestBatch.objects.select_for_update(skip_locked=True).filter(
-            processed_at__isnull=True
-        )
-        batch = pending.filter(pk=batch_id).first()
-        if batch is None:
+        _relax_commit()
+        batches = _locked_batches(batch_id, BATCHES_PER_TRANSACTION - 1)
+        if not batches:
             return ProcessResult(processed=False)
-        batches = [
-            batch,
-            *pending.exclude(pk=batch_id).order_by("pk")[: BATCHES_PER_TRANSACTION - 1],
-        ]
-        result = _process(batches)
-        IngestBatch.objects.filter(pk__in=[b.pk for b in batches]).update(
-            processed_at=timezone.now(), attempts=F("attempts") + 1
-        )
+        result = _process(_received(batches))
+        _mark_processed(batches, counted=batch_id if counted else None)
         return result
+
+
+def _process_apart(batch_id: int, *, counted: bool) -> ProcessResult:
+    """After a failed transaction: the same batches each in a savepoint, and a batch that
+    still fails event by event; the events that fail are set aside with their error."""
+    result = ProcessResult(processed=True)
+    with transaction.atomic():
+        _relax_commit()
+        batches = _locked_batches(batch_id, BATCHES_PER_TRANSACTION - 1)
+        if not batches:
+            return ProcessResult(processed=False)
+        for batch in batches:
+            try:
+                with transaction.atomic():
+                    _merge(result, _process(_received([batch])))
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception:
+                for pk in batch.events:
+                    try:
+                        with transaction.atomic():
+                            _merge(result, _process({pk: batch.received_at}))
+                    except TRANSIENT_ERRORS:
+                        raise
+                    except Exception as exc:
+                        _set_aside(pk, batch, exc)
+        _mark_processed(batches, counted=batch_id if counted else None)
+    return result
+
+
+def _merge(total: ProcessResult, part: ProcessResult) -> None:
+    total.readings += part.readings
+    total.status_changes += part.status_changes
+    total.alerts_raised += part.alerts_raised
+
+
+def _set_aside(event_pk: int, batch: IngestBatch, exc: BaseException) -> None:
+    """Keep a failing event aside with its error (read without its own row's ``ts`` or
+    ``data``, which may be what cannot be read)."""
+    logger.error("ingest: event %s of batch %s set aside: %s", event_pk, batch.pk, exc)
+    row = DeviceEvent.objects.filter(pk=event_pk).values("device_id", "event_id").first()
+    if row is None:
+        return  # the device was deleted since: nothing to keep
+    IngestFailure.objects.update_or_create(
+        event_id=event_pk,
+        defaults={
+            "device_id": row["device_id"],
+            "sent_id": row["event_id"],
+            "batch_id": batch.pk,
+            "error": _error_text(exc),
+            "attempts": batch.attempts + 1,
+            "failed_at": timezone.now(),
+        },
+    )
+
+
+def _received(batches: list[IngestBatch]) -> dict[int, datetime]:
+    """The batches' events: when each reached the platform, by event row id."""
+    received: dict[int, datetime] = {}
+    for batch in batches:
+        received.update(dict.fromkeys(batch.events, batch.received_at))
+    return received
 
 
 # One stored event as processing reads it: (event id, type, ts, data, received at).
@@ -90,13 +222,11 @@ class _Pending:
     devices: list[Device] = field(default_factory=list)
 
 
-def _process(batches: list[IngestBatch]) -> ProcessResult:
-    """The work of ingest_batch_process, for batches already locked."""
+def _process(received: dict[int, datetime]) -> ProcessResult:
+    """The work of ingest_batch_process, for the events of batches already locked (by
+    event row id, with when each was received)."""
     result = ProcessResult(processed=True)
     by_device: dict[int, list[StoredEvent]] = defaultdict(list)
-    received = {}
-    for batch in batches:
-        received.update(dict.fromkeys(batch.events, batch.received_at))
     for pk, device_id, event_id, kind, ts, data in _stored_events(list(received)):
         by_device[device_id].append((event_id, kind, ts, data, received[pk]))
     devices = {

@@ -45,11 +45,12 @@ def ingest_accept(*, events: list[ParsedEvent], source: str) -> AcceptResult:
     return AcceptResult(len(new_ids), len(events) - len(new_ids), batch_id)
 
 
-def enqueue_batch(batch_id: int) -> None:
-    """Queue a batch for a worker. A broker outage is logged: the sweeper re-queues it."""
+def enqueue_batch(batch_id: int, *, retry: bool = False) -> None:
+    """Queue a batch for a worker (``retry``: the sweeper's re-queue, whose attempt is
+    counted before it starts). A broker outage is logged: the sweeper re-queues it."""
     from cameras.tasks import ingest_batch_task
 
     try:
-        ingest_batch_task.delay(batch_id)
+        ingest_batch_task.delay(batch_id, retry=retry)
     except Exception:  # broker down, or (embedded mode) processing failed in-process
         logger.exception("ingest: batch %s not processed now; the sweeper will retry", batch_id)

@@ -7,18 +7,38 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+from django.conf import settings
 from django.utils import timezone
 
 from cameras.choices import EventType
-from cameras.models import Device
+from cameras.models import Device, SignalDetail
 from cameras.principals import Principal
 
 MAX_EVENTS = 1000
 MAX_BODY_BYTES = 5 * 1024 * 1024
-MAX_FUTURE = timedelta(days=1)
+# The earliest device time taken: before it is a clock never set (year 1 is even stored as
+# 1 BC by PostgreSQL, and then cannot be read back).
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+# An event's ``data``: nesting and size well past any device's report, well short of what
+# the JSON encoders and the database refuse (orjson stops at 255 levels).
+MAX_DATA_DEPTH = 16
+MAX_DATA_BYTES = 64 * 1024
+# Text a controller's status report writes into SignalDetail's columns.
+SIGNAL_TEXT_LIMITS = {
+    name: int(getattr(SignalDetail._meta.get_field(name), "max_length", 0) or 0)
+    for name in ("mode", "plan", "phase")
+}
+
+
+def latest_accepted() -> datetime:
+    """The latest device time accepted now: a device clock ahead by more than
+    ``IOC_INGEST_MAX_FUTURE_SECONDS`` would freeze its state (an older report never
+    overwrites a newer one), so its events are refused until the clock is fixed."""
+    return timezone.now() + timedelta(seconds=settings.IOC_INGEST_MAX_FUTURE_SECONDS)
 
 
 class IngestRejected(Exception):
@@ -53,6 +73,41 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+def _too_deep(value: Any, depth: int) -> bool:
+    """Whether ``value`` nests containers deeper than ``depth`` more levels."""
+    if isinstance(value, dict):
+        children: Any = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return False
+    if depth <= 0:
+        return True
+    return any(_too_deep(child, depth - 1) for child in children if isinstance(child, dict | list))
+
+
+def data_problem(data: dict[str, Any]) -> str:
+    """Why an event's ``data`` cannot be taken (too deep, too large), or ""."""
+    if _too_deep(data, MAX_DATA_DEPTH):
+        return f"nested more than {MAX_DATA_DEPTH} levels deep"
+    try:
+        size = len(orjson.dumps(data))
+    except orjson.JSONEncodeError:  # numbers past 64 bits, and the like
+        return "cannot be stored as JSON"
+    if size > MAX_DATA_BYTES:
+        return f"larger than {MAX_DATA_BYTES // 1024} KB"
+    return ""
+
+
+def signal_text_problem(data: dict[str, Any]) -> str:
+    """Why a status report's mode, plan or phase cannot be stored, or ""."""
+    for name, limit in SIGNAL_TEXT_LIMITS.items():
+        value = data.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            return f"'{name}' is longer than {limit} characters"
+    return ""
+
+
 METRIC_NAME = re.compile(r"^[\w.\-]{1,32}$")
 
 
@@ -77,8 +132,11 @@ def event_errors(
 ) -> tuple[dict[str, str], dict[str, Any] | None]:
     """Field errors of one raw event, and its cleaned fields when there are none.
 
-    ``latest`` is the latest time accepted (now + ``MAX_FUTURE`` when not given; a batch
-    passes it once for all its events)."""
+    ``latest`` is the latest time accepted (``latest_accepted()`` when not given; a batch
+    passes it once for all its events). What storage or processing would refuse is refused
+    here, with the field it concerns: times outside [2000, now + a few minutes], ``data``
+    nested or sized past ``MAX_DATA_DEPTH`` / ``MAX_DATA_BYTES``, a signal's mode, plan or
+    phase longer than its column."""
     if not isinstance(raw, dict):
         return {"event": "must be a JSON object"}, None
     errors: dict[str, str] = {}
@@ -99,14 +157,22 @@ def event_errors(
         else:
             if ts.tzinfo is None or ts.utcoffset() is None:
                 errors["ts"] = "the time needs a UTC offset, e.g. 2026-11-21T08:00:00+07:00"
-            elif ts > (latest or timezone.now() + MAX_FUTURE):
-                errors["ts"] = "the time is more than a day in the future: check the clock"
+            elif ts < EARLIEST:
+                errors["ts"] = "the time is before 2000: the device's clock is not set"
+            elif ts > (latest or latest_accepted()):
+                errors["ts"] = "the time is in the future: check the device's clock"
     if kind not in EVENT_TYPES:
         errors["type"] = f"must be one of {', '.join(EventType.values)}"
     if not isinstance(data, dict):
         errors["data"] = "must be a JSON object"
     elif kind == EventType.READING and not numeric_values(data):
         errors["data"] = 'a reading needs at least one numeric value, e.g. {"pm25": 35.2}'
+    else:
+        problem = data_problem(data) or (
+            signal_text_problem(data) if kind == EventType.STATUS else ""
+        )
+        if problem:
+            errors["data"] = problem
     if check_nul and _has_nul(raw):
         errors["event"] = "text may not contain NUL characters"
     if errors:
@@ -133,7 +199,7 @@ def ingest_parse(
         )
     cleaned: list[dict[str, Any]] = []
     errors = []
-    latest = timezone.now() + MAX_FUTURE
+    latest = latest_accepted()
     for index, raw in enumerate(raw_events):
         event_errors_found, event = event_errors(raw, check_nul=may_hold_nul, latest=latest)
         if event_errors_found:
