@@ -6,6 +6,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from ioc.choices import Role
+from ioc.two_factor import step_pending
 
 
 class IsStaffRole(BasePermission):
@@ -15,7 +16,13 @@ class IsStaffRole(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
-        return bool(user and user.is_authenticated and getattr(user, "is_staff_role", False))
+        return bool(
+            user
+            and user.is_authenticated
+            and getattr(user, "is_staff_role", False)
+            # A session that still owes its second factor is not yet a staff session.
+            and not step_pending(request._request)
+        )
 
 
 class IsAdminRole(BasePermission):
@@ -29,4 +36,5 @@ class IsAdminRole(BasePermission):
             user
             and user.is_authenticated
             and (user.is_superuser or getattr(user, "role", "") == Role.ADMIN)
+            and not step_pending(request._request)
         )

@@ -20,6 +20,14 @@ class User(AbstractUser):
     departments = models.ManyToManyField(
         Department, verbose_name=_("departments"), blank=True, related_name="staff"
     )
+    two_factor_exempt = models.BooleanField(
+        _("exempt from two-factor authentication"),
+        default=False,
+        help_text=_(
+            "Set only by the demo loader for the demo logins, whose password is public "
+            "anyway; never for a real account."
+        ),
+    )
 
     class Meta:
         verbose_name = _("staff account")

@@ -23,8 +23,12 @@ def staff_user_create(
     departments: list[Department] | None = None,
     actor: User | None = None,
     actor_label: str = "",
+    two_factor_exempt: bool = False,
 ) -> User:
-    """Create a staff account with its role and scope (wards or departments)."""
+    """Create a staff account with its role and scope (wards or departments).
+
+    ``two_factor_exempt`` is for the demo logins only (their password is public anyway).
+    """
     if role == Role.WARD_OFFICIAL and not wards:
         raise ValidationError({"wards": "A ward official needs at least one ward."})
     if role == Role.DEPARTMENT_STAFF and not departments:
@@ -37,6 +41,7 @@ def staff_user_create(
         email=email,
         is_staff=role == Role.ADMIN,
         is_superuser=role == Role.ADMIN,
+        two_factor_exempt=two_factor_exempt,
     )
     user.set_password(password)
     user.full_clean()
@@ -55,6 +60,7 @@ def staff_user_create(
             "role": role.value,
             "wards": [ward.code for ward in wards or []],
             "departments": [dept.code for dept in departments or []],
+            "two_factor_exempt": two_factor_exempt,
         },
     )
     return user
