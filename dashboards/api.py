@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -62,7 +67,10 @@ class KpisView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("ward", str, description="one ward's code")],
-        responses={200: KPIS_SCHEMA},
+        responses={
+            200: KPIS_SCHEMA,
+            404: OpenApiResponse(description="no such ward visible to the caller"),
+        },
     )
     def get(self, request: Request) -> Response:
         ward = None

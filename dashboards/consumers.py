@@ -24,6 +24,7 @@ from dashboards.fanout import Fanout, Frames, fanout_for
 from dashboards.selectors import snapshot_for
 from ioc import selectors
 from ioc.models import Ward
+from ioc.two_factor import session_step
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,10 @@ class OpsConsumer(AsyncJsonWebsocketConsumer):
         user = self.scope.get("user")
         self.groups_joined = []
         if user is None or not user.is_authenticated or not getattr(user, "is_staff_role", False):
+            await self.close(code=4401)
+            return
+        if await database_sync_to_async(session_step)(user, self.scope.get("session")):
+            # The password was given but not the second factor it owes (ioc/two_factor.py).
             await self.close(code=4401)
             return
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))

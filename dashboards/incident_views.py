@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 from cameras import selectors as device_selectors
 from cameras.models import Device
 from ioc import selectors
-from ioc.access import staff_required
+from ioc.access import local_next, staff_required
 from ioc.api.actions import incident_act
 from ioc.choices import IncidentStatus, Severity
 from ioc.models import Alert, Incident, IncidentType
@@ -213,7 +213,7 @@ def incident_from_alert(request: HttpRequest, alert_id: int) -> HttpResponse:
         )
     except ValidationError as exc:
         messages.error(request, _error_text(exc))
-        return redirect(request.POST.get("next") or "ops-incident-list")
+        return redirect(local_next(request, reverse("ops-incident-list")))
     messages.success(request, _("Incident %(ref)s opened.") % {"ref": incident.reference})
     return redirect("ops-incident-detail", pk=incident.pk)
 

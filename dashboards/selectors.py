@@ -156,11 +156,12 @@ def snapshot_parts(
     whatever the number of devices (``tally``: as for ``kpis_for``). Datetimes are still
     datetimes here; ``snapshot_for`` gives the plain JSON the client receives.
 
-    The groups' sequence numbers are read before the data: an event numbered after them
-    is delivered to the client, and one numbered before them committed before the reads.
+    The groups' sequence numbers (and their epochs) are read before the data: an event
+    numbered after them is delivered to the client, and one numbered before them committed
+    before the reads.
     """
     groups = selectors.realtime_groups_for(user, ward_code=ward.code if ward else None)
-    seq = realtime.current_seqs(groups)
+    numbers = realtime.current_numbers(groups)
     kpis = kpis_for(user, ward=ward, tally=tally)
     embedded = map_embeds_devices(kpis)
     devices: dict[str, event_types.SnapshotDevice] = {}
@@ -181,7 +182,8 @@ def snapshot_parts(
         type="snapshot",
         at=timezone.now(),
         heartbeat_seconds=realtime.heartbeat_seconds(),
-        seq=seq,
+        seq={group: last for group, (last, _epoch) in numbers.items()},
+        epoch={group: epoch for group, (_last, epoch) in numbers.items()},
         wards=[ward.code]
         if ward is not None
         else list(selectors.wards_visible_to(user).order_by("code").values_list("code", flat=True)),

@@ -11,7 +11,6 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -20,7 +19,7 @@ from cameras.choices import DeviceKind, DeviceStatus
 from dashboards.panel_views import SNAPSHOT_REFRESH_SECONDS, panel_labels
 from dashboards.selectors import snapshot_parts
 from ioc import realtime, selectors
-from ioc.access import staff_required
+from ioc.access import local_next, staff_required
 from ioc.api.actions import alert_act
 from ioc.choices import AlertStatus, IncidentStatus, Role, Severity
 from ioc.models import Alert, Ward
@@ -182,9 +181,7 @@ def ward_detail(request: HttpRequest, code: str) -> HttpResponse:
 @require_POST
 def alert_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """Acknowledge, take (assign to oneself) or resolve an alert from a page, then go back."""
-    back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        back = reverse("ops-home")
+    back = local_next(request, reverse("ops-home"))
     if not selectors.may_handle_alerts(request.user):
         raise PermissionDenied("Department staff see alerts but do not handle them.")
     try:

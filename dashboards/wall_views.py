@@ -135,10 +135,10 @@ def wall_snapshot(request: HttpRequest, code: str) -> HttpResponseBase:
     else the camera's own answer through the snapshot proxy; 404 outside the user's scope."""
     if not wall_cameras(request.user, codes=[code]).exists():
         raise Http404("No such camera.")
-    path = snapshot_path(code)
     try:
+        path = snapshot_path(code)
         age = time.time() - path.stat().st_mtime
-    except OSError:
+    except (OSError, ValueError):  # no fresh still (or a code that cannot name a file)
         age = None
     if age is not None and age < POLLED_FRESH_SECONDS:
         return FileResponse(

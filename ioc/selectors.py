@@ -17,8 +17,23 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from ioc import geo
 from ioc.choices import AlertStatus, Role
-from ioc.models import Alert, Incident, IncidentChecklistItem, IncidentEntry, User, Ward
-from ioc.realtime import CITY_GROUP, event_types, ward_group
+from ioc.models import (
+    Alert,
+    Department,
+    Incident,
+    IncidentChecklistItem,
+    IncidentEntry,
+    User,
+    Ward,
+)
+from ioc.realtime import (
+    CITY_GROUP,
+    REQUESTS_GROUP,
+    department_group,
+    event_types,
+    ward_group,
+    ward_requests_group,
+)
 
 AnyUser = User | AnonymousUser
 
@@ -77,21 +92,48 @@ def ward_get_for_user(user: AnyUser, code: str) -> Ward:
 
 
 def realtime_groups_for(user: AnyUser, *, ward_code: str | None = None) -> list[str]:
-    """The channel-layer groups a websocket of ``user`` may join; with ``ward_code`` (a
-    ward's screen) only that ward's group, and none if the user may not see it."""
-    if _staff(user) is None:
+    """The channel-layer groups a websocket of ``user`` may join: those whose events the
+    user's snapshot holds (``ioc.realtime.events.event_groups`` says which go where).
+
+    - admin and city operator: ``city`` and ``requests``;
+    - department staff: ``city`` (devices, alerts and incidents, read only) and the groups
+      of their departments' requests, never every request of the city;
+    - ward official: each of their wards' group and requests group.
+
+    With ``ward_code`` (a ward's screen) the same narrowed to that ward, and none if the
+    user may not see it.
+    """
+    staff = _staff(user)
+    if staff is None:
         return []
+    departments: list[str] = []
+    if staff.role == Role.DEPARTMENT_STAFF and not staff.has_city_scope:
+        departments = list(staff.departments.order_by("code").values_list("code", flat=True))
     if ward_code is not None:
         visible = wards_visible_to(user, include_retired=True).filter(code=ward_code).exists()
-        return [ward_group(ward_code)] if visible else []
-    if sees_whole_city(user):
-        return [CITY_GROUP]
-    return [ward_group(code) for code in wards_visible_to(user).values_list("code", flat=True)]
+        if not visible:
+            return []
+        if staff.role == Role.DEPARTMENT_STAFF and not staff.has_city_scope:
+            return [ward_group(ward_code)] + [department_group(d, ward_code) for d in departments]
+        return [ward_group(ward_code), ward_requests_group(ward_code)]
+    if staff.has_city_scope:
+        return [CITY_GROUP, REQUESTS_GROUP]
+    if staff.role == Role.DEPARTMENT_STAFF:
+        return [CITY_GROUP] + [department_group(code) for code in departments]
+    groups: list[str] = []
+    for code in wards_visible_to(user).values_list("code", flat=True):
+        groups += [ward_group(code), ward_requests_group(code)]
+    return groups
 
 
 def current_ward_codes() -> list[str]:
     """Codes of every ward in force today (for city-wide jobs, not for users)."""
     return list(Ward.objects.current().order_by("code").values_list("code", flat=True))
+
+
+def current_department_codes() -> list[str]:
+    """Codes of every department (for city-wide jobs: the heartbeat reaches their groups)."""
+    return list(Department.objects.order_by("code").values_list("code", flat=True))
 
 
 def public_wards() -> QuerySet[Ward]:

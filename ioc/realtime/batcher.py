@@ -99,7 +99,8 @@ class Batcher:
                 # Numbered and published under one lock: two processes that numbered 7 and
                 # 8 must not publish 8 first (clients would drop 7 as old and resync).
                 with self._sequencing(group):
-                    texts = numbered_texts(group, next_seq(group, len(events)), events)
+                    last, epoch = next_seq(group, len(events))
+                    texts = numbered_texts(group, last, events, epoch)
                     message = {"type": CONSUMER_MESSAGE_TYPE, "group": group, "texts": texts}
                     if len(texts) > 1:
                         message["batch"] = batch_text(group, texts)

@@ -69,7 +69,8 @@ def _pending_delivery(key: tuple[str, str]) -> _Delivery | None:
 
 
 def send_to_groups(groups: list[str], message: dict[str, Any]) -> None:
-    """Deliver a message to groups, each copy numbered with that group's next ``seq``.
+    """Deliver a message to groups, each copy numbered with that group's next ``seq`` (and
+    the ``epoch`` of its counter).
 
     With ``IOC_LIVE_BATCH_SECONDS`` > 0 the message waits (at most that long) in this
     process's batcher and leaves with the others of its group in one channel-layer message;
@@ -85,7 +86,8 @@ def send_to_groups(groups: list[str], message: dict[str, Any]) -> None:
         return
     try:
         for group in groups:
-            group_send(layer, group, {**message, "group": group, "seq": next_seq(group)})
+            seq, epoch = next_seq(group)
+            group_send(layer, group, {**message, "group": group, "seq": seq, "epoch": epoch})
     except Exception:  # the channel layer (Redis) is down or refused the message
         logger.warning(
             "realtime: could not deliver %s to %s", message["type"], groups, exc_info=True

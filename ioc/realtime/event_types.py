@@ -22,7 +22,8 @@ from ioc.realtime.events import Event, EventType
 
 class Message(TypedDict):
     """What the browser receives for every event: ``data`` is the type's own TypedDict;
-    ``group`` and ``seq`` are added by delivery (each group numbers its messages)."""
+    ``group``, ``seq`` and ``epoch`` are added by delivery (each group numbers its
+    messages; the epoch changes when its counter starts again, as after an empty Redis)."""
 
     type: str
     ward: str
@@ -30,6 +31,7 @@ class Message(TypedDict):
     data: dict[str, Any]
     group: str
     seq: int
+    epoch: str
 
 
 # --- Devices ---------------------------------------------------------------------------------
@@ -178,19 +180,23 @@ def signal_command(*, ward: str, command: SignalCommandData) -> Event:
 
 
 class HeartbeatMessage(TypedDict):
-    """``heartbeat``: the group's current ``seq``, not advanced; empty ``ward`` and ``data``."""
+    """``heartbeat``: the group's current ``seq``, not advanced, and its ``epoch``; empty
+    ``ward`` and ``data``."""
 
     type: Literal["heartbeat"]
     group: str
     seq: int
+    epoch: str
     at: str
     ward: str
     data: dict[str, Any]
 
 
-def heartbeat_message(*, group: str, seq: int, at: str) -> HeartbeatMessage:
+def heartbeat_message(*, group: str, seq: int, at: str, epoch: str = "") -> HeartbeatMessage:
     """The heartbeat sent through ``group``."""
-    return HeartbeatMessage(type="heartbeat", group=group, seq=seq, at=at, ward="", data={})
+    return HeartbeatMessage(
+        type="heartbeat", group=group, seq=seq, epoch=epoch, at=at, ward="", data={}
+    )
 
 
 class BatchMessage(TypedDict):
@@ -218,12 +224,14 @@ class SnapshotDevice(TypedDict):
 class Snapshot(TypedDict):
     """``snapshot``: the state a client starts (and resynchronises) from. Its ``alerts``,
     ``incidents`` and ``requests`` are each their event's data plus the item's ``ward``;
-    ``seq`` is each group's last number, read before the data."""
+    ``seq`` is each group's last number, read before the data, ``epoch`` each group's
+    counter's epoch ("" before its first message)."""
 
     type: Literal["snapshot"]
     at: datetime
     heartbeat_seconds: float
     seq: dict[str, int]
+    epoch: dict[str, str]
     wards: list[str]
     devices_embedded: bool
     devices: dict[str, SnapshotDevice]

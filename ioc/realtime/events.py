@@ -1,5 +1,6 @@
 """What a live event is: its type, the ward it concerns, JSON-safe data; and the groups
-it travels through (``city`` and ``ward.<code>``)."""
+it travels through: the city's and its ward's, and for citizen requests the groups of the
+requests' own audience (all requests, a ward's, a department's)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,12 @@ import orjson
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
+# Device, alert, incident and signal events of the whole city; a ward's in ``ward.<code>``.
 CITY_GROUP = "city"
+# Citizen requests travel apart (``REQUEST_TYPES``): department staff see the city's devices
+# but only the requests routed to their department, so no group may mix the two for them.
+# Every request of the city; a ward's in ``ward.<code>.requests``.
+REQUESTS_GROUP = "requests"
 # The message type consumers handle: ``ops_event`` (channels maps "." to "_").
 CONSUMER_MESSAGE_TYPE = "ops.event"
 
@@ -71,11 +77,49 @@ def json_safe(data: Any) -> Any:
     return orjson.loads(orjson.dumps(data, default=_DJANGO_JSON.default, option=_JSON_SAFE_OPTIONS))
 
 
+REQUEST_TYPES = frozenset({EventType.REQUEST_CREATED, EventType.REQUEST_UPDATED})
+
+
 def ward_group(ward_code: str) -> str:
-    """The channel-layer group of one ward."""
+    """The channel-layer group of one ward (its devices, alerts, incidents, signals)."""
     return f"ward.{ward_code}"
 
 
+def ward_requests_group(ward_code: str) -> str:
+    """The group of one ward's citizen requests."""
+    return f"ward.{ward_code}.requests"
+
+
+def department_group(department_code: str, ward_code: str = "") -> str:
+    """The group of the requests routed to one department (in one ward, with ``ward_code``:
+    a department's staff on a ward's screen)."""
+    return f"department.{department_code}" + (f".ward.{ward_code}" if ward_code else "")
+
+
 def event_groups(event: Event) -> list[str]:
-    """The groups an event goes to: ``city``, and its ward's when it has one."""
-    return [CITY_GROUP, ward_group(event.ward)] if event.ward else [CITY_GROUP]
+    """The groups an event goes to. A device, alert, incident or signal event: ``city``
+    and its ward's. A request event: ``requests``, its ward's requests group and, when it
+    is routed to a department, that department's (city-wide and in its ward)."""
+    if event.type not in REQUEST_TYPES:
+        return [CITY_GROUP, ward_group(event.ward)] if event.ward else [CITY_GROUP]
+    groups = [REQUESTS_GROUP]
+    if event.ward:
+        groups.append(ward_requests_group(event.ward))
+    department = event.data.get("department")
+    if department:
+        groups.append(department_group(department))
+        if event.ward:
+            groups.append(department_group(department, event.ward))
+    return groups
+
+
+def live_groups(ward_codes: list[str], department_codes: list[str]) -> list[str]:
+    """Every group a screen may join, for the heartbeat: the city's, each ward's, each
+    department's (city-wide and in each ward)."""
+    groups = [CITY_GROUP, REQUESTS_GROUP]
+    for ward in ward_codes:
+        groups += [ward_group(ward), ward_requests_group(ward)]
+    for department in department_codes:
+        groups.append(department_group(department))
+        groups += [department_group(department, ward) for ward in ward_codes]
+    return groups

@@ -13,26 +13,27 @@ from django.utils import timezone
 
 from ioc.realtime.delivery import group_send
 from ioc.realtime.event_types import heartbeat_message
-from ioc.realtime.events import CITY_GROUP, ward_group
-from ioc.realtime.sequence import current_seqs
+from ioc.realtime.events import live_groups
+from ioc.realtime.sequence import current_numbers
 
 logger = logging.getLogger(__name__)
 
 
-def heartbeat(ward_codes: list[str]) -> int:
-    """Send a heartbeat through ``city`` and every ward group; returns the groups reached.
+def heartbeat(ward_codes: list[str], department_codes: list[str] | None = None) -> int:
+    """Send a heartbeat through every group of the city, its wards and its departments
+    (``events.live_groups``); returns the groups reached.
 
-    Each carries its group's current ``seq`` (not advanced): a client that last saw a lower
-    number for that group has missed a message and resynchronises.
+    Each carries its group's current ``seq`` (not advanced) and ``epoch``: a client that
+    last saw a lower number for that group, or another epoch, resynchronises.
     """
     layer = get_channel_layer()
-    groups = [CITY_GROUP, *(ward_group(code) for code in ward_codes)]
+    groups = live_groups(ward_codes, department_codes or [])
     if layer is None:
         return len(groups)
     at = timezone.now().isoformat()
     try:
-        for group, seq in current_seqs(groups).items():
-            message = heartbeat_message(group=group, seq=seq, at=at)
+        for group, (seq, epoch) in current_numbers(groups).items():
+            message = heartbeat_message(group=group, seq=seq, epoch=epoch, at=at)
             group_send(layer, group, dict(message))
     except Exception:  # as in send_to_groups: logged, the next beat tries again
         logger.warning("realtime: could not deliver heartbeat to %s", groups, exc_info=True)

@@ -233,7 +233,7 @@ def test_snapshot_first_then_numbered_events_of_the_users_wards_only(
     assert official1["type"] == "snapshot"
     assert official1["heartbeat_seconds"] > 0
     assert official1["wards"] == [OWN]
-    assert list(official1["seq"]) == [OWN_GROUP]
+    assert list(official1["seq"]) == [OWN_GROUP, f"{OWN_GROUP}.requests"]
     assert set(official1["devices"]) == own_devices
     assert {"status", "kind", "ward", "last_seen_at", "lat", "lon", "name"} == set(
         official1["devices"][own_device.code]
@@ -242,7 +242,7 @@ def test_snapshot_first_then_numbered_events_of_the_users_wards_only(
     assert own_alert.pk in alert_ids and other_alert.pk not in alert_ids
     assert {alert["ward"] for alert in official1["alerts"]} == {OWN}
     assert official1["kpis"]["alerts"]["critical"] >= 1
-    assert list(result["snapshots"]["operator"]["seq"]) == [CITY_GROUP]
+    assert list(result["snapshots"]["operator"]["seq"]) == [CITY_GROUP, "requests"]
     assert len(result["snapshots"]["operator"]["devices"]) == Device.objects.count()
 
     event = result["own"]["official1"]
@@ -417,7 +417,7 @@ def test_a_wards_screen_gets_that_wards_snapshot_and_events_only(
     result = asyncio.run(scenario())
     snapshot = result["snapshot"]
     assert snapshot["wards"] == [OWN]
-    assert list(snapshot["seq"]) == [OWN_GROUP]
+    assert list(snapshot["seq"]) == [OWN_GROUP, f"{OWN_GROUP}.requests"]
     assert set(snapshot["devices"]) == own_devices
     assert {alert["ward"] for alert in snapshot["alerts"]} <= {OWN}
     event = result["event"]

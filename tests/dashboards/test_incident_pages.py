@@ -233,3 +233,26 @@ def test_the_status_filter_tells_open_from_open_and_in_progress(demo_city: Any, 
     only_open = client.get("/ops/incidents/?status=open").content.decode()
     assert "Mới mở" in only_open and "Đang xử lý dở" not in only_open
     assert 'value="open" selected' in only_open and 'value="active" selected' not in only_open
+
+
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/phish", "//evil.example/", "/ops/incidents/?page=2"]
+)
+def test_a_refused_incident_from_an_alert_goes_back_only_to_a_local_page(
+    demo_city: Any, login: Any, target: str
+) -> None:
+    from unittest import mock
+
+    from django.core.exceptions import ValidationError
+
+    alert = raise_alert(example_device(OWN), severity=Severity.CRITICAL)
+    with mock.patch(
+        "ioc.services.incidents.incident_create_from_alert",
+        side_effect=ValidationError({"alert": "refused"}),
+    ):
+        response = login("official1").post(
+            f"/ops/incidents/from-alert/{alert.pk}/", {"next": target}
+        )
+    assert response.status_code == 302
+    expected = target if target.startswith("/ops/") else "/ops/incidents/"
+    assert response["Location"] == expected

@@ -150,7 +150,9 @@ def test_snapshot_holds_only_the_officials_ward(alerts_in_two_wards: None) -> No
 
     assert snapshot["type"] == "snapshot"
     assert snapshot["wards"] == [OWN]
-    assert snapshot["seq"] == realtime.current_seqs([realtime.ward_group(OWN)])
+    groups = [realtime.ward_group(OWN), realtime.ward_requests_group(OWN)]
+    assert snapshot["seq"] == realtime.current_seqs(groups)
+    assert set(snapshot["epoch"]) == set(groups)
     assert snapshot["heartbeat_seconds"] == realtime.heartbeat_seconds()
     assert set(snapshot["devices"]) == set(
         Device.objects.filter(ward__code=OWN).values_list("code", flat=True)
@@ -172,11 +174,11 @@ def test_snapshot_holds_only_the_officials_ward(alerts_in_two_wards: None) -> No
     json.dumps(snapshot)  # plain JSON, as the consumer sends it
 
 
-def test_operator_snapshot_has_every_ward_and_the_city_group(alerts_in_two_wards: None) -> None:
+def test_operator_snapshot_has_every_ward_and_the_city_groups(alerts_in_two_wards: None) -> None:
     snapshot = snapshot_for(example_user("operator"))
 
     assert len(snapshot["wards"]) == 32
-    assert list(snapshot["seq"]) == [realtime.CITY_GROUP]
+    assert list(snapshot["seq"]) == [realtime.CITY_GROUP, realtime.REQUESTS_GROUP]
     assert len(snapshot["devices"]) == Device.objects.count()
     assert {alert["ward"] for alert in snapshot["alerts"]} == {OWN, OTHER}
     assert snapshot["kpis"]["alerts_open"] == 4
@@ -205,7 +207,9 @@ def test_the_dashboard_still_renders_when_redis_is_down(
     response = login("operator").get("/ops/")
     assert response.status_code == 200
     initial = response.context["live_initial"]
-    assert initial["seq"] == {realtime.CITY_GROUP: 0}  # clients resync once it is back
+    # Clients resync once it is back (a higher seq, or an epoch where there was none).
+    assert initial["seq"] == {realtime.CITY_GROUP: 0, realtime.REQUESTS_GROUP: 0}
+    assert initial["epoch"] == {realtime.CITY_GROUP: "", realtime.REQUESTS_GROUP: ""}
     assert initial["kpis"]["alerts_open"] == 4
     assert "data-live-status" in response.content.decode()
 
@@ -216,7 +220,8 @@ def test_a_wards_page_is_that_wards_live_dashboard(alerts_in_two_wards: None, lo
     response = login("operator").get(f"/ops/wards/{OWN}/")
     assert response.status_code == 200
     initial = response.context["live_initial"]
-    assert initial["wards"] == [OWN] and list(initial["seq"]) == [realtime.ward_group(OWN)]
+    assert initial["wards"] == [OWN]
+    assert list(initial["seq"]) == [realtime.ward_group(OWN), realtime.ward_requests_group(OWN)]
     assert {alert["ward"] for alert in initial["alerts"]} == {OWN}
     assert [incident["id"] for incident in initial["incidents"]] == [own_incident.pk]
     assert initial["kpis"]["alerts_open"] == 2 and initial["kpis"]["incidents_open"] == 1

@@ -84,6 +84,7 @@ READERS = [
     reader(f"{DASHBOARDS}/live.js", "#receive", "message", Message, BatchMessage),
     reader(f"{DASHBOARDS}/live.js", "#event", "event", Message),
     reader(f"{DASHBOARDS}/live.js", "#heartbeat", "beat", HeartbeatMessage),
+    reader(f"{DASHBOARDS}/live.js", "#restarted", "message", Message, HeartbeatMessage),
     reader(f"{DASHBOARDS}/live.js", "#snapshot", "snapshot", Snapshot),
     # The operations dashboard.
     reader(f"{DASHBOARDS}/ops/updates.js", None, "event", Message),

@@ -71,12 +71,15 @@ def test_builders_produce_exactly_the_declared_fields() -> None:
 
 
 def test_heartbeat_message_has_the_documented_fields() -> None:
-    message = event_types.heartbeat_message(group="city", seq=7, at="2026-12-06T08:00:00Z")
+    message = event_types.heartbeat_message(
+        group="city", seq=7, epoch="3f2a9c1e0b7d", at="2026-12-06T08:00:00Z"
+    )
 
     assert message == {
         "type": "heartbeat",
         "group": "city",
         "seq": 7,
+        "epoch": "3f2a9c1e0b7d",
         "at": "2026-12-06T08:00:00Z",
         "ward": "",
         "data": {},

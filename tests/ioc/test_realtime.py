@@ -54,6 +54,7 @@ def test_published_event_waits_for_commit_then_reaches_city_and_its_ward(
         # Each group numbers its own messages: a client sees a gap as a missed event.
         assert event.pop("group") == group
         assert isinstance(event.pop("seq"), int)
+        assert event.pop("epoch")  # the group's counter's epoch: another means it restarted
         # The channel-layer message names its group too (the consumers' fan-out reads it).
         assert message.pop("group") == group
         assert message == expected
@@ -169,7 +170,7 @@ def test_heartbeat_reaches_city_and_every_ward_group(db: None, listener: GroupLi
 
     reached = realtime.heartbeat([OWN, OTHER])
 
-    assert reached == 3
+    assert reached == 6  # city, requests, each ward's group and requests group
     for channel in (city, own):
         event = listener.receive(channel)["event"]
         assert (event["type"], event["ward"], event["data"]) == ("heartbeat", "", {})

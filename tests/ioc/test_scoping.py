@@ -15,9 +15,9 @@ from django.test import Client
 from cameras.models import Device
 from ioc import selectors
 from ioc.models import Ward
+from tests.support import DEPARTMENT, UserFactory, example_user
 from tests.support import OTHER_WARD as OTHER
 from tests.support import OWN_WARD as OWN
-from tests.support import UserFactory, example_user
 
 CITY_ROLES = ["admin", "operator", "department1"]
 ALL_USERS = [*CITY_ROLES, "official1", "official2"]
@@ -158,11 +158,11 @@ def test_city_roles_see_the_city_overview(demo_city: Any, username: str) -> None
 @pytest.mark.parametrize(
     ("username", "groups"),
     [
-        ("admin", ["city"]),
-        ("operator", ["city"]),
-        ("department1", ["city"]),
-        ("official1", [f"ward.{OWN}"]),
-        ("official2", [f"ward.{OTHER}"]),
+        ("admin", ["city", "requests"]),
+        ("operator", ["city", "requests"]),
+        ("department1", ["city", f"department.{DEPARTMENT}"]),
+        ("official1", [f"ward.{OWN}", f"ward.{OWN}.requests"]),
+        ("official2", [f"ward.{OTHER}", f"ward.{OTHER}.requests"]),
     ],
 )
 def test_websocket_groups_follow_the_role(demo_city: Any, username: str, groups: list[str]) -> None:
@@ -201,3 +201,18 @@ def test_wards_list_query_count_is_fixed(demo_city: Any, django_assert_num_queri
     with django_assert_num_queries(4):  # session, user, count, page
         response = client.get("/api/v1/wards/", {"limit": 100})
     assert response.json()["count"] == 32
+
+
+@pytest.mark.parametrize(
+    ("username", "groups"),
+    [
+        ("operator", [f"ward.{OWN}", f"ward.{OWN}.requests"]),
+        ("department1", [f"ward.{OWN}", f"department.{DEPARTMENT}.ward.{OWN}"]),
+        ("official1", [f"ward.{OWN}", f"ward.{OWN}.requests"]),
+        ("official2", []),
+    ],
+)
+def test_a_wards_screen_joins_that_wards_groups_of_what_the_user_sees(
+    demo_city: Any, username: str, groups: list[str]
+) -> None:
+    assert selectors.realtime_groups_for(example_user(username), ward_code=OWN) == groups

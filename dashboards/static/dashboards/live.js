@@ -1,6 +1,7 @@
 // The live channel of the staff screens: one websocket to /ws/ops/, a snapshot first and
 // events after it. Reconnects with backoff, starts again from a fresh snapshot after every
-// reconnect, asks for a resync when a sequence number shows a gap, and calls the channel
+// reconnect, asks for a resync when a sequence number shows a gap or a group's counter
+// started again (another epoch: Redis came back empty), and calls the channel
 // stale when it hears nothing for 2.5 heartbeats. Tolerates a server that sends no seq,
 // no heartbeat_seconds and no heartbeats (it then pings to keep proof of life).
 
@@ -46,6 +47,7 @@ export class LiveChannel {
     this.heartbeatSeconds = DEFAULT_HEARTBEAT_SECONDS;
     this.serverHeartbeats = false;
     this.seq = {};
+    this.epoch = {};
     this.socket = null;
     this.openedAt = 0;
     this.attempt = 0;
@@ -189,6 +191,7 @@ export class LiveChannel {
       this.serverHeartbeats = true;
     }
     this.seq = snapshot.seq && typeof snapshot.seq === "object" ? { ...snapshot.seq } : {};
+    this.epoch = snapshot.epoch && typeof snapshot.epoch === "object" ? { ...snapshot.epoch } : {};
     this.#emit("snapshot", snapshot);
     this.#setState("live");
   }
@@ -197,6 +200,11 @@ export class LiveChannel {
     this.serverHeartbeats = true;
     if (this.state !== "live" && this.lastSnapshotAt) this.#setState("live");
     if (typeof beat.seq !== "number" || !beat.group) return;
+    if (this.#restarted(beat)) {
+      this.seq[beat.group] = beat.seq;
+      this.resync();
+      return;
+    }
     const last = this.seq[beat.group];
     if (last === undefined) this.seq[beat.group] = beat.seq;
     // Ahead: we missed events. Behind: the server's counter restarted (Redis came back
@@ -204,9 +212,30 @@ export class LiveChannel {
     else if (beat.seq !== last) this.resync();
   }
 
+  /**
+   * Whether `message` (an event or a heartbeat) was numbered by a counter other than the one
+   * this client followed: another epoch than the last seen for its group. A group whose
+   * epoch was not known yet (its first message, or a snapshot taken with Redis away)
+   * takes the new one without resync; its seq then decides.
+   */
+  #restarted(message) {
+    if (typeof message.epoch !== "string" || !message.epoch) return false;
+    const known = this.epoch[message.group];
+    this.epoch[message.group] = message.epoch;
+    return Boolean(known) && known !== message.epoch;
+  }
+
   #event(event) {
     if (this.state !== "live" && this.lastSnapshotAt) this.#setState("live");
     if (typeof event.seq === "number" && event.group) {
+      if (this.#restarted(event)) {
+        // The group's counter started again: its numbers say nothing of what we have seen.
+        // The event is new; show it, and catch up on what the restart lost.
+        this.seq[event.group] = event.seq;
+        this.resync();
+        this.#emit("event", event);
+        return;
+      }
       const last = this.seq[event.group];
       if (last !== undefined && event.seq <= last) return; // already in the snapshot
       if (last !== undefined && event.seq > last + 1) this.resync();

@@ -1,12 +1,13 @@
 // The /ops/ side panel's live parts (device_card.js shows the device's name, status and
 // snapshot; this module adds the rest): the server renders the panel's body for the
-// selected device (/ops/panel/<code>/, scoped and permission-aware like the device page),
-// and this module brings it to life: the snapshot refreshes, an HLS camera plays (natively
+// selected device (/ops/panel/<code>/, scoped and permission-aware like the device page,
+// every value escaped by its template; taken in through dom.js's serverFragment), and this
+// module brings it to life: the snapshot refreshes, an HLS camera plays (natively
 // or with the vendored hls.js, loaded only then), a sensor's chart grows with each
 // device.reading, and alert actions and signal commands go through the existing APIs.
 import { drawReadingsChart } from "../../cameras/readings_chart.js";
 import { refreshImage } from "../../cameras/snapshots.js";
-import { readJSON } from "../../ioc/js/dom.js";
+import { readJSON, serverFragment } from "../../ioc/js/dom.js";
 import { format } from "./labels.js";
 
 const ALERT_FORM_ACTION = /\/alerts\/(\d+)\/(\w+)\/?$/;
@@ -81,7 +82,7 @@ export class DevicePanel {
       return;
     }
     if (generation !== this.generation) return; // another device was chosen meanwhile
-    this.body.innerHTML = html;
+    this.body.replaceChildren(serverFragment(html));
     const inner = this.body.querySelector("[data-panel-body]");
     this.kind = inner?.dataset.kind || null;
     this.#startPlayer();
@@ -203,7 +204,7 @@ export class DevicePanel {
       if (part === "signal" && (target.contains(document.activeElement) || target.querySelector("details[open]"))) return;
       try {
         const html = await this.#get(this.#url(code, part));
-        if (code === this.code) target.innerHTML = html;
+        if (code === this.code) target.replaceChildren(serverFragment(html));
       } catch (error) {
         console.error(error);
       }

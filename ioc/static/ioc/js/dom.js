@@ -24,3 +24,16 @@ export function el(tag, attrs = {}, ...children) {
 export function plain(text) {
   return el("span", { text: String(text ?? "") });
 }
+
+/**
+ * The nodes of an HTML fragment that this platform's own server rendered from a Django
+ * template (every value in it escaped there), parsed in an inert <template>: the one door
+ * for server-rendered markup (the /ops/ side panel's parts). Never for data from JSON, a
+ * device or a person: those go in as text (`el`, `plain`, `textContent`).
+ */
+export function serverFragment(html) {
+  const template = document.createElement("template");
+  template.innerHTML = html; // the platform's escaped template output only (see above)
+  for (const script of template.content.querySelectorAll("script:not([type='application/json'])")) script.remove();
+  return template.content;
+}

@@ -18,9 +18,20 @@ export async function fetchJSON(url, { what = url, signal } = {}) {
 
 /** A map on `element` (also `element.iocMap`), on the city until the wards are drawn. */
 export function createMap(element) {
-  const map = L.map(element, { preferCanvas: true, zoomControl: true }).setView(CITY_CENTRE, 12);
+  // Leaflet's own attribution control sets its text as HTML: addBaseMap shows it as text.
+  const map = L.map(element, { preferCanvas: true, zoomControl: true, attributionControl: false }).setView(CITY_CENTRE, 12);
   element.iocMap = map;
   return map;
+}
+
+/** The tiles' attribution (a setting: shown as text, never as HTML) in the map's corner. */
+function addAttribution(map, text) {
+  const credit = L.control({ position: "bottomright" });
+  credit.onAdd = () => el(
+    "div", { class: "leaflet-control-attribution leaflet-control", "data-map-attribution": "" },
+    el("a", { href: "https://leafletjs.com", text: "Leaflet" }), text ? ` | ${text}` : "",
+  );
+  credit.addTo(map);
 }
 
 /** The base map of data-tile-url, if the page names one. */
@@ -28,7 +39,8 @@ export function addBaseMap(map, element, labels) {
   const url = element.dataset.tileUrl;
   if (!url) return;
   let failures = 0;
-  const layer = L.tileLayer(url, { maxZoom: 19, attribution: element.dataset.tileAttribution || "" });
+  const layer = L.tileLayer(url, { maxZoom: 19 });
+  addAttribution(map, element.dataset.tileAttribution || "");
   layer.on("tileerror", () => {
     failures += 1;
     if (failures === TILE_FAILURES_BEFORE_NOTE) {
