@@ -8,6 +8,7 @@ process and worker notices within ``INDEX_CHECK_SECONDS``).
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -22,6 +23,8 @@ from django.db.models import QuerySet
 from shapely.geometry import MultiPolygon, Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
+
+logger = logging.getLogger(__name__)
 
 EARTH_RADIUS_M = 6_371_008.8
 INDEX_CHECK_SECONDS = 5.0
@@ -270,7 +273,11 @@ def ward_index() -> WardIndex:
     with _lock:
         if _index is not None and now - _index_checked_at < INDEX_CHECK_SECONDS:
             return _index
-        generation = cache.get(_GENERATION_KEY)
+        try:
+            generation = cache.get(_GENERATION_KEY)
+        except Exception:  # Redis away: keep the index we have; ask again next time
+            logger.warning("geo: ward index generation unavailable", exc_info=True)
+            generation = _index_generation
         if _index is None or generation != _index_generation:
             _index = build_ward_index()
             _index_generation = generation
@@ -281,7 +288,11 @@ def ward_index() -> WardIndex:
 def invalidate_ward_index() -> None:
     """Forget the index here and tell every other process to rebuild theirs."""
     global _index
-    cache.set(_GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+    try:
+        cache.set(_GENERATION_KEY, uuid.uuid4().hex, timeout=None)
+    except Exception:  # Redis away: other processes rebuild when it answers again (an
+        # emptied Redis has lost the generation they compare with)
+        logger.warning("geo: could not tell other processes the wards changed", exc_info=True)
     _uncommitted.changed = False
     with _lock:
         _index = None

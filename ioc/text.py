@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import unicodedata
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 _ALPHABET = "aăâbcdđeêfghijklmnoôơpqrstuưvwxyz"
@@ -59,3 +61,11 @@ def text_clean(
     if len(text) > limit:
         raise ValidationError({field: _("Keep it under %(n)s characters.") % {"n": f"{limit:,}"}})
     return text
+
+
+def in_platform_language(message: str) -> str:
+    """``message`` translated into the platform's language (``LANGUAGE_CODE``), whatever
+    language the request at hand uses: for text that is stored and read later by everyone
+    (a command's error, an alert's title). Mark the message with ``gettext_noop``."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _(message)

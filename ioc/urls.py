@@ -1,13 +1,15 @@
 """URL map of the whole platform."""
 
+from csp.decorators import csp_update
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from cameras.api import DeviceGeoJSONView, DeviceMapView, DeviceSearchView
 from cameras.ingest_api import IngestEventsView
 from dashboards import views as ops_views
+from ioc import account_views
 from ioc.api import alerts as alerts_api
 from ioc.api import incidents as incidents_api
 from ioc.api import wards as wards_api
@@ -54,20 +56,38 @@ urlpatterns = [
     path("ops/alerts/<int:pk>/<str:action>/", ops_views.alert_action, name="ops-alert-action"),
     # Traffic-signal commands: full paths under /ops/ and /api/v1/ live in that module.
     path("", include("cameras.urls_signals")),
+    path("accounts/login/", account_views.StaffLoginView.as_view(), name="login"),
     path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
+        "accounts/two-factor/",
+        account_views.two_factor_verify_view,
+        name="two-factor-verify",
+    ),
+    path(
+        "accounts/two-factor/setup/",
+        account_views.two_factor_setup_view,
+        name="two-factor-setup",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("open311/", include("services.urls_open311")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        # The split view serves Swagger UI's starter as a script file (script-src 'self');
+        # its page keeps a <style> element and Swagger UI writes style attributes.
+        csp_update({"style-src": ["'unsafe-inline'"]})(
+            SpectacularSwaggerSplitView.as_view(url_name="api-schema")
+        ),
+        name="api-docs",
+    ),
     path("healthz", wards_api.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
+
+# JSON for the APIs, a page for people; a database outage is a 503 (ioc/errors.py).
+handler500 = "ioc.errors.server_error"
+handler404 = "ioc.errors.not_found"
 
 admin.site.site_header = "IOC"
 admin.site.site_title = "IOC"

@@ -4,7 +4,8 @@ service. An unknown action is a 404; bad input a ValidationError."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.http import Http404
@@ -15,6 +16,8 @@ from ioc.models import Alert, Incident, User
 from ioc.services import alert_acknowledge, alert_assign, alert_resolve
 from ioc.services import incidents as incident_services
 
+_T = TypeVar("_T")
+
 
 def alert_act(user: User, alert: Alert, action: str, data: dict[str, Any]) -> Alert:
     """Run one staff action on an alert through its service (shared by API and pages)."""
@@ -24,13 +27,29 @@ def alert_act(user: User, alert: Alert, action: str, data: dict[str, Any]) -> Al
     if action == "resolve":
         return alert_resolve(actor=user, alert=alert, note=note)
     if action == "assign":
-        username = str(data.get("assignee") or user.get_username())
-        try:
-            assignee = User.objects.get(username=username, is_active=True)
-        except User.DoesNotExist as exc:
-            raise ValidationError({"assignee": f"No active staff account '{username}'."}) from exc
-        return alert_assign(actor=user, alert=alert, assignee=assignee)
+        return _assign(
+            lambda assignee: alert_assign(actor=user, alert=alert, assignee=assignee),
+            str(data.get("assignee") or user.get_username()),
+        )
     raise Http404("No such action.")
+
+
+def _assign(assign: Callable[[User], _T], username: str) -> _T:
+    """Run ``assign`` for the active account ``username``. No such account and an account
+    that may not take the case (another ward's) get the same answer: the form must not
+    tell a ward official which usernames exist elsewhere."""
+    refused = ValidationError(
+        {"assignee": _("No staff account by that name can take on this ward's cases.")}
+    )
+    assignee = User.objects.filter(username=username, is_active=True).first()
+    if assignee is None:
+        raise refused
+    try:
+        return assign(assignee)
+    except ValidationError as exc:
+        if "assignee" in getattr(exc, "error_dict", {}):
+            raise refused from None
+        raise
 
 
 def alert_by_id(user: User, value: Any) -> Alert:
@@ -55,11 +74,12 @@ def incident_act(user: User, incident: Incident, action: str, data: dict[str, An
         )
         return _("Status changed.")
     if action == "assign":
-        username = str(data.get("assignee") or user.get_username())
-        assignee = User.objects.filter(username=username, is_active=True).first()
-        if assignee is None:
-            raise ValidationError({"assignee": _("No such staff account.")})
-        services.incident_assign(actor=user, incident=incident, assignee=assignee)
+        _assign(
+            lambda assignee: services.incident_assign(
+                actor=user, incident=incident, assignee=assignee
+            ),
+            str(data.get("assignee") or user.get_username()),
+        )
         return _("Assigned.")
     if action == "severity":
         services.incident_severity_set(

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from ioc import selectors
 from ioc.api.actions import alert_act
-from ioc.choices import AlertStatus
+from ioc.choices import AlertStatus, Severity
 from ioc.models import Alert
 
 
@@ -65,25 +65,31 @@ class AlertSerializer(serializers.ModelSerializer[Alert]):
         return alert.resolved_by.get_username() if alert.resolved_by else None
 
 
+class AlertFilterSerializer(serializers.Serializer[dict[str, Any]]):
+    """The list's filters: a value it cannot use is a 400, never ignored."""
+
+    status = serializers.ChoiceField(
+        choices=["open", *AlertStatus.values], required=False, allow_blank=True
+    )
+    severity = serializers.ChoiceField(choices=Severity.values, required=False, allow_blank=True)
+    ward = serializers.CharField(required=False, allow_blank=True, help_text="ward code")
+    device = serializers.CharField(required=False, allow_blank=True, help_text="device code")
+
+
 class AlertListView(generics.ListAPIView[Alert]):
     """Alerts in the caller's wards, newest first; ``status=open`` for all not resolved."""
 
     serializer_class = AlertSerializer
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str, enum=["open", *AlertStatus.values]),
-            OpenApiParameter("severity", str),
-            OpenApiParameter("ward", str),
-            OpenApiParameter("device", str),
-        ]
-    )
+    @extend_schema(parameters=[AlertFilterSerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> Any:
         queryset = selectors.alerts_visible_to(self.request.user)
-        params = self.request.query_params
+        filters = AlertFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        params = filters.validated_data
         wanted = params.get("status")
         if wanted == "open":
             queryset = queryset.exclude(status=AlertStatus.RESOLVED)
@@ -122,7 +128,16 @@ ACTION_BODY = inline_serializer(
 class AlertActionView(APIView):
     """POST acknowledge, assign (``assignee``, default: yourself) or resolve (``note``)."""
 
-    @extend_schema(request=ACTION_BODY, responses={200: AlertSerializer})
+    @extend_schema(
+        parameters=[
+            # The actions alert_act knows; any other is a 404.
+            OpenApiParameter(
+                "action", str, OpenApiParameter.PATH, enum=["acknowledge", "assign", "resolve"]
+            )
+        ],
+        request=ACTION_BODY,
+        responses={200: AlertSerializer},
+    )
     def post(self, request: Request, pk: int, action: str) -> Response:
         if not selectors.may_handle_alerts(request.user):
             raise PermissionDenied("Department staff see alerts but do not handle them.")

@@ -116,6 +116,17 @@ class IncidentCreateSerializer(serializers.Serializer[dict[str, Any]]):
     alerts = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
 
 
+class IncidentFilterSerializer(serializers.Serializer[dict[str, Any]]):
+    """The list's filters: a value it cannot use is a 400, never ignored."""
+
+    status = serializers.ChoiceField(
+        choices=["active", *IncidentStatus.values], required=False, allow_blank=True
+    )
+    severity = serializers.ChoiceField(choices=Severity.values, required=False, allow_blank=True)
+    ward = serializers.CharField(required=False, allow_blank=True, help_text="ward code")
+    type = serializers.CharField(required=False, allow_blank=True, help_text="incident type code")
+
+
 def _may_handle(user: Any) -> None:
     if not selectors.may_handle_incidents(user):
         raise PermissionDenied("Department staff see incidents but do not handle them.")
@@ -127,20 +138,15 @@ class IncidentListView(generics.ListCreateAPIView[Incident]):
 
     serializer_class = IncidentSerializer
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str, enum=["active", *IncidentStatus.values]),
-            OpenApiParameter("severity", str, enum=Severity.values),
-            OpenApiParameter("ward", str),
-            OpenApiParameter("type", str),
-        ]
-    )
+    @extend_schema(parameters=[IncidentFilterSerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self) -> Any:
         incidents = selectors.incidents_visible_to(self.request.user)
-        params = self.request.query_params
+        filters = IncidentFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        params = filters.validated_data
         wanted = params.get("status")
         if wanted == "active":
             incidents = incidents.filter(
@@ -219,6 +225,15 @@ class IncidentActionView(APIView):
 
     @extend_schema(
         operation_id="incident_action",
+        parameters=[
+            # The actions incident_act knows; any other is a 404.
+            OpenApiParameter(
+                "action",
+                str,
+                OpenApiParameter.PATH,
+                enum=["status", "assign", "severity", "note", "checklist", "link", "unlink"],
+            )
+        ],
         request=ACTION_BODY,
         responses={200: IncidentDetailSerializer},
     )

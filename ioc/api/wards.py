@@ -23,7 +23,7 @@ class WardSerializer(serializers.ModelSerializer[Ward]):
 
     title = serializers.CharField(read_only=True)
     successor: serializers.SlugRelatedField[Ward] = serializers.SlugRelatedField(
-        slug_field="code", read_only=True
+        slug_field="code", read_only=True, allow_null=True
     )
 
     class Meta:

@@ -138,3 +138,16 @@ def test_the_list_filters_active_and_single_statuses(demo_city: Any, login: Any)
     assert ids("status=active") == {working.pk, new.pk}
     assert ids("status=open") == {new.pk}
     assert ids("status=in_progress") == {working.pk}
+
+
+def test_assigning_to_another_wards_official_or_an_unknown_name_gets_one_answer(
+    demo_city: Any, login: Any
+) -> None:
+    incident = open_at(OWN)
+    client = login("official1")
+    url = f"/api/v1/incidents/{incident.pk}/assign"
+    other_ward = client.post(url, {"assignee": "official2"}, "application/json")
+    unknown = client.post(url, {"assignee": "nobody"}, "application/json")
+    assert other_ward.status_code == unknown.status_code == 400
+    assert other_ward.json() == unknown.json()  # no telling which usernames exist
+    assert Incident.objects.get(pk=incident.pk).assignee is None

@@ -90,6 +90,8 @@ class Stack:
         self.processes: list[Any] = []
 
     def _start(self, name: str, args: list[str], **env: str) -> Any:
+        """Start ``python <args>`` in its own process group, its output in the test's
+        folder; ``env`` overrides ``process_env`` (another ``DATABASE_URL``, say)."""
         import subprocess
         import sys
 
@@ -158,6 +160,27 @@ class Stack:
         assert process.poll() is None, process.log_path.read_text()
         return process
 
+    def gunicorn(self, **env: str) -> str:
+        """Start gunicorn (WSGI, as in production: one sync worker) on a free port; its
+        base URL once it answers /healthz at all (200, or 503 with the database away)."""
+        port = free_port()
+        args = ["-m", "gunicorn", "ioc.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+        process = self._start("gunicorn", [*args, "--workers", "1"], **env)
+        url = f"http://127.0.0.1:{port}"
+
+        def ready() -> bool:
+            import httpx
+
+            if process.poll() is not None:
+                raise AssertionError(f"gunicorn exited: {process.log_path.read_text()}")
+            try:
+                return httpx.get(f"{url}/healthz", timeout=1).status_code in {200, 503}
+            except httpx.HTTPError:
+                return False
+
+        wait_for(ready, 30, "gunicorn to answer /healthz")
+        return url
+
     def beat(self, **env: str) -> Any:
         """Start Celery beat with its schedule file in the test's own folder."""
         schedule = str(self.log_dir / "celerybeat-schedule")
@@ -185,7 +208,9 @@ class Stack:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
 
-    def stop_all(self) -> None:
+    def stop_all(self, *, shared_database: bool = True) -> None:
+        """Stop every process; with ``shared_database`` (the test database of
+        ``process_env``), wait until their sessions on it have ended."""
         import signal
 
         for process in self.processes:
@@ -198,7 +223,8 @@ class Stack:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(10)
             process.log_file.close()
-        wait_for_other_db_sessions_to_end()
+        if shared_database:
+            wait_for_other_db_sessions_to_end()
 
 
 def wait_for_other_db_sessions_to_end() -> None:
