@@ -72,6 +72,12 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    # Accounts: lockout after failed logins, a second factor (TOTP, recovery codes).
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "csp",
     "ioc.apps.IocConfig",
     "cameras.apps.CamerasConfig",
     "services.apps.ServicesConfig",
@@ -80,15 +86,25 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A NUL character in an API path or query: 400 before any view (ioc/middleware.py).
+    "ioc.middleware.NulCharacterMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "ioc.middleware.LanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(); then the second-factor gate of /ops/, /admin/ and /api/.
+    "django_otp.middleware.OTPMiddleware",
+    "ioc.two_factor.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "ioc.middleware.RequestContextMiddleware",
+    # A database outage in a view: 503 with Retry-After, not a 500 (ioc/errors.py).
+    "ioc.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ioc.urls"
@@ -144,6 +160,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "ioc",
+            # Redis away must cost a request a moment, not a TCP timeout: its readers on
+            # request paths (rate limits, live seq, ward index) then go on without it.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
     }
     CHANNEL_LAYERS = {
@@ -242,8 +261,52 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out account or address before the password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+# A staff session lasts a working day, not Django's two weeks.
+SESSION_COOKIE_AGE = int(float(os.environ.get("IOC_SESSION_HOURS", "10")) * 3600)
+# A second factor (TOTP) for every account that can change devices, accounts or traffic
+# signals (ioc.two_factor.two_factor_required); others may enrol. Only the demo's logins
+# are exempt (their password is public anyway). Turning it off is for a closed test bench.
+IOC_REQUIRE_2FA = env_bool("IOC_REQUIRE_2FA", True)
+OTP_TOTP_ISSUER = os.environ.get("IOC_OTP_ISSUER", "IOC")
+# Failed logins: this many in a row lock the account, and separately the client address,
+# for IOC_LOCKOUT_MINUTES (ioc.middleware.request_address gives the address). The counts
+# live in the database, shared by every web process (SQLite and PostgreSQL alike).
+AXES_FAILURE_LIMIT = int(os.environ.get("IOC_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("IOC_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "ioc.middleware.request_address"
+# The lockout page: how long, whom to contact (Vietnamese first, like every page).
+AXES_LOCKOUT_CALLABLE = "ioc.account_views.locked_out"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# Failed logins go to the audit log (ioc/signals.py); axes' own INFO lines would repeat them.
+AXES_VERBOSE = False
+# Whom a locked-out person should call (shown on the lockout page); empty: the sentence
+# names the operations centre's administrator.
+IOC_ACCOUNTS_CONTACT = os.environ.get("IOC_ACCOUNTS_CONTACT", "")
+# --- HTTPS ------------------------------------------------------------------------------------
+# DJANGO_HTTPS=true: the site is served over HTTPS by the reverse proxy in front of it, which
+# says so in X-Forwarded-Proto (deploy/nginx.conf sets it, overwriting what a client sent).
+# Plain http is then redirected, browsers keep to https for a year (HSTS, subdomains too)
+# and cookies travel only over https. Off by default: the embedded mode is plain http on
+# 127.0.0.1.
+IOC_HTTPS = env_bool("DJANGO_HTTPS", False)
+SECURE_SSL_REDIRECT = IOC_HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if IOC_HTTPS else None
+SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000")) if IOC_HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = IOC_HTTPS
+# The preload directive only consents to the browsers' preload list; enrolling the domain
+# is a separate submission by its owner.
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", IOC_HTTPS)
+# The process manager's health check asks gunicorn itself, in plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", IOC_HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 IOC_DEMO_PASSWORD = os.environ.get("IOC_DEMO_PASSWORD", "ioc-demo-2026")
 
@@ -295,7 +358,8 @@ warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume sy
 # A self-hosted tile server in production; empty disables the base map entirely. Markers
 # and ward boundaries draw without tiles either way.
 IOC_TILE_URL = os.environ.get("IOC_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
-IOC_TILE_ATTRIBUTION = os.environ.get("IOC_TILE_ATTRIBUTION", "&copy; OpenStreetMap contributors")
+# Shown as text (not HTML) in the map corner.
+IOC_TILE_ATTRIBUTION = os.environ.get("IOC_TILE_ATTRIBUTION", "© OpenStreetMap contributors")
 IOC_CITY_NAME = os.environ.get("IOC_CITY_NAME", "Thành phố Thái Nguyên")
 # Up to this many visible devices, /ops/ and the websocket snapshot carry every device and
 # the map draws them at once; above it they carry counts only and the map loads what the
@@ -310,7 +374,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["ioc.permissions.IsStaffRole"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # LimitOffsetPagination whose limit and offset are checked (400), not ignored.
+    "DEFAULT_PAGINATION_CLASS": "ioc.api.pagination.ApiPagination",
     "PAGE_SIZE": 100,
 }
 # --- Citizen services ---------------------------------------------------------------------
@@ -334,6 +399,22 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # What devices and gateways authenticate with at POST /api/v1/ingest/events.
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "ingestToken": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "`Device <token>` or `Gateway <token>`",
+            }
+        }
+    },
+    # Every operation's error answers (400, 403, 404, 503) are declared once: ioc/api/schema.py.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "ioc.api.schema.error_responses",
+    ],
     # Several models name a field "kind" or "status" with different choices.
     "ENUM_NAME_OVERRIDES": {
         "DeviceKindEnum": "cameras.choices.DeviceKind",
@@ -351,6 +432,13 @@ IOC_INGEST_REQUESTS_PER_SECOND = int(os.environ.get("IOC_INGEST_REQUESTS_PER_SEC
 # An accepted batch not processed this long after it was queued is queued again (the
 # broker lost it, or its worker died).
 IOC_INGEST_STALE_SECONDS = float(os.environ.get("IOC_INGEST_STALE_SECONDS", "60"))
+# A batch whose processing was started this many times without finishing (a worker killed
+# by it, a database error each time) is set aside as IngestFailure rows for an
+# administrator to replay, instead of being queued again for ever.
+IOC_INGEST_MAX_ATTEMPTS = int(os.environ.get("IOC_INGEST_MAX_ATTEMPTS", "5"))
+# How far ahead of the server a device's clock may be; events further in the future are
+# refused (400), since they would freeze the device's latest state until that time.
+IOC_INGEST_MAX_FUTURE_SECONDS = float(os.environ.get("IOC_INGEST_MAX_FUTURE_SECONDS", "300"))
 # A 5 MB batch must reach the ingest view's own size check (Django's default is 2.5 MB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 
@@ -360,12 +448,79 @@ IOC_PORTAL_FILINGS_PER_HOUR = int(os.environ.get("IOC_PORTAL_FILINGS_PER_HOUR", 
 IOC_PORTAL_MAX_UPLOAD_BYTES = int(
     os.environ.get("IOC_PORTAL_MAX_UPLOAD_BYTES", str(26 * 1024 * 1024))
 )
+# Wrong reporter keys (private links) and ratings or disputes without one that one client
+# address may present per hour before it is refused with 429 (0 = no limit).
+IOC_PORTAL_KEY_FAILURES_PER_HOUR = int(os.environ.get("IOC_PORTAL_KEY_FAILURES_PER_HOUR", "20"))
 
 # Where `manage.py simulate` serves the demo cameras' snapshots and the controllers' API.
 IOC_SIMULATOR_URL = os.environ.get("IOC_SIMULATOR_URL", "http://127.0.0.1:8100")
+# The only networks the server sends requests to devices in (health, snapshots, the
+# snapshot proxy, signal controllers), checked when a URL is saved and again on the
+# address each request connects to. Default: loopback and the private ranges (RFC 1918,
+# IPv6 unique local), where a city's device network and the demo simulator live.
+IOC_DEVICE_NETWORKS = env_list(
+    "IOC_DEVICE_NETWORKS", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+)
+# The MQTT broker `manage.py ingest_mqtt` reads (TLS: a CA file turns it on; a client
+# certificate and key authenticate the bridge to the broker).
+IOC_MQTT_HOST = os.environ.get("IOC_MQTT_HOST", "127.0.0.1")
+IOC_MQTT_PORT = int(os.environ.get("IOC_MQTT_PORT", "1883"))
+IOC_MQTT_USERNAME = os.environ.get("IOC_MQTT_USERNAME", "")
+IOC_MQTT_PASSWORD = os.environ.get("IOC_MQTT_PASSWORD", "")
+IOC_MQTT_TLS = env_bool("IOC_MQTT_TLS", False)
+IOC_MQTT_CA_FILE = os.environ.get("IOC_MQTT_CA_FILE", "")
+IOC_MQTT_CERT_FILE = os.environ.get("IOC_MQTT_CERT_FILE", "")
+IOC_MQTT_KEY_FILE = os.environ.get("IOC_MQTT_KEY_FILE", "")
 # The port of the websocket server when it is not the page's own (`make serve` runs HTTP
 # on gunicorn and websockets on uvicorn; behind the reverse proxy both share one port).
 IOC_WS_PORT = os.environ.get("IOC_WS_PORT", "")
+
+# --- Content-Security-Policy (django-csp) ---------------------------------------------------
+# Text from devices, citizens, integrators and staff is always set as text; this policy is
+# the second line: a missed escape cannot run script (no inline script, no eval), post a
+# form elsewhere or frame the operators' screens. Data reaches scripts through
+# `json_script` islands (type="application/json": never executed, so no nonce is needed).
+
+
+def csp_origin(url: str) -> str:
+    """The origin of ``url`` as a CSP source ("" for a relative URL; Leaflet's ``{s}``
+    subdomain placeholder becomes ``*``)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url.replace("{s}", "*"))
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def csp_websocket_sources(port: str) -> list[str]:
+    """The live channel's address when it is on another port than the page (`make serve`);
+    on the page's own port CSP's 'self' covers ws: and wss:."""
+    return [f"ws://*:{port}", f"wss://*:{port}"] if port else []
+
+
+# Where cameras' HLS streams come from (origins, comma-separated): the dashboard's player
+# fetches them from there; a stream elsewhere is refused by the browser. By default the
+# simulator's, where the demo city's cameras stream from.
+IOC_STREAM_ORIGINS = env_list("IOC_STREAM_ORIGINS", csp_origin(IOC_SIMULATOR_URL))
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # No inline style either: templates carry no style attribute or element. Leaflet
+        # and uPlot place elements through the CSSOM (element.style), which CSP allows.
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", *filter(None, [csp_origin(IOC_TILE_URL)])],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'", *csp_websocket_sources(IOC_WS_PORT), *IOC_STREAM_ORIGINS],
+        # hls.js plays through MediaSource (blob: URLs) and runs its demuxer in a blob: worker.
+        "media-src": ["'self'", "blob:", *IOC_STREAM_ORIGINS],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
 
 # --- Mail, logging ----------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(
@@ -389,6 +544,13 @@ LOGGING = {
     },
 }
 
-# Behind the production reverse proxy the client address arrives in X-Forwarded-For;
-# without a proxy that header is whatever the client says, so it is off by default.
-IOC_TRUST_X_FORWARDED_FOR = env_bool("IOC_TRUST_X_FORWARDED_FOR", False)
+# How many reverse proxies of our own stand in front of the web processes (docker-compose:
+# nginx, 1). Each appends the address it was reached from to X-Forwarded-For, so the client
+# is that many entries from the right (ioc.middleware.request_address); entries further
+# left are whatever the client wrote. 0: no proxy, the header is ignored. The former
+# IOC_TRUST_X_FORWARDED_FOR=true means one proxy.
+IOC_TRUSTED_PROXY_HOPS = int(
+    os.environ.get(
+        "IOC_TRUSTED_PROXY_HOPS", "1" if env_bool("IOC_TRUST_X_FORWARDED_FOR", False) else "0"
+    )
+)
