@@ -3,6 +3,7 @@ authenticator app's QR code, a first code to confirm it, recovery codes shown on
 
 from __future__ import annotations
 
+from base64 import b32encode
 from typing import Any
 
 import segno
@@ -102,7 +103,7 @@ def two_factor_setup_view(request: HttpRequest) -> HttpResponse:
         "registration/two_factor_setup.html",
         {
             "otpauth_uri": uri,
-            "secret": uri.split("secret=", 1)[1].split("&", 1)[0],
+            "secret": b32encode(device.bin_key).decode(),  # as config_url writes it
             "qr_svg": mark_safe(svg),  # noqa: S308 - segno's own output, no user text in markup
             "failed": failed,
             "required": two_factor_required(user),

@@ -8,6 +8,7 @@ import pytest
 
 from cameras.models import CameraDetail, Device
 from ioc.models import AuditEntry
+from tests.support import camera_change_form
 
 
 @pytest.mark.parametrize(
@@ -46,37 +47,8 @@ def test_saving_a_camera_without_a_password_keeps_the_stored_one(
     assert camera is not None
     device = camera.device
     stored = camera.password
-    form = {
-        "code": device.code,
-        "name": device.name + " (đổi tên)",
-        "kind": device.kind,
-        "ward": device.ward_id,
-        "latitude": device.latitude,
-        "longitude": device.longitude,
-        "address": device.address,
-        "vendor": device.vendor,
-        "model_name": device.model_name,
-        "installed_on": "",
-        "status": device.status,
-        "heartbeat_seconds": 60,
-        "offline_after_seconds": 180,
-        "tags": "[]",
-        "gateway": device.gateway_id or "",
-        "camera-TOTAL_FORMS": 1,
-        "camera-INITIAL_FORMS": 1,
-        "camera-MIN_NUM_FORMS": 0,
-        "camera-MAX_NUM_FORMS": 1,
-        "camera-0-device": device.pk,
-        "camera-0-stream_protocol": camera.stream_protocol,
-        "camera-0-stream_main_url": camera.stream_main_url,
-        "camera-0-stream_sub_url": camera.stream_sub_url,
-        "camera-0-snapshot_url": camera.snapshot_url,
-        "camera-0-health_url": camera.health_url,
-        "camera-0-resolution": camera.resolution,
-        "camera-0-recording_mode": camera.recording_mode,
-        "camera-0-username": camera.username,
-        "camera-0-password": "",
-    }
+    form = camera_change_form(device, camera)
+    form["name"] = device.name + " (đổi tên)"
     response = login("admin").post(f"/admin/cameras/device/{device.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
     camera.refresh_from_db()

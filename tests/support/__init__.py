@@ -6,11 +6,13 @@
 - factories: factory-boy factories where the demo city does not fit;
 - media: JPEGs; shapes: GeoJSON squares; realtime: listening on the channel layer from sync tests;
 - live: real processes, local HTTP servers, websocket clients, waiting;
-- browser: chromium under Playwright, logging in, the live dashboard, screenshots.
+- browser: chromium under Playwright, logging in, the live dashboard, screenshots;
+- admin_forms: admin change forms as the browser sends them.
 
 Import from ``tests.support``; the fixtures that use these are in tests/conftest.py.
 """
 
+from tests.support.admin_forms import camera_change_form
 from tests.support.browser import (
     CHROMIUM,
     FLAGS,
@@ -92,6 +94,7 @@ __all__ = [
     "GroupListener",
     "Stack",
     "UserFactory",
+    "camera_change_form",
     "camera_code",
     "example_device",
     "example_place",
