@@ -224,7 +224,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     "ingest-sweep": {
         "task": "cameras.tasks.ingest_sweep_task",
-        "schedule": timedelta(seconds=float(os.environ.get("IOC_INGEST_SWEEP_SECONDS", "30"))),
+        "schedule": timedelta(seconds=float(os.environ.get("IOC_INGEST_SWEEP_SECONDS", "10"))),
     },
     "devices-offline-sweep": {
         "task": "cameras.tasks.devices_offline_sweep_task",
@@ -431,7 +431,7 @@ SPECTACULAR_SETTINGS = {
 IOC_INGEST_REQUESTS_PER_SECOND = int(os.environ.get("IOC_INGEST_REQUESTS_PER_SECOND", "20"))
 # An accepted batch not processed this long after it was queued is queued again (the
 # broker lost it, or its worker died).
-IOC_INGEST_STALE_SECONDS = float(os.environ.get("IOC_INGEST_STALE_SECONDS", "60"))
+IOC_INGEST_STALE_SECONDS = float(os.environ.get("IOC_INGEST_STALE_SECONDS", "30"))
 # A batch whose processing was started this many times without finishing (a worker killed
 # by it, a database error each time) is set aside as IngestFailure rows for an
 # administrator to replay, instead of being queued again for ever.

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,59 +17,10 @@ from django.utils import timezone
 from cameras.choices import DeviceKind
 from cameras.models import Device, IngestBatch
 from cameras.services.registry import token_issue
-from tests.support import free_port, process_env, wait_for
+from tests.support import wait_for
+from tests.support.faults import Supervised
 
 pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parents[2]
-SUPERVISORD = Path(sys.executable).parent / "supervisord"
-SUPERVISORCTL = Path(sys.executable).parent / "supervisorctl"
-
-
-class Supervised:
-    """supervisord running deploy/supervisord.conf against this test's database."""
-
-    def __init__(self, var_dir: Path, log: Path) -> None:
-        self.env = process_env(
-            IOC_VAR_DIR=str(var_dir),
-            IOC_PORT=str(free_port()),
-            IOC_WS_PORT=str(free_port()),
-            WEB_CONCURRENCY="1",
-            WORKER_CONCURRENCY="1",
-            PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        )
-        self.url = f"http://127.0.0.1:{self.env['IOC_PORT']}"
-        self.log = log
-        self.process = subprocess.Popen(
-            [str(SUPERVISORD), "-c", str(ROOT / "deploy" / "supervisord.conf")],
-            env=self.env,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def ctl(self, *args: str) -> str:
-        return subprocess.run(
-            [str(SUPERVISORCTL), "-c", str(ROOT / "deploy" / "supervisord.conf"), *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        ).stdout.strip()
-
-    def pid(self, program: str) -> int:
-        text = self.ctl("pid", program)
-        return int(text) if text.isdigit() else 0
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=90)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
 
 
 @pytest.fixture
@@ -85,21 +34,13 @@ def supervised(demo_city_committed: Any, tmp_path: Path) -> Iterator[Supervised]
         running.stop()
 
 
-def healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def test_a_killed_worker_is_started_again_and_processes_what_was_accepted_meanwhile(
     supervised: Supervised,
 ) -> None:
     device = Device.objects.filter(kind=DeviceKind.SENSOR).order_by("code").first()
     assert device is not None
     token = token_issue(owner=device, actor_label="test")
-    wait_for(lambda: healthy(supervised.url), 60, "gunicorn under supervisord to answer")
-    wait_for(lambda: supervised.pid("worker") > 0, 60, "the worker to start")
+    supervised.wait_ready()
     first = supervised.pid("worker")
 
     os.kill(first, signal.SIGKILL)
