@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 
 from cameras import selectors as device_selectors
 from cameras.choices import DeviceKind, DeviceStatus
-from dashboards.panel_views import SNAPSHOT_REFRESH_SECONDS, panel_labels
+from dashboards.panel_views import panel_labels
 from dashboards.selectors import snapshot_parts
 from ioc import realtime, selectors
 from ioc.access import local_next, staff_required
@@ -108,7 +108,6 @@ def _dashboard_context(
         "live_initial": initial,
         "live_labels": _live_labels(),
         "panel_labels": panel_labels(),
-        "panel_refresh_seconds": SNAPSHOT_REFRESH_SECONDS,
         "device_tiles": [
             (kind, label, kpis["devices"][kind]) for kind, label in DeviceKind.choices
         ],

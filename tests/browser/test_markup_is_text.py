@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from cameras.models import Device
+from cameras.choices import DeviceKind
+from cameras.models import Device, SignalDetail
 from ioc.models import Department, Ward
 from services.models import ServiceCategory
 from services.services import request_answer, request_assign, request_note
@@ -40,6 +41,12 @@ def planted(stack: Stack) -> dict[str, Any]:
     camera = Device.objects.select_related("ward").get(code=live["camera"])
     Ward.objects.filter(pk=camera.ward_id).update(name=f"Ward {MARKUP}")
     Device.objects.filter(pk=camera.pk).update(name=f"Cam {MARKUP}")
+    # A traffic signal: its intersection (staff) and faults (its controller).
+    signal = Device.objects.filter(kind=DeviceKind.SIGNAL).order_by("code").first()
+    assert signal is not None
+    SignalDetail.objects.filter(device=signal).update(
+        intersection=f"Junction {MARKUP}", faults=[f"fault {MARKUP}"]
+    )
     operator = example_user("operator")
     ServiceCategory.objects.filter(code="rac-thai").update(name=f"Category {MARKUP}")
     department = Department.objects.order_by("code").first()
@@ -50,7 +57,7 @@ def planted(stack: Stack) -> dict[str, Any]:
     request_answer(actor=operator, request=request, text=f"Answer {MARKUP}")
     request_note(actor=operator, request=request, text=f"Note {MARKUP}")
     incident = open_at(camera.ward.code, title=f"Incident {MARKUP}", description=f"Notes {MARKUP}")
-    live.update(code=request.code, incident=incident.pk, ward=camera.ward.code)
+    live.update(code=request.code, incident=incident.pk, ward=camera.ward.code, signal=signal.code)
     return live
 
 
@@ -124,14 +131,23 @@ def test_planted_markup_reads_as_text_and_runs_nowhere(
     )
     for text in (f"Ward {MARKUP}", f"Cam {MARKUP}", f"Incident {MARKUP}", f"Category {MARKUP}"):
         assert text in tooltips, text
-    # The side panel: the device's name and its open alert (the server-rendered part).
+    # The side panel: the device's name (its head) and its open alert (built from the
+    # panel's JSON); a signal's intersection and faults in its command part.
     page.fill("#device-search", device)
     page.press("#device-search", "Enter")
     page.wait_for_selector(f"[data-panel-live][data-device='{device}'][data-ready=true]")
-    panel = page.locator("[data-device-panel]").inner_text()
-    assert f"Cam {MARKUP}" in panel and KIND in panel
+    assert f"Cam {MARKUP}" in page.locator("[data-device-panel]").inner_text()
+    assert KIND in page.locator("[data-device-panel] [data-panel-part=alerts]").inner_text()
     shot(page, "markup-dashboard")
     assert_inert(page, "/ops/")
+    signal = planted["signal"]
+    page.fill("#device-search", signal)
+    page.press("#device-search", "Enter")
+    page.wait_for_selector(f"[data-panel-live][data-device='{signal}'][data-ready=true]")
+    control = page.locator("[data-device-panel] [data-panel-part=signal]").inner_text()
+    assert f"Junction {MARKUP}" in control and f"fault {MARKUP}" in control
+    shot(page, "markup-dashboard-signal")
+    assert_inert(page, "/ops/ signal")
 
     # Every staff screen that shows them: (path, its map or None, the text it must show).
     pages = [

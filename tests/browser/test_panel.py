@@ -154,6 +154,24 @@ def test_operator_acknowledges_an_alert_in_the_side_panel(
         shot(page, f"ops-panel-{name}")
         assert page.evaluate("() => window.__noReload") is True
         assert page.errors == []
+        if name == "wall":
+            # "Open an incident" is a plain form (its CSRF token set on submit): the browser
+            # goes to the new incident, and the alert stays open, linked to it.
+            item.locator("[data-testid=open-incident]").click()
+            page.wait_for_url(f"{base}/ops/incidents/*/")
+            assert "Camera bị che khuất" in page.locator("main").inner_text()
+        else:
+            # Resolving takes a note; the alert leaves the panel, which says so.
+            assert item.locator("[data-testid=alert-incident]").count() == 1
+            item.locator("input[name=note]").fill("Đã lau ống kính")
+            item.locator("button", has_text="Đóng cảnh báo").click()
+            page.wait_for_selector(
+                f"[data-device-panel] [data-alert='{alert}']", state="detached", timeout=15000
+            )
+            alerts = page.locator("[data-device-panel] [data-panel-part=alerts]").inner_text()
+            assert "Không có cảnh báo chưa xử lý." in alerts
+            assert "Đã cập nhật cảnh báo" in page.locator("[data-panel-message]").inner_text()
+            assert page.errors == []
         context.close()
 
 

@@ -1,4 +1,4 @@
-"""The /ops/ screens of issue 4: the side panel's fragment, the camera wall, the per-day
+"""The /ops/ screens of issue 4: the side panel's JSON, the camera wall, the per-day
 report and the CSV exports, as a role x endpoint matrix, with their content and pinned
 query counts."""
 
@@ -17,7 +17,7 @@ from django.test import Client
 from django.utils import timezone
 
 from cameras.choices import DeviceKind, DeviceStatus, StreamProtocol
-from cameras.models import CameraDetail, Device
+from cameras.models import CameraDetail, Device, SignalDetail
 from cameras.services.polling import snapshot_path
 from ioc.choices import AlertStatus, Severity
 from ioc.models import Alert, Ward
@@ -126,25 +126,92 @@ def test_ops_navigation_links_the_camera_wall_and_reports(login: Any) -> None:
 # --- Side panel ---------------------------------------------------------------------------
 
 
+def panel(client: Client, code: str, part: str = "") -> dict[str, Any]:
+    """The side panel's answer for device ``code`` (JSON, never cached)."""
+    response = client.get(f"/ops/panel/{code}/" + (f"?part={part}" if part else ""))
+    assert response.status_code == 200, response.status_code
+    assert response["Content-Type"] == "application/json"
+    assert response["Cache-Control"] == "no-store"
+    return response.json()
+
+
+def test_panel_answers_json_about_a_device_of_the_users_ward_only(login: Any) -> None:
+    device = device_in(OWN, "camera")
+    other = device_in(OTHER, "camera")
+    client = login("official1")
+    answer = panel(client, device.code)
+    assert set(answer) == {"device", "camera", "readings", "signal", "alerts"}
+    assert answer["device"] == {
+        "code": device.code,
+        "name": device.name,
+        "kind": "camera",
+        "kind_label": str(DeviceKind.CAMERA.label),
+        "status": device.status,
+        "status_label": device.get_status_display(),
+        "ward": {"code": OWN, "title": device.ward.title},
+        "url": f"/ops/devices/{device.code}/",
+    }
+    assert answer["readings"] is None and answer["signal"] is None
+    assert set(answer["camera"]) == {
+        "snapshot_url",
+        "refresh_seconds",
+        "stream_protocol",
+        "stream_protocol_label",
+        "hls_url",
+        "hls_script",
+    }
+    assert answer["alerts"] == {"may_handle": True, "items": []}
+    assert client.get(f"/ops/panel/{other.code}/").status_code == 404
+    assert client.get(f"/ops/panel/{other.code}/?part=alerts").status_code == 404
+    assert client.get("/ops/panel/NO-SUCH-DEVICE/").status_code == 404
+
+
 def test_panel_shows_alert_actions_to_operators_and_none_to_department_staff(
     login: Any,
 ) -> None:
     device = device_in(OWN, "sensor")
-    alert = alert_on(device, "Bụi mịn vượt ngưỡng")
-    operator = login("operator").get(f"/ops/panel/{device.code}/").content.decode()
-    assert "Bụi mịn vượt ngưỡng" in operator
-    assert f'action="/ops/alerts/{alert.pk}/acknowledge/"' in operator
-    staff = login("department1").get(f"/ops/panel/{device.code}/").content.decode()
-    assert "Bụi mịn vượt ngưỡng" in staff
-    assert "/ops/alerts/" not in staff  # read only: no action forms
+    alert = alert_on(device, "Bụi mịn vượt ngưỡng", occurrences=3)
+    taken = alert_on(
+        device, "Mất kết nối", status=AlertStatus.ACKNOWLEDGED, assignee=example_user("operator")
+    )
+    items = {item["id"]: item for item in panel(login("operator"), device.code)["alerts"]["items"]}
+    item, other = items[alert.pk], items[taken.pk]
+    assert item["title"] == "Bụi mịn vượt ngưỡng"
+    assert (item["severity"], item["status"], item["occurrences"]) == ("critical", "active", 3)
+    assert item["severity_label"] == str(Severity.CRITICAL.label)
+    assert item["actions"] == {
+        action: f"/api/v1/alerts/{alert.pk}/{action}"
+        for action in ("acknowledge", "assign", "resolve")
+    }
+    assert item["open_incident_url"] == f"/ops/incidents/from-alert/{alert.pk}/"
+    assert item["incident_url"] is None
+    # Acknowledged already: it can be taken or resolved, not acknowledged again.
+    assert set(other["actions"]) == {"assign", "resolve"}
+    assert other["assignee"] == example_user("operator").get_full_name()
+    staff = panel(login("department1"), device.code)["alerts"]
+    assert staff["may_handle"] is False
+    assert {a["id"] for a in staff["items"]} == {alert.pk, taken.pk}
+    assert all(a["actions"] == {} and a["open_incident_url"] is None for a in staff["items"])
+
+
+def test_panel_links_an_alert_to_its_incident(login: Any) -> None:
+    device = device_in(OWN, "camera")
+    incident = open_at(OWN)
+    alert_on(device, "Camera bị che", incident=incident)
+    [item] = panel(login("official1"), device.code)["alerts"]["items"]
+    assert item["incident_url"] == f"/ops/incidents/{incident.pk}/"
+    assert item["open_incident_url"] is None
 
 
 def test_panel_of_a_sensor_carries_its_chart_config_for_a_few_hours(login: Any) -> None:
     device = device_in(OWN, "sensor")
-    html = login("official1").get(f"/ops/panel/{device.code}/").content.decode()
-    assert 'id="panel-chart-config"' in html
-    assert f"/api/v1/devices/{device.code}/readings" in html
-    assert '"hours": 6' in html
+    readings = panel(login("official1"), device.code)["readings"]
+    assert readings["hours"] == 6
+    chart = readings["chart"]
+    assert chart["url"] == f"/api/v1/devices/{device.code}/readings"
+    assert chart["hours"] == 6
+    assert chart["metrics"] and set(chart["metrics"][0]) == {"metric", "unit", "low", "high"}
+    assert set(chart["labels"]) >= {"time", "avg", "min", "max", "empty", "error"}
 
 
 def test_panel_of_an_hls_camera_has_a_player_and_an_rtsp_camera_none(login: Any) -> None:
@@ -157,42 +224,103 @@ def test_panel_of_an_hls_camera_has_a_player_and_an_rtsp_camera_none(login: Any)
     assert hls is not None
     hls.stream_protocol = StreamProtocol.HLS
     hls.stream_main_url = "http://viewer:secret@cam.example/live/index.m3u8"
+    hls.snapshot_url = "http://viewer:secret@cam.example/snapshot.jpg"
     hls.save()
     rtsp = CameraDetail.objects.filter(device__ward__code=OWN).exclude(pk=hls.pk).first()
     assert rtsp is not None
     rtsp.stream_protocol = StreamProtocol.RTSP
+    rtsp.snapshot_url = ""
     rtsp.save()
     client = login("official1")
-    html = client.get(f"/ops/panel/{hls.device.code}/").content.decode()
-    assert 'data-src="http://cam.example/live/index.m3u8"' in html  # no credentials
-    assert "secret" not in html
-    assert "dashboards/vendor/hls/hls.min.js" in html
-    assert "data-hls-player" not in client.get(f"/ops/panel/{rtsp.device.code}/").content.decode()
+    response = client.get(f"/ops/panel/{hls.device.code}/")
+    assert "secret" not in response.content.decode()
+    camera = response.json()["camera"]
+    assert camera["hls_url"] == "http://cam.example/live/index.m3u8"  # no credentials
+    assert camera["hls_script"].endswith("dashboards/vendor/hls/hls.min.js")
+    assert camera["snapshot_url"] == f"/ops/devices/{hls.device.code}/snapshot.jpg"
+    assert camera["refresh_seconds"] == 5
+    other = panel(client, rtsp.device.code)["camera"]
+    assert other["hls_url"] is None
+    assert (other["stream_protocol"], other["stream_protocol_label"]) == ("rtsp", "RTSP")
+    assert other["snapshot_url"] is None
 
 
 def test_panel_offers_signal_commands_only_to_those_allowed_to_command(login: Any) -> None:
     signal = device_in(OWN, "signal")
-    operator = login("operator").get(f"/ops/panel/{signal.code}/").content.decode()
-    assert 'data-testid="signal-command-form"' in operator
-    official = login("official1").get(f"/ops/panel/{signal.code}/").content.decode()
-    assert 'data-testid="signal-command-form"' not in official
+    operator = panel(login("operator"), signal.code)["signal"]
+    assert operator["may_command"] is True
+    assert operator["commands_url"] == f"/api/v1/devices/{signal.code}/commands"
+    form = operator["form"]
+    assert [a["value"] for a in form["actions"]] == ["set_plan", "flash", "auto"]
+    assert form["action"] == "set_plan"
+    assert form["duration_minutes"] == {"min": 1, "max": 240, "default": 30}
+    official = panel(login("official1"), signal.code)["signal"]
+    assert official["may_command"] is False
+    assert official["form"] is None and official["commands_url"] is None
     user = example_user("official1")
     user.user_permissions.add(Permission.objects.get(codename="add_signalcommand"))
-    granted = login("official1").get(f"/ops/panel/{signal.code}/").content.decode()
-    assert 'data-testid="signal-command-form"' in granted
-    staff = login("department1").get(f"/ops/panel/{signal.code}/").content.decode()
-    assert 'data-testid="signal-command-form"' not in staff
+    assert panel(login("official1"), signal.code)["signal"]["may_command"] is True
+    assert panel(login("department1"), signal.code)["signal"]["form"] is None
 
 
-def test_panel_part_alerts_is_only_the_alert_list(login: Any) -> None:
+def test_panel_of_a_signal_shows_its_state_but_never_the_controllers_address(
+    login: Any,
+) -> None:
+    signal = device_in(OWN, "signal")
+    SignalDetail.objects.update_or_create(
+        device=signal,
+        defaults={
+            "intersection": "Ngã tư Kiểm Thử",
+            "controller_url": "http://10.0.0.7/api",
+            "username": "admin",
+            "password": "s3cret-controller",
+            "plan": "P2",
+            "faults": ["lamp_out"],
+            "comm_status": "lost",
+        },
+    )
+    response = login("operator").get(f"/ops/panel/{signal.code}/")
+    body = response.content.decode()
+    assert "10.0.0.7" not in body and "s3cret-controller" not in body
+    state = response.json()["signal"]["state"]
+    assert state["intersection"] == "Ngã tư Kiểm Thử"
+    assert (state["plan"], state["faults"], state["comm_status"]) == ("P2", ["lamp_out"], "lost")
+    assert set(state) == {
+        "intersection",
+        "mode",
+        "mode_label",
+        "plan",
+        "phase",
+        "comm_status",
+        "comm_status_label",
+        "state_at",
+        "faults",
+    }
+
+
+def test_panel_parts_answer_only_that_part(login: Any) -> None:
     device = device_in(OWN, "camera")
     alert_on(device, "Camera bị che")
-    response = login("official1").get(f"/ops/panel/{device.code}/?part=alerts")
-    html = response.content.decode()
-    assert response.status_code == 200
-    assert "Camera bị che" in html
-    assert "data-panel-body" not in html
-    assert login("official1").get(f"/ops/panel/{device.code}/?part=x").status_code == 404
+    client = login("official1")
+    alerts = panel(client, device.code, "alerts")
+    assert list(alerts) == ["alerts"]
+    assert [item["title"] for item in alerts["alerts"]["items"]] == ["Camera bị che"]
+    assert panel(client, device.code, "signal") == {"signal": None}
+    signal = device_in(OWN, "signal")
+    assert list(panel(client, signal.code, "signal")["signal"]) == [
+        "state",
+        "live_command",
+        "may_command",
+        "commands_url",
+        "form",
+    ]
+    assert client.get(f"/ops/panel/{device.code}/?part=x").status_code == 404
+
+
+def test_panel_sets_the_csrf_cookie_its_actions_send_back(login: Any) -> None:
+    device = device_in(OWN, "camera")
+    response = login("official1").get(f"/ops/panel/{device.code}/")
+    assert response.cookies["csrftoken"].value
 
 
 def test_panel_query_count_does_not_grow_with_the_number_of_alerts(
@@ -206,8 +334,8 @@ def test_panel_query_count_does_not_grow_with_the_number_of_alerts(
     # session, user, device (ward, camera, signal joined), thresholds, status history,
     # events, open alerts with assignees
     with django_assert_num_queries(7):
-        html = client.get(f"/ops/panel/{device.code}/").content.decode()
-    assert html.count("data-alert=") == 5
+        answer = client.get(f"/ops/panel/{device.code}/").json()
+    assert len(answer["alerts"]["items"]) == 5
 
 
 # --- Camera wall --------------------------------------------------------------------------

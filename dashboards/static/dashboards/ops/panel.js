@@ -1,17 +1,18 @@
 // The /ops/ side panel's live parts (device_card.js shows the device's name, status and
-// snapshot; this module adds the rest): the server renders the panel's body for the
-// selected device (/ops/panel/<code>/, scoped and permission-aware like the device page,
-// every value escaped by its template; taken in through dom.js's serverFragment), and this
-// module brings it to life: the snapshot refreshes, an HLS camera plays (natively
-// or with the vendored hls.js, loaded only then), a sensor's chart grows with each
-// device.reading, and alert actions and signal commands go through the existing APIs.
+// snapshot; this module adds the rest). The server answers the selected device's panel as
+// JSON (/ops/panel/<code>/, scoped and permission-aware like the device page) and this
+// module builds it with dom.js's el(), every string from the server set as text, never
+// parsed as HTML; then it brings it to life: the snapshot refreshes, an HLS camera plays
+// (natively or with the vendored hls.js, loaded only then), a sensor's chart grows with
+// each device.reading, and alert actions and signal commands go through the existing APIs.
 import { drawReadingsChart } from "../../cameras/readings_chart.js";
 import { refreshImage } from "../../cameras/snapshots.js";
-import { readJSON, serverFragment } from "../../ioc/js/dom.js";
-import { format } from "./labels.js";
+import { el, readJSON } from "../../ioc/js/dom.js";
+import { format, stamp } from "./labels.js";
 
-const ALERT_FORM_ACTION = /\/alerts\/(\d+)\/(\w+)\/?$/;
 const REFRESH_DELAY_MS = 250;
+const NOTE_MAX_LENGTH = 500; // an alert's resolution note, as the device page's form
+const DASH = "–";
 let hlsScript = null;
 
 /** The vendored hls.js, loaded once, on first need. */
@@ -29,6 +30,16 @@ function loadHls(src) {
   return hlsScript;
 }
 
+/**
+ * The CSRF token the platform's POSTs carry: Django's csrftoken cookie (the panel's answer
+ * sets it when it offers an action), else the page's own form token.
+ */
+function csrfToken() {
+  const cookie = document.cookie.split(";").map((item) => item.trim()).find((item) => item.startsWith("csrftoken="));
+  if (cookie) return decodeURIComponent(cookie.slice("csrftoken=".length));
+  return document.querySelector("[name=csrfmiddlewaretoken]")?.value || "";
+}
+
 function errorText(body, fallback) {
   if (!body || typeof body !== "object") return fallback;
   const parts = [];
@@ -36,9 +47,153 @@ function errorText(body, fallback) {
   return parts.filter((part) => typeof part === "string").join(" ") || fallback;
 }
 
+// --- Building the parts from the panel's JSON (dashboards/panel_views.py) ------------------
+
+function cameraPart(device, camera, labels) {
+  const section = el("section", { class: "panel-part", "data-panel-part": "camera" });
+  if (camera?.hls_url) {
+    const video = el("video", {
+      class: "panel-player", "data-hls-player": "", controls: "", muted: "", playsinline: "", preload: "none",
+      width: "640", height: "360", "aria-label": format(labels.liveStreamOf, { name: device.name }),
+    });
+    video.muted = true; // the attribute alone mutes only an element the parser made
+    section.append(
+      el("h3", { text: labels.liveStream }),
+      video,
+      el("p", { class: "muted panel-note", "data-player-error": "", hidden: "", text: labels.streamFailed }),
+    );
+  } else if (camera) {
+    section.append(el("p", { class: "muted panel-note", text: format(labels.noBrowserStream, { protocol: camera.stream_protocol_label || DASH }) }));
+  }
+  return section;
+}
+
+function readingsPart(readings, labels) {
+  return el(
+    "section",
+    { class: "panel-part", "data-panel-part": "readings" },
+    el("h3", { text: labels.readings }),
+    readings.chart
+      ? el("div", { class: "charts panel-charts", "data-readings-charts": "" })
+      : el("p", { class: "muted", text: labels.noReadings }),
+  );
+}
+
+function row(header, cell) {
+  return el("tr", {}, el("th", { text: header }), cell);
+}
+
+function signalState(state, labels) {
+  const rows = [
+    row(labels.intersection, el("td", { text: state.intersection })),
+    row(labels.mode, el("td", { "data-signal": "mode", text: state.mode_label })),
+    row(labels.plan, el("td", { class: "mono", "data-signal": "plan", text: state.plan || DASH })),
+    row(labels.phase, el("td", { class: "mono", "data-signal": "phase", text: state.phase || DASH })),
+    row(labels.communication, el(
+      "td", {},
+      el("span", { class: `badge ${state.comm_status === "ok" ? "status-online" : "status-fault"}`, text: state.comm_status_label }),
+      " ",
+      el("small", { class: "muted", text: state.state_at ? stamp(state.state_at) : "" }),
+    )),
+  ];
+  if (state.faults?.length) rows.push(row(labels.activeFaults, el("td", { class: "warn", text: state.faults.join(", ") })));
+  return el("table", { class: "table signal-state" }, el("tbody", {}, ...rows));
+}
+
+function liveCommand(command, labels) {
+  const line = el("p", { class: "warn", "data-testid": "live-command" },
+    format(labels.inForce, { action: command.action_label, status: command.status_label, who: command.requested_by }));
+  if (command.plan) line.append(" ", el("span", { class: "mono", text: command.plan }));
+  if (command.expires_at) line.append(" ", format(labels.returnsAt, { until: stamp(command.expires_at) }));
+  if (command.error) line.append(el("br"), el("span", { class: "error", text: command.error }));
+  return line;
+}
+
+function commandForm(signal, device, labels) {
+  const form = signal.form;
+  const plans = `signal-plans-${device.code}`;
+  const duration = form.duration_minutes;
+  return el(
+    "form",
+    { method: "post", class: "form", "data-testid": "signal-command-form", "data-url": signal.commands_url },
+    el("label", {}, labels.action, el(
+      "select", { name: "action", required: "" },
+      ...form.actions.map((action) => el("option", { value: action.value, selected: action.value === form.action ? "" : null, text: action.label })),
+    )),
+    el("label", {}, labels.plan, " ", el("small", { class: "muted", text: labels.planHint }), el("input", {
+      type: "text", name: "plan", maxlength: String(form.plan_max_length), pattern: form.plan_pattern,
+      placeholder: form.plan_placeholder, list: plans,
+    })),
+    el("datalist", { id: plans }, ...form.plans.map((plan) => el("option", { value: plan }))),
+    el("label", {}, labels.duration, el("input", {
+      type: "number", name: "duration_minutes", min: String(duration.min), max: String(duration.max), value: String(duration.default), required: "",
+    })),
+    el("p", { class: "muted", text: labels.overrideNote }),
+    el("label", {}, labels.reason, el("textarea", { name: "reason", rows: "3", maxlength: String(form.reason_max_length), required: "" })),
+    el(
+      "details", {},
+      el("summary", { class: "button", text: labels.confirm }),
+      el("p", { text: format(labels.confirmText, { intersection: signal.state?.intersection || device.name }) }),
+      el("label", {}, el("input", { type: "checkbox", name: "confirm", value: "1", required: "" }), " ", labels.iConfirm),
+      el("button", { type: "submit", class: "button", text: labels.send }),
+    ),
+  );
+}
+
+/** The signal's section (state, command in force, the form or why there is none). */
+function signalPart(signal, device, labels) {
+  const section = el("section", { class: "panel signal-command", "data-testid": "signal-command", "data-device": device.code },
+    el("h2", { text: labels.signalControl }));
+  if (signal.state) section.append(signalState(signal.state, labels));
+  if (signal.live_command) section.append(liveCommand(signal.live_command, labels));
+  section.append(signal.form ? commandForm(signal, device, labels) : el("p", { class: "muted", text: labels.mayNotCommand }));
+  return section;
+}
+
+function alertItem(alert, labels) {
+  const meta = [alert.severity_label, alert.status_label, stamp(alert.raised_at)];
+  if (alert.occurrences > 1) meta.push(`×${alert.occurrences}`);
+  if (alert.assignee) meta.push(alert.assignee);
+  const item = el("li", { class: `severity-${alert.severity}`, "data-alert": String(alert.id) },
+    el("strong", { text: alert.title }), " ", el("span", { class: "muted", text: meta.join(" · ") }));
+  const actions = alert.actions || {};
+  if (actions.acknowledge || actions.assign) {
+    item.append(el(
+      "form", { class: "alert-actions" },
+      actions.acknowledge ? el("button", { type: "submit", "data-url": actions.acknowledge, text: labels.acknowledge }) : null,
+      actions.assign ? el("button", { type: "submit", "data-url": actions.assign, text: labels.take }) : null,
+    ));
+  }
+  if (actions.resolve) {
+    item.append(el(
+      "form", { class: "alert-actions", "data-url": actions.resolve },
+      el("input", { type: "text", name: "note", required: "", maxlength: String(NOTE_MAX_LENGTH), placeholder: labels.whatWasDone, "aria-label": labels.whatWasDone }),
+      el("button", { type: "submit", text: labels.resolve }),
+    ));
+  }
+  if (alert.incident_url) {
+    item.append(el("a", { class: "incident-link", href: alert.incident_url, "data-testid": "alert-incident", text: labels.incident }));
+  } else if (alert.open_incident_url) {
+    // A plain form: the browser goes to the new incident's page (the token is set on submit).
+    item.append(el(
+      "form", { method: "post", action: alert.open_incident_url, class: "incident-action" },
+      el("input", { type: "hidden", name: "csrfmiddlewaretoken" }),
+      el("button", { type: "submit", "data-testid": "open-incident", text: labels.openIncident }),
+    ));
+  }
+  return item;
+}
+
+/** The alerts section's heading and list. */
+function alertsPart(alerts, labels) {
+  const list = el("ul", { class: "alert-list" }, ...alerts.items.map((alert) => alertItem(alert, labels)));
+  if (!alerts.items.length) list.append(el("li", { class: "muted", text: labels.noAlerts }));
+  return [el("h3", {}, labels.openAlerts, " ", el("small", { class: "muted", text: `(${alerts.items.length})` })), list];
+}
+
 export class DevicePanel {
   /**
-   * @param {HTMLElement} root the dashboard ([data-dashboard]) with data-panel-url and data-alerts-api
+   * @param {HTMLElement} root the dashboard ([data-dashboard]) with data-panel-url
    * @param {object} options
    * @param {import("../live.js").LiveChannel} options.channel the page's live channel
    */
@@ -47,7 +202,7 @@ export class DevicePanel {
     this.element = root.querySelector("[data-device-panel]");
     this.labels = readJSON("ioc-panel-labels");
     this.code = null;
-    this.kind = null;
+    this.device = null;
     this.stops = [];
     this.charts = new Map();
     this.hls = null;
@@ -64,6 +219,10 @@ export class DevicePanel {
     new MutationObserver(() => { if (this.element.hidden) this.close(); }).observe(this.element, { attributes: true, attributeFilter: ["hidden"] });
   }
 
+  get kind() {
+    return this.device?.kind || null;
+  }
+
   /** Show the live parts of device `code` (called by device_card.js when the selection changes). */
   async open(code) {
     this.close();
@@ -71,22 +230,21 @@ export class DevicePanel {
     this.code = code;
     this.body.dataset.device = code;
     this.body.dataset.ready = "false";
-    this.body.replaceChildren(Object.assign(document.createElement("p"), { className: "muted", textContent: this.labels.loading || "" }));
-    this.#refreshSnapshot();
-    let html;
+    this.body.replaceChildren(el("p", { class: "muted", text: this.labels.loading || "" }));
+    let panel;
     try {
-      html = await this.#get(this.#url(code));
+      panel = await this.#get(this.#url(code));
     } catch (error) {
       console.error(error);
-      if (generation === this.generation) this.body.replaceChildren(Object.assign(document.createElement("p"), { className: "error", textContent: this.labels.loadError || "" }));
+      if (generation === this.generation) this.body.replaceChildren(el("p", { class: "error", text: this.labels.loadError || "" }));
       return;
     }
     if (generation !== this.generation) return; // another device was chosen meanwhile
-    this.body.replaceChildren(serverFragment(html));
-    const inner = this.body.querySelector("[data-panel-body]");
-    this.kind = inner?.dataset.kind || null;
-    this.#startPlayer();
-    await this.#startCharts(generation);
+    this.device = panel.device;
+    this.body.replaceChildren(this.#build(panel));
+    this.#refreshSnapshot(panel.camera);
+    this.#startPlayer(panel.camera);
+    await this.#startCharts(panel.readings?.chart, generation);
     if (generation === this.generation) this.body.dataset.ready = "true";
   }
 
@@ -100,7 +258,7 @@ export class DevicePanel {
     for (const timer of this.pending.values()) window.clearTimeout(timer);
     this.pending.clear();
     this.code = null;
-    this.kind = null;
+    this.device = null;
     this.body.replaceChildren();
     delete this.body.dataset.device;
   }
@@ -111,29 +269,38 @@ export class DevicePanel {
   }
 
   async #get(url) {
-    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
     if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-    return response.text();
+    return response.json();
+  }
+
+  #build({ device, camera, readings, signal, alerts }) {
+    const body = el("div", { class: "panel-body", "data-panel-body": "", "data-device": device.code, "data-kind": device.kind },
+      el("p", { class: "panel-message", "data-panel-message": "", role: "status", hidden: "" }));
+    if (device.kind === "camera") body.append(cameraPart(device, camera, this.labels));
+    if (readings) body.append(readingsPart(readings, this.labels));
+    if (signal) body.append(el("div", { "data-panel-part": "signal" }, signalPart(signal, device, this.labels)));
+    body.append(el("section", { class: "panel-part", "data-panel-part": "alerts" }, ...alertsPart(alerts, this.labels)));
+    return body;
   }
 
   // --- Camera: refreshing snapshot (device_card.js's figure) and the live player -----------
 
-  #refreshSnapshot() {
+  #refreshSnapshot(camera) {
     const image = this.element.querySelector("[data-device-snapshot]:not([hidden]) [data-device-image]");
-    if (!image) return;
+    if (!image || !camera?.snapshot_url) return;
     const error = this.element.querySelector("[data-device-image-error]");
-    const seconds = Number(this.root.dataset.snapshotRefreshSeconds) || 5;
     this.stops.push(refreshImage(image, {
-      seconds,
+      seconds: camera.refresh_seconds || 5,
       active: () => !document.hidden && !this.element.hidden,
       onState: (failed) => { image.hidden = failed; if (error) error.hidden = !failed; },
     }));
   }
 
-  #startPlayer() {
+  #startPlayer(camera) {
     const video = this.body.querySelector("video[data-hls-player]");
-    if (!video) return;
-    const source = video.dataset.src;
+    if (!video || !camera?.hls_url) return;
+    const source = camera.hls_url;
     const failed = () => {
       const note = this.body.querySelector("[data-player-error]");
       if (note) note.hidden = false;
@@ -148,7 +315,7 @@ export class DevicePanel {
       return;
     }
     const generation = this.generation;
-    loadHls(video.dataset.hlsScript).then((Hls) => {
+    loadHls(camera.hls_script).then((Hls) => {
       if (generation !== this.generation) return;
       if (!Hls || !Hls.isSupported()) { failed(); return; }
       const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30 });
@@ -165,11 +332,9 @@ export class DevicePanel {
 
   // --- Sensor: readings chart, live --------------------------------------------------------
 
-  async #startCharts(generation) {
+  async #startCharts(config, generation) {
     const container = this.body.querySelector("[data-readings-charts]");
-    const source = this.body.querySelector("#panel-chart-config");
-    if (!container || !source || typeof uPlot === "undefined") return;
-    const config = JSON.parse(source.textContent);
+    if (!container || !config || typeof uPlot === "undefined") return;
     for (const metric of config.metrics) {
       const chart = await drawReadingsChart(container, config, metric, { points: 120, height: 160, live: true });
       if (generation !== this.generation) return;
@@ -193,6 +358,12 @@ export class DevicePanel {
     }
   }
 
+  /** The children of part `part` built from its JSON. */
+  #part(part, answer) {
+    if (part === "alerts") return alertsPart(answer, this.labels);
+    return answer ? [signalPart(answer, this.device, this.labels)] : [];
+  }
+
   /** Fetch one part again (debounced); a signal form being filled in is left alone. */
   #refresh(part) {
     if (this.pending.has(part)) return;
@@ -203,8 +374,8 @@ export class DevicePanel {
       if (!target || code !== this.code) return;
       if (part === "signal" && (target.contains(document.activeElement) || target.querySelector("details[open]"))) return;
       try {
-        const html = await this.#get(this.#url(code, part));
-        if (code === this.code) target.replaceChildren(serverFragment(html));
+        const answer = await this.#get(this.#url(code, part));
+        if (code === this.code) target.replaceChildren(...this.#part(part, answer[part]));
       } catch (error) {
         console.error(error);
       }
@@ -222,12 +393,11 @@ export class DevicePanel {
     if (text) message.scrollIntoView({ block: "nearest" });
   }
 
-  async #post(url, form, body, contentType) {
-    const token = form.querySelector("input[name=csrfmiddlewaretoken]")?.value || "";
+  async #post(url, body, contentType) {
     const response = await fetch(url, {
       method: "POST",
       credentials: "same-origin",
-      headers: { Accept: "application/json", "Content-Type": contentType, "X-CSRFToken": token },
+      headers: { Accept: "application/json", "Content-Type": contentType, "X-CSRFToken": csrfToken() },
       body,
     });
     let answer = null;
@@ -237,19 +407,20 @@ export class DevicePanel {
 
   async #submit(event) {
     const form = event.target;
+    if (form.matches(".incident-action")) {
+      form.elements.csrfmiddlewaretoken.value = csrfToken(); // and the browser posts it
+      return;
+    }
+    event.preventDefault();
     if (form.matches(".alert-actions")) {
-      event.preventDefault();
-      const target = event.submitter?.getAttribute("formaction") || form.getAttribute("action") || "";
-      const match = target.match(ALERT_FORM_ACTION);
-      if (!match) return;
-      const [, id, action] = match;
+      const url = event.submitter?.dataset.url || form.dataset.url;
+      if (!url) return;
       const body = new URLSearchParams();
-      const note = form.querySelector("input[name=note]")?.value;
+      const note = form.elements.note?.value;
       if (note) body.set("note", note);
-      await this.#act(form, () => this.#post(`${this.root.dataset.alertsApi}${id}/${action}`, form, body, "application/x-www-form-urlencoded"), "alerts",
+      await this.#act(form, () => this.#post(url, body, "application/x-www-form-urlencoded"), "alerts",
         (answer) => format(this.labels.alertUpdated, { title: answer?.title || "" }));
     } else if (form.matches("[data-testid=signal-command-form]")) {
-      event.preventDefault();
       const fields = new FormData(form);
       const payload = {
         action: fields.get("action"),
@@ -257,8 +428,7 @@ export class DevicePanel {
         reason: fields.get("reason") || "",
         duration_minutes: Number(fields.get("duration_minutes")) || undefined,
       };
-      const url = this.body.querySelector("[data-panel-body]").dataset.commandsUrl;
-      await this.#act(form, () => this.#post(url, form, JSON.stringify(payload), "application/json"), "signal",
+      await this.#act(form, () => this.#post(form.dataset.url, JSON.stringify(payload), "application/json"), "signal",
         (answer) => format(this.labels.commandSent, { status: (this.labels.commandStatus || {})[answer?.status] || answer?.status || "" }));
     }
   }

@@ -1,5 +1,6 @@
 // Building the page from data without HTML (the house rule: data goes in as text, never
-// through innerHTML or an API that takes HTML), and reading the json_script data islands.
+// through innerHTML or an API that takes HTML; no script here parses markup at all), and
+// reading the json_script data islands.
 
 /** The JSON of the page's `json_script` island `id`; `fallback` when the page has none. */
 export function readJSON(id, fallback = {}) {
@@ -23,17 +24,4 @@ export function el(tag, attrs = {}, ...children) {
 /** `text` as an element, for Leaflet's tooltips, popups and icons, which read a string as HTML. */
 export function plain(text) {
   return el("span", { text: String(text ?? "") });
-}
-
-/**
- * The nodes of an HTML fragment that this platform's own server rendered from a Django
- * template (every value in it escaped there), parsed in an inert <template>: the one door
- * for server-rendered markup (the /ops/ side panel's parts). Never for data from JSON, a
- * device or a person: those go in as text (`el`, `plain`, `textContent`).
- */
-export function serverFragment(html) {
-  const template = document.createElement("template");
-  template.innerHTML = html; // the platform's escaped template output only (see above)
-  for (const script of template.content.querySelectorAll("script:not([type='application/json'])")) script.remove();
-  return template.content;
 }
