@@ -1,12 +1,15 @@
 """Admin of citizen services: categories (with their answer templates), fields, the
-holiday calendar and Open311 keys; requests are worked on /ops/requests/, not here."""
+announced days off and working days, and Open311 keys; requests are worked on
+/ops/requests/, not here."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from ioc.admin import AuditedAdmin, ReadOnlyAdmin
+from services.holidays import statutory_name
 from services.models import (
     Holiday,
     Open311Key,
@@ -46,11 +49,17 @@ class ServiceCategoryAdmin(AuditedAdmin):
 
 @admin.register(Holiday)
 class HolidayAdmin(AuditedAdmin):
-    """The working calendar: days off and worked weekends; deadlines follow it."""
+    """What each year's announcement adds to the statutory days off (which come from the
+    ``holidays`` package and are shown beside each row); deadlines follow both."""
 
-    list_display = ["date", "name", "is_working_day"]
+    list_display = ["date", "name", "is_working_day", "statutory_day_off"]
     list_filter = ["is_working_day"]
     date_hierarchy = "date"
+
+    @admin.display(description=_("statutory day off"))
+    def statutory_day_off(self, obj: Holiday) -> str:
+        """The law's name for the day, so a row that repeats or overrides it shows."""
+        return statutory_name(obj.date)
 
 
 @admin.register(Open311Key)

@@ -1,5 +1,5 @@
 """Citizen services: categories, requests (phản ánh), their photos and timeline, the
-working calendar and Open311 keys.
+announced exceptions to the working calendar and Open311 keys.
 
 A reporter's name, phone and email are stored on the request and never leave the staff
 side: public pages, the public API and Open311 read through selectors that omit them.
@@ -307,19 +307,28 @@ class RequestEntry(TimelineEntry):
 
 
 class Holiday(models.Model):
-    """A day off (public holiday, Tết) or a compensating working day on a weekend."""
+    """A day the government's yearly announcement sets apart from the statutory calendar:
+    an extra day off (a bridge day, a day off in lieu), a weekend day worked to make up for
+    one, or, if ever needed, a statutory day off that is worked after all.
+
+    The statutory days off themselves (Tết, national days) come from the ``holidays``
+    package (``services.holidays``) and are not entered here.
+    """
 
     date = models.DateField(_("date"), unique=True)
     name = models.CharField(_("name"), max_length=120)
     is_working_day = models.BooleanField(
         _("working day"),
         default=False,
-        help_text=_("A weekend day worked to make up for a bridge holiday"),
+        help_text=_(
+            "Ticked: the day is worked (a weekend day worked to make up for a bridge day, "
+            "or a statutory day off that is moved). Unticked: an extra day off."
+        ),
     )
 
     class Meta:
-        verbose_name = _("holiday")
-        verbose_name_plural = _("holidays and working weekends")
+        verbose_name = _("announced day off or working day")
+        verbose_name_plural = _("announced days off and working days")
         ordering = ["date"]
 
     def __str__(self) -> str:

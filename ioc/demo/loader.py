@@ -22,8 +22,6 @@ from ioc.models import Department, User, Ward
 from ioc.services import staff_user_create, wards_import
 from ioc.services.incidents import incident_types_seed
 from services.demo import demo_categories_load
-from services.holidays import seed_holidays
-from services.models import Holiday
 
 ACTOR = "load_demo"
 DEMO_USERS = (
@@ -321,7 +319,6 @@ def load_demo(*, password: str, seed: int = 2026) -> DemoSummary:
         )
     incident_types_seed()
     demo_categories_load(departments)
-    seed_holidays(Holiday)
     devices = devices_register(devices=build_devices(wards, rng), actor_label=ACTOR)
     add_gateways_and_details(devices, rng)
     for username, role, scope, full_name in DEMO_USERS:

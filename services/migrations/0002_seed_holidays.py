@@ -1,15 +1,11 @@
-"""Seed the public holidays of the current and next year (the administrator maintains them)."""
+"""Seeded the public holidays of 2026 and 2027 until the statutory days off came from the
+``holidays`` package; now nothing (0006 removes the rows it seeded where it ran, and
+keeps the list they are recognised by)."""
 
 from django.db import migrations
-
-from services.holidays import seed_holidays
-
-
-def seed(apps, schema_editor):
-    seed_holidays(apps.get_model("services", "Holiday"))
 
 
 class Migration(migrations.Migration):
     dependencies = [("services", "0001_requests")]
 
-    operations = [migrations.RunPython(seed, migrations.RunPython.noop)]
+    operations = []

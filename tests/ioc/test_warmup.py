@@ -7,18 +7,20 @@ from pathlib import Path
 from django.conf import settings
 from django.template import engines
 from django.urls import clear_url_caches, get_resolver
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import trans_real
 
 from ioc.warmup import project_template_names, warm_up
+from services.holidays import statutory_year
 
 
-def test_warm_up_compiles_the_project_templates_and_fills_the_url_tables() -> None:
+def test_warm_up_compiles_the_project_templates_fills_the_url_tables_and_the_days_off() -> None:
     (loader,) = engines["django"].engine.template_loaders  # the cached loader
     loader.reset()
     clear_url_caches()
     trans_real._translations.clear()
     translation.deactivate()
+    statutory_year.cache_clear()
 
     warm_up()
 
@@ -31,6 +33,10 @@ def test_warm_up_compiles_the_project_templates_and_fills_the_url_tables() -> No
     for language, _name in settings.LANGUAGES:
         assert language in resolver._reverse_dict, language  # filled for each language
         assert language in trans_real._translations, language  # catalogue loaded
+    this_year = timezone.localdate().year
+    for year in (this_year, this_year + 1):
+        statutory_year(year)
+    assert statutory_year.cache_info().hits == 2  # worked out already: no lunar tables
 
 
 def test_template_names_leave_out_installed_packages_and_other_directories(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@
 - media: JPEGs; shapes: GeoJSON squares; realtime: listening on the channel layer from sync tests;
 - live: real processes, local HTTP servers, websocket clients, waiting;
 - browser: chromium under Playwright, logging in, the live dashboard, screenshots;
-- admin_forms: admin change forms as the browser sends them.
+- admin_forms: admin change forms as the browser sends them;
+- calendar: moments in Vietnam time, announced days off and days worked, office hours alone.
 
 Import from ``tests.support``; the fixtures that use these are in tests/conftest.py.
 """
@@ -24,6 +25,13 @@ from tests.support.browser import (
     push,
     shot,
     submit_login,
+)
+from tests.support.calendar import (
+    NO_STATUTORY_DAYS,
+    OFFICE_HOURS,
+    announce,
+    at,
+    office_hours_only,
 )
 from tests.support.examples import (
     CITY,
@@ -78,6 +86,8 @@ __all__ = [
     "DEMO_USERNAMES",
     "DEPARTMENT",
     "FLAGS",
+    "NO_STATUTORY_DAYS",
+    "OFFICE_HOURS",
     "ON_CI",
     "OTHER_WARD",
     "OTHER_WARD_NAME",
@@ -94,6 +104,8 @@ __all__ = [
     "GroupListener",
     "Stack",
     "UserFactory",
+    "announce",
+    "at",
     "camera_change_form",
     "camera_code",
     "example_device",
@@ -114,6 +126,7 @@ __all__ = [
     "local_url",
     "log_in",
     "new_page",
+    "office_hours_only",
     "open_at",
     "open_dashboard",
     "process_env",
