@@ -33,7 +33,7 @@ from cameras.choices import DeviceKind, DeviceStatus
 from cameras.models import Device
 from cameras.selectors import devices_visible_to
 from ioc import geo
-from ioc.selectors import AnyUser
+from ioc.selectors import AnyUser, wards_named
 
 # The columns of a map row, in the order of the compact endpoint's arrays.
 MAP_FIELDS = ("code", "name", "kind", "status", "ward", "lat", "lon", "last_seen_at")
@@ -90,7 +90,7 @@ def devices_on_map(user: AnyUser, query: MapQuery) -> QuerySet[Device]:
     if query.statuses:
         queryset = queryset.filter(status__in=query.statuses)
     if query.ward:
-        queryset = queryset.filter(ward__code=query.ward)
+        queryset = queryset.filter(ward__in=wards_named(query.ward))
     return queryset
 
 

@@ -24,7 +24,7 @@ from cameras.models import (
 from cameras.principals import Principal
 from ioc.choices import AlertStatus
 from ioc.models import Alert
-from ioc.selectors import AnyUser, scope_by_ward
+from ioc.selectors import AnyUser, scope_by_ward, wards_named
 from ioc.tokens import secret_hash
 
 
@@ -85,7 +85,7 @@ def device_map_features(user: AnyUser, *, ward_code: str | None = None) -> list[
     """Visible devices as plain dicts for a GeoJSON map layer (one query, no models)."""
     queryset = devices_visible_to(user)
     if ward_code:
-        queryset = queryset.filter(ward__code=ward_code)
+        queryset = queryset.filter(ward__in=wards_named(ward_code))
     return list(
         queryset.values(
             "code", "name", "kind", "status", "latitude", "longitude", "last_seen_at", "ward__code"
@@ -153,7 +153,7 @@ def devices_filtered(
     if filters.q:
         queryset = queryset.filter(Q(code__icontains=filters.q) | Q(name__icontains=filters.q))
     if filters.ward:
-        queryset = queryset.filter(ward__code=filters.ward)
+        queryset = queryset.filter(ward__in=wards_named(filters.ward))
     if filters.kind:
         queryset = queryset.filter(kind=filters.kind)
     if filters.status and not ignore_status:

@@ -83,7 +83,7 @@ def _filtered(user: Any, filters: dict[str, str]) -> Any:
     elif status in IncidentStatus.values:
         incidents = incidents.filter(status=status)
     if filters["ward"]:
-        incidents = incidents.filter(ward__code=filters["ward"])
+        incidents = incidents.filter(ward__in=selectors.wards_named(filters["ward"]))
     if filters["type"]:
         incidents = incidents.filter(incident_type__code=filters["type"])
     if filters["severity"]:

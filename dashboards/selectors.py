@@ -291,7 +291,7 @@ def open_alerts_filtered(
     an empty list: none, as when every layer is switched off) and severity."""
     queryset = selectors.alerts_visible_to(user).exclude(status=AlertStatus.RESOLVED)
     if ward:
-        queryset = queryset.filter(ward__code=ward)
+        queryset = queryset.filter(ward__in=selectors.wards_named(ward))
     if kinds is not None:
         queryset = queryset.filter(device__kind__in=list(kinds))
     if severity:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -155,11 +156,13 @@ def ward_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 def ward_detail(request: HttpRequest, code: str) -> HttpResponse:
     """One ward at a glance, live: its map, KPIs, alert feed, open incidents and devices;
-    a ward official lands here. 404 outside the user's scope."""
+    a ward official lands here. The code names today's unit, or with ``?on=YYYY-MM-DD``
+    the unit of that day (a former ward, for its history). 404 outside the user's scope."""
     try:
-        ward = selectors.ward_get_for_user(request.user, code)
-    except Ward.DoesNotExist as exc:
-        raise Http404("No such ward.") from exc
+        on = date.fromisoformat(request.GET["on"]) if request.GET.get("on") else None
+        ward = selectors.ward_get_for_user(request.user, code, on=on)
+    except (ValueError, Ward.DoesNotExist) as exc:
+        raise Http404("No such ward on that day.") from exc
     devices = list(
         device_selectors.devices_visible_to(request.user).filter(ward=ward).order_by("kind", "code")
     )

@@ -24,6 +24,7 @@ from ioc.models import (
     IncidentTypeStep,
     User,
     Ward,
+    WardSuccession,
 )
 from ioc.services import audit_record, snapshot
 
@@ -110,13 +111,42 @@ def _ward_code(obj: Any) -> str:
     return getattr(ward, "code", "") if ward is not None else ""
 
 
+class _SuccessionInline(admin.TabularInline):
+    """A unit's reorganisations, read only: only a reorganisation writes them."""
+
+    model = WardSuccession
+    extra = 0
+    can_delete = False
+    readonly_fields = ("predecessor", "successor", "transfer", "effective")
+    fields = ("predecessor", "successor", "transfer", "effective")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class CameFromInline(_SuccessionInline):
+    fk_name = "successor"
+    verbose_name = _("former unit")
+    verbose_name_plural = _("came from")
+
+
+class WentIntoInline(_SuccessionInline):
+    fk_name = "predecessor"
+    verbose_name = _("new unit")
+    verbose_name_plural = _("went into")
+
+
 @admin.register(Ward)
 class WardAdmin(AuditedAdmin):
-    list_display = ["code", "name", "kind", "parent_name", "valid_from", "valid_to"]
-    list_filter = ["kind", "parent_name"]
+    list_display = ["code", "name", "kind", "province_name", "valid_from", "valid_to"]
+    list_filter = ["kind", "valid_to", "province_name"]
     search_fields = ["code", "name"]
     readonly_fields = ["updated_at"]
     audit_exclude = ("boundary",)
+    inlines = [CameFromInline, WentIntoInline]
 
 
 @admin.register(Department)

@@ -14,10 +14,12 @@ class Role(models.TextChoices):
 
 
 class WardKind(models.TextChoices):
-    """Kinds of commune-level administrative unit."""
+    """Kinds of commune-level administrative unit: phường, xã and đặc khu since July 2025;
+    thị trấn only before (the reform made them communes or wards)."""
 
     PHUONG = "phuong", _("Ward (phường)")
     XA = "xa", _("Commune (xã)")
+    DAC_KHU = "dac_khu", _("Special zone (đặc khu)")
     THI_TRAN = "thi_tran", _("Township (thị trấn)")
 
 

@@ -3,13 +3,18 @@
 Who sees what:
 - admin and city operator: every ward;
 - department staff: every ward, read only (their request queue is scoped by department);
-- ward official: only their own wards; anything else does not exist for them (404);
+- ward official: only their own wards, and the units those came from (their history:
+  the closed cases of a ward merged into theirs); anything else does not exist for them
+  (404);
 - anyone else: nothing.
+
+A code names a unit on a day (the 2025 reform gave old codes to new units): every read by
+code resolves it on a date, today unless the caller says otherwise (``ward_in_force``).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
@@ -25,6 +30,7 @@ from ioc.models import (
     IncidentEntry,
     User,
     Ward,
+    WardSuccession,
 )
 from ioc.realtime import (
     CITY_GROUP,
@@ -51,14 +57,36 @@ def sees_whole_city(user: AnyUser) -> bool:
     return staff is not None and (staff.has_city_scope or staff.role == Role.DEPARTMENT_STAFF)
 
 
+# How many reorganisations back an official's history reaches (the 2025 reform is one).
+HISTORY_DEPTH = 4
+
+
 def visible_ward_ids(user: AnyUser) -> QuerySet[Ward] | None:
-    """The wards a scoped user may see, as a queryset usable in ``ward__in``; None = all."""
+    """The units a scoped user may see, as a lazy queryset usable in ``ward__in``: their
+    own and the units those came from, up to ``HISTORY_DEPTH`` reorganisations back (one
+    subquery, no query of its own); None = all."""
     if sees_whole_city(user):
         return None
     staff = _staff(user)
     if staff is None:
         return Ward.objects.none()
-    return staff.wards.all()
+    level: QuerySet[Any] = staff.wards.values("pk")
+    reach = Q(pk__in=level)
+    for _ in range(HISTORY_DEPTH):
+        level = WardSuccession.objects.filter(successor__in=level).values("predecessor")
+        reach |= Q(pk__in=level)
+    return Ward.objects.filter(reach)
+
+
+def ward_in_force(code: str, on: date | None = None) -> Ward:
+    """The unit ``code`` names on ``on`` (default today); Ward.DoesNotExist if none."""
+    return Ward.objects.current(on).get(code=code)
+
+
+def wards_named(code: str, on: date | None = None) -> QuerySet[Ward]:
+    """The unit ``code`` names on ``on`` (default today) as a queryset (empty if none),
+    for filters: ``records.filter(ward__in=wards_named(code))``."""
+    return Ward.objects.current(on).filter(code=code)
 
 
 def scope_by_ward(
@@ -73,22 +101,25 @@ def scope_by_ward(
     return queryset.filter(**{f"{ward_field}__in": wards})
 
 
-def wards_visible_to(user: AnyUser, *, include_retired: bool = False) -> QuerySet[Ward]:
-    """The wards ``user`` may see, current ones unless ``include_retired``."""
-    wards = Ward.objects.all() if include_retired else Ward.objects.current()
+def wards_visible_to(
+    user: AnyUser, *, on: date | None = None, include_retired: bool = False
+) -> QuerySet[Ward]:
+    """The units ``user`` may see: those in force on ``on`` (default today), or every unit
+    of any time with ``include_retired``."""
+    wards = Ward.objects.all() if include_retired else Ward.objects.current(on)
     if _staff(user) is None:
         return wards.none()
     scope = visible_ward_ids(user)
     return wards if scope is None else wards.filter(pk__in=scope)
 
 
-def ward_get_for_user(user: AnyUser, code: str) -> Ward:
-    """One ward by code if ``user`` may see it (retired ones included, for history).
+def ward_get_for_user(user: AnyUser, code: str, on: date | None = None) -> Ward:
+    """The unit ``code`` names on ``on`` (default today) if ``user`` may see it.
 
     Raises Ward.DoesNotExist otherwise, so that views answer 404 and never reveal
     that another ward's object exists.
     """
-    return wards_visible_to(user, include_retired=True).get(code=code)
+    return wards_visible_to(user, on=on).get(code=code)
 
 
 def realtime_groups_for(user: AnyUser, *, ward_code: str | None = None) -> list[str]:
@@ -110,7 +141,7 @@ def realtime_groups_for(user: AnyUser, *, ward_code: str | None = None) -> list[
     if staff.role == Role.DEPARTMENT_STAFF and not staff.has_city_scope:
         departments = list(staff.departments.order_by("code").values_list("code", flat=True))
     if ward_code is not None:
-        visible = wards_visible_to(user, include_retired=True).filter(code=ward_code).exists()
+        visible = wards_visible_to(user).filter(code=ward_code).exists()
         if not visible:
             return []
         if staff.role == Role.DEPARTMENT_STAFF and not staff.has_city_scope:

@@ -452,7 +452,7 @@ def _filtered(params: Any) -> Any:
     """Public requests filtered by ward, category and open/resolved state."""
     rows = request_selectors.public_requests()
     if ward := params.get("ward"):
-        rows = rows.filter(ward__code=ward)
+        rows = rows.filter(ward__in=selectors.wards_named(ward))
     if category := params.get("category"):
         rows = rows.filter(category__code=category)
     state = params.get("state", "")

@@ -73,7 +73,7 @@ def ward_for_location(
         )
     if wards is not None and code in wards:
         return wards[code]
-    return Ward.objects.get(code=code)
+    return Ward.objects.current().get(code=code)
 
 
 @dataclass

@@ -98,7 +98,7 @@ class AlertListView(generics.ListAPIView[Alert]):
         if severity := params.get("severity"):
             queryset = queryset.filter(severity=severity)
         if ward := params.get("ward"):
-            queryset = queryset.filter(ward__code=ward)
+            queryset = queryset.filter(ward__in=selectors.wards_named(ward))
         if device := params.get("device"):
             queryset = queryset.filter(device__code=device)
         return queryset

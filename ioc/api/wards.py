@@ -1,30 +1,60 @@
-"""REST API of the core: wards (list, detail, GeoJSON) and the health check."""
+"""REST API of the core: units (list and detail on a day, GeoJSON today) and the health
+check."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from django.db import connection
+from django.db.models import Prefetch, QuerySet
 from django.http import Http404, JsonResponse
 from django.http.request import HttpRequest
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ioc import geo, selectors
-from ioc.models import Ward
+from ioc.models import Transfer, Ward, WardSuccession
+
+
+class WardLinkSerializer(serializers.Serializer[WardSuccession]):
+    """One unit a unit came from or went into, with how much and from when."""
+
+    code = serializers.CharField()
+    name = serializers.CharField()
+    title = serializers.CharField()
+    kind = serializers.CharField()
+    valid_from = serializers.DateField(allow_null=True)
+    valid_to = serializers.DateField(allow_null=True)
+    transfer = serializers.ChoiceField(choices=Transfer.values, help_text="whole or part")
+    effective = serializers.DateField(help_text="the first day of the new units")
+
+
+def _link(ward: Ward, edge: WardSuccession) -> dict[str, Any]:
+    return {
+        "code": ward.code,
+        "name": ward.name,
+        "title": ward.title,
+        "kind": ward.kind,
+        "valid_from": ward.valid_from,
+        "valid_to": ward.valid_to,
+        "transfer": edge.transfer,
+        "effective": edge.effective,
+    }
 
 
 class WardSerializer(serializers.ModelSerializer[Ward]):
-    """A ward as integrators read it."""
+    """A unit as integrators read it: its code names it only while it is in force
+    (``valid_from`` to the day before ``valid_to``)."""
 
     title = serializers.CharField(read_only=True)
-    successor: serializers.SlugRelatedField[Ward] = serializers.SlugRelatedField(
-        slug_field="code", read_only=True, allow_null=True
-    )
+    has_boundary = serializers.SerializerMethodField()
+    predecessors = serializers.SerializerMethodField()
+    successors = serializers.SerializerMethodField()
 
     class Meta:
         model = Ward
@@ -33,45 +63,101 @@ class WardSerializer(serializers.ModelSerializer[Ward]):
             "name",
             "title",
             "kind",
-            "parent_code",
-            "parent_name",
             "province_code",
             "province_name",
+            "parent_code",
+            "parent_name",
             "centroid_lat",
             "centroid_lon",
+            "has_boundary",
             "valid_from",
             "valid_to",
-            "successor",
+            "predecessors",
+            "successors",
         ]
+
+    def get_has_boundary(self, ward: Ward) -> bool:
+        return ward.boundary is not None
+
+    @extend_schema_field(WardLinkSerializer(many=True))
+    def get_predecessors(self, ward: Ward) -> list[dict[str, Any]]:
+        return [_link(edge.predecessor, edge) for edge in ward.succession_from.all()]
+
+    @extend_schema_field(WardLinkSerializer(many=True))
+    def get_successors(self, ward: Ward) -> list[dict[str, Any]]:
+        return [_link(edge.successor, edge) for edge in ward.succession_to.all()]
+
+
+class OnDaySerializer(serializers.Serializer[dict[str, Any]]):
+    """The day whose units a code names: a day that cannot be read is a 400."""
+
+    on = serializers.DateField(
+        required=False,
+        input_formats=["iso-8601"],
+        help_text="YYYY-MM-DD: the units in force that day (default today, Asia/Ho_Chi_Minh)",
+    )
+
+
+def on_day(request: Request) -> date | None:
+    """The ``on`` query parameter, validated (400 otherwise)."""
+    params = OnDaySerializer(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    day: date | None = params.validated_data.get("on")
+    return day
+
+
+def with_links(wards: QuerySet[Ward]) -> QuerySet[Ward]:
+    """Units with their predecessors and successors fetched in two queries."""
+    return wards.prefetch_related(
+        Prefetch("succession_from", WardSuccession.objects.select_related("predecessor")),
+        Prefetch("succession_to", WardSuccession.objects.select_related("successor")),
+    )
 
 
 class WardListView(generics.ListAPIView[Ward]):
-    """The current wards the caller may see."""
+    """The units in force on ``on`` (default today) that the caller may see."""
 
     serializer_class = WardSerializer
 
+    @extend_schema(parameters=[OnDaySerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self) -> Any:
-        return selectors.wards_visible_to(self.request.user).select_related("successor")
+        day = on_day(self.request)
+        return with_links(selectors.wards_visible_to(self.request.user, on=day)).order_by("code")
 
 
 class WardDetailView(generics.RetrieveAPIView[Ward]):
-    """One ward by code; 404 when the caller may not see it."""
+    """The unit a code names on ``on`` (default today); 404 when there is none or the
+    caller may not see it."""
 
     serializer_class = WardSerializer
 
+    @extend_schema(parameters=[OnDaySerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
     def get_object(self) -> Ward:
+        day = on_day(self.request)
+        wards = with_links(selectors.wards_visible_to(self.request.user, on=day))
         try:
-            return selectors.ward_get_for_user(self.request.user, self.kwargs["code"])
+            return wards.get(code=self.kwargs["code"])
         except Ward.DoesNotExist as exc:
             raise Http404("No such ward.") from exc
 
 
 class WardGeoJSONView(APIView):
-    """The visible wards' boundaries as a GeoJSON FeatureCollection (longitude first)."""
+    """The boundaries of the visible units in force today, as a GeoJSON FeatureCollection
+    (longitude first); a unit without a boundary yet is left out."""
 
     @extend_schema(responses={200: OpenApiResponse(description="GeoJSON FeatureCollection")})
     def get(self, request: Request) -> Response:
-        rows = selectors.wards_visible_to(request.user).values("code", "name", "kind", "boundary")
+        rows = (
+            selectors.wards_visible_to(request.user)
+            .filter(boundary__isnull=False)
+            .values("code", "name", "kind", "boundary")
+        )
         return Response(geo.feature_collection([ward_feature(row) for row in rows]))
 
 

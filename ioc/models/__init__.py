@@ -10,7 +10,14 @@ from ioc.models.incidents import (
     IncidentType,
     IncidentTypeStep,
 )
-from ioc.models.units import WARD_TITLES, Department, Ward, WardQuerySet
+from ioc.models.units import (
+    WARD_TITLES,
+    Department,
+    Transfer,
+    Ward,
+    WardQuerySet,
+    WardSuccession,
+)
 
 __all__ = [
     "WARD_TITLES",
@@ -23,7 +30,9 @@ __all__ = [
     "IncidentType",
     "IncidentTypeStep",
     "TimelineEntry",
+    "Transfer",
     "User",
     "Ward",
     "WardQuerySet",
+    "WardSuccession",
 ]

@@ -143,7 +143,7 @@ def incident_create(
     ward_code = geo.ward_for_point(longitude, latitude)
     if ward_code is None:
         raise ValidationError({"location": _("This place is outside the city's wards.")})
-    ward = Ward.objects.get(code=ward_code)
+    ward = Ward.objects.current().get(code=ward_code)
     _check_actor(actor, ward)
     if not incident_type.is_active:
         raise ValidationError({"incident_type": _("This incident type is no longer in use.")})
@@ -209,8 +209,12 @@ def incident_create_from_alert(
         raise ValidationError({"alert": _("This alert already belongs to an incident.")})
     if alert.device is not None:
         latitude, longitude = alert.device.latitude, alert.device.longitude
-    else:
+    elif alert.ward.centroid_lat is not None and alert.ward.centroid_lon is not None:
         latitude, longitude = alert.ward.centroid_lat, alert.ward.centroid_lon
+    else:
+        raise ValidationError(
+            {"alert": _("This alert's unit has no boundary yet: open the incident at a place.")}
+        )
     kind = incident_type or incident_type_for_alert(alert)
     incident = incident_create(
         actor=actor,

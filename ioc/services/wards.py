@@ -1,4 +1,9 @@
-"""Writes of administrative units: importing wards and communes from GeoJSON."""
+"""Writes of administrative units: importing wards and communes (and their boundaries)
+from GeoJSON, effective-dated.
+
+A feature names a unit by its code on a day: its own ``valid_from`` if it gives one, else
+the import's ``on`` (default today). Units are linked to their successors only by a
+reorganisation (``ioc.services.reorganise``), never by an import."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from ioc.choices import WardKind
 from ioc.geo import GeometryError, boundary_shape, coordinate, inner_point
@@ -24,6 +30,9 @@ KIND_ALIASES = {
     "thi_tran": WardKind.THI_TRAN,
     "thị trấn": WardKind.THI_TRAN,
     "township": WardKind.THI_TRAN,
+    "dac_khu": WardKind.DAC_KHU,
+    "đặc khu": WardKind.DAC_KHU,
+    "special zone": WardKind.DAC_KHU,
 }
 WARD_IMPORT_FIELDS = (
     "name",
@@ -87,8 +96,13 @@ def _ward_values(index: int, feature: Any, problems: list[str]) -> dict[str, Any
         return None
     kind = KIND_ALIASES.get(str(props.get("kind") or "").strip().lower())
     if kind is None:
-        problems.append(f"{where}: 'kind' must be one of phuong, xa, thi_tran.")
+        problems.append(f"{where}: 'kind' must be one of phuong, xa, dac_khu, thi_tran.")
         return None
+    if props.get("successor"):
+        problems.append(
+            f"{where}: 'successor' is not read by an import: a reorganisation links units "
+            "to their successors (manage.py reorganise)."
+        )
     try:
         geom = boundary_shape(feature.get("geometry"))
     except GeometryError as exc:
@@ -104,7 +118,8 @@ def _ward_values(index: int, feature: Any, problems: list[str]) -> dict[str, Any
         "centroid_lon": coordinate(lon),
         "valid_from": _parse_date(props.get("valid_from"), where, problems),
         "valid_to": _parse_date(props.get("valid_to"), where, problems),
-        "successor": str(props.get("successor") or "").strip(),
+        # A period date the feature leaves out keeps the stored unit's.
+        "keep": {key for key in ("valid_from", "valid_to") if key not in props},
     }
     for key in ("parent_code", "parent_name", "province_code", "province_name"):
         values[key] = str(props.get(key) or "").strip()
@@ -115,13 +130,9 @@ def _ward_values(index: int, feature: Any, problems: list[str]) -> dict[str, Any
     return values
 
 
-def _differences(ward: Ward, values: dict[str, Any], successor_code: str) -> list[str]:
+def _differences(ward: Ward, values: dict[str, Any]) -> list[str]:
     """The names of the fields whose imported value differs from the stored one."""
-    changed = [name for name in WARD_IMPORT_FIELDS if getattr(ward, name) != values[name]]
-    current_successor = ward.successor.code if ward.successor_id and ward.successor else ""
-    if current_successor != successor_code:
-        changed.append("successor")
-    return changed
+    return [name for name in WARD_IMPORT_FIELDS if getattr(ward, name) != values[name]]
 
 
 def _audit_ward(
@@ -139,24 +150,32 @@ def _audit_ward(
     )
 
 
-# One planned change: the ward as it will be saved, its successor's code, the names of
-# the fields that change (["created"] for a new ward) and its audit "before".
-PlannedWard = tuple[Ward, str, list[str], dict[str, Any] | None]
+# One planned change: the ward as it will be saved, the names of the fields that change
+# (["created"] for a new ward) and its audit "before".
+PlannedWard = tuple[Ward, list[str], dict[str, Any] | None]
 
 
 def wards_import(
-    *, collection: Any, actor: User | None = None, actor_label: str = "", dry_run: bool = False
+    *,
+    collection: Any,
+    on: date | None = None,
+    actor: User | None = None,
+    actor_label: str = "",
+    dry_run: bool = False,
 ) -> WardImportReport:
-    """Create or update wards from a GeoJSON FeatureCollection, matched by code.
+    """Create or update units from a GeoJSON FeatureCollection.
 
-    All or nothing: every feature is checked first (including the model's own validation),
-    and any problem raises WardImportError without changing a row. A dry run reports
-    exactly what a real run would change.
+    A feature with ``valid_from`` is the unit of that code starting that day; one without
+    is the unit of that code in force on ``on`` (default today), created if there is none.
+    All or nothing: every feature is checked first (the model's own validation, and no two
+    units of one code in force on the same day), and any problem raises WardImportError
+    without changing a row. A dry run reports exactly what a real run would change.
     """
     problems: list[str] = []
     rows = _rows_checked(collection, problems)
     report = WardImportReport()
-    plan = _plan(rows, problems, report)
+    plan = _plan(rows, on or timezone.localdate(), problems, report)
+    problems += code_collisions([ward for ward, changed, _before in plan if changed])
     if problems:
         raise WardImportError(problems)
     if not dry_run:
@@ -173,47 +192,73 @@ def _rows_checked(collection: Any, problems: list[str]) -> list[dict[str, Any]]:
         raise WardImportError(["The FeatureCollection has no features."])
     parsed = [_ward_values(i, feature, problems) for i, feature in enumerate(features)]
     rows = [row for row in parsed if row is not None]
-    codes = [row["code"] for row in rows]
-    duplicates = sorted({code for code in codes if codes.count(code) > 1})
+    keys = [(row["code"], row["valid_from"]) for row in rows]
+    duplicates = sorted({code for code, start in keys if keys.count((code, start)) > 1})
     if duplicates:
         problems.append(f"codes appear more than once: {', '.join(duplicates)}.")
-    known = set(Ward.objects.values_list("code", flat=True)) | set(codes)
-    for row in rows:
-        if row["successor"] and row["successor"] not in known:
-            problems.append(f"ward {row['code']}: successor '{row['successor']}' is unknown.")
-        if row["successor"] == row["code"]:
-            problems.append(f"ward {row['code']}: a ward cannot be merged into itself.")
     return rows
 
 
+def _matching_unit(row: dict[str, Any], on: date) -> Ward | None:
+    """The stored unit a feature names: same code and start, or in force on ``on``."""
+    same_code = Ward.objects.filter(code=row["code"])
+    if row["valid_from"] is not None:
+        return same_code.filter(valid_from=row["valid_from"]).first()
+    return same_code.current(on).first()
+
+
+def periods_overlap(a: Ward, b: Ward) -> bool:
+    """Whether two units' periods in force share a day."""
+    a_from, b_from = a.valid_from or date.min, b.valid_from or date.min
+    a_to, b_to = a.valid_to or date.max, b.valid_to or date.max
+    return a_from < b_to and b_from < a_to
+
+
+def code_collisions(units: list[Ward]) -> list[str]:
+    """Problems where two of ``units``, or one of them and a stored unit, would share a
+    code on some day (a code names one unit a day)."""
+    problems: list[str] = []
+    codes = {unit.code for unit in units}
+    stored = [w for w in Ward.objects.filter(code__in=codes) if w.pk not in {u.pk for u in units}]
+    for i, unit in enumerate(units):
+        for other in [*units[i + 1 :], *stored]:
+            if other.code == unit.code and periods_overlap(unit, other):
+                problems.append(
+                    f"ward {unit.code}: '{unit.name}' and '{other.name}' would both be in "
+                    f"force with code {unit.code} ({_period(unit)} and {_period(other)})."
+                )
+    return problems
+
+
+def _period(unit: Ward) -> str:
+    start = f"{unit.valid_from:%d/%m/%Y}" if unit.valid_from else "…"
+    end = f"{unit.valid_to:%d/%m/%Y}" if unit.valid_to else "…"
+    return f"{start}–{end}"
+
+
 def _plan(
-    rows: list[dict[str, Any]], problems: list[str], report: WardImportReport
+    rows: list[dict[str, Any]], on: date, problems: list[str], report: WardImportReport
 ) -> list[PlannedWard]:
     """Every change, validating each ward as it would be saved, and the report of them."""
-    existing = {
-        ward.code: ward
-        for ward in Ward.objects.filter(code__in=[row["code"] for row in rows]).select_related(
-            "successor"
-        )
-    }
     plan: list[PlannedWard] = []
     for row in rows:
-        successor_code = row.pop("successor")
-        ward = existing.get(row["code"])
+        keep = row.pop("keep")
+        ward = _matching_unit(row, on)
         if ward is None:
             ward, changed, before = Ward(**row), ["created"], None
         else:
-            changed = _differences(ward, row, successor_code)
+            for key in keep:
+                row[key] = getattr(ward, key)
+            changed = _differences(ward, row)
             before = snapshot(ward, exclude=("boundary",)) if changed else None
             for name in changed:
-                if name != "successor":
-                    setattr(ward, name, row[name])
+                setattr(ward, name, row[name])
         try:
-            ward.full_clean(exclude=["successor"], validate_unique=False)
+            ward.full_clean(validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
             for field_name, messages in exc.message_dict.items():
                 problems.append(f"ward {row['code']}: {field_name}: {' '.join(messages)}")
-        plan.append((ward, successor_code, changed, before))
+        plan.append((ward, changed, before))
         if changed == ["created"]:
             report.created.append(ward.code)
         elif changed:
@@ -225,22 +270,13 @@ def _plan(
 
 @transaction.atomic
 def _apply(plan: list[PlannedWard], actor: User | None, actor_label: str) -> None:
-    """Save the planned wards, then their successors (which may be new wards), then audit."""
-    for ward, _successor, changed, _before in plan:
+    """Save the planned wards, then audit each change."""
+    for ward, changed, _before in plan:
         if changed == ["created"]:
             ward.save()
-        elif [name for name in changed if name != "successor"]:
-            ward.save(update_fields=[*(n for n in changed if n != "successor"), "updated_at"])
-    by_code = {ward.code: ward for ward, *_rest in plan}
-    for ward, successor_code, changed, _before in plan:
-        if changed == ["created"] or "successor" in changed:
-            target = by_code.get(successor_code) or (
-                Ward.objects.get(code=successor_code) if successor_code else None
-            )
-            if ward.successor_id != (target.pk if target else None):
-                ward.successor = target
-                ward.save(update_fields=["successor", "updated_at"])
-    for ward, _successor, changed, before in plan:
+        elif changed:
+            ward.save(update_fields=[*changed, "updated_at"])
+    for ward, changed, before in plan:
         if changed == ["created"]:
             _audit_ward(ward, "ward.created", None, actor, actor_label)
         elif changed:

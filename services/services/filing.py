@@ -148,7 +148,7 @@ def request_create(
         latitude=geo.coordinate(latitude),
         longitude=geo.coordinate(longitude),
         address=_text(address, "address", required=False, limit=250),
-        ward=Ward.objects.get(code=ward_code),
+        ward=Ward.objects.current().get(code=ward_code),
         department=category.department,
         source=source,
         api_client=api_client,

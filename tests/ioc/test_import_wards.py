@@ -20,7 +20,7 @@ from ioc.models import AuditEntry, Ward
 from ioc.services import WardImportError, wards_import
 from tests.support import OTHER_WARD as OTHER
 from tests.support import OWN_WARD as OWN
-from tests.support import OWN_WARD_NAME, square
+from tests.support import OTHER_WARD_NAME, OWN_WARD_NAME, square
 
 pytestmark = pytest.mark.usefixtures("fresh_ward_index")  # wards change in rolled-back transactions
 NEW = "99001"
@@ -33,9 +33,10 @@ def new_feature(code: str = NEW, **properties: Any) -> dict[str, Any]:
     return {"type": "Feature", "geometry": geometry, "properties": props}
 
 
-def feature_of(code: str, **changes: Any) -> dict[str, Any]:
-    """The feature that would import the stored ward unchanged, with ``changes`` applied."""
-    ward = Ward.objects.get(code=code)
+def feature_of(code: str, on: date | None = None, **changes: Any) -> dict[str, Any]:
+    """The feature that would import the unit ``code`` names on ``on`` (default today)
+    unchanged, with ``changes`` applied."""
+    ward = Ward.objects.current(on).get(code=code)
     props: dict[str, Any] = {
         "code": ward.code,
         "name": ward.name,
@@ -252,7 +253,7 @@ BAD_FILES: dict[str, tuple[Callable[[], Any], str]] = {
     ),
     "bad kind": (
         lambda: _good_then(new_feature("99003", kind="quận")),
-        "feature 3 (99003): 'kind' must be one of phuong, xa, thi_tran.",
+        "feature 3 (99003): 'kind' must be one of phuong, xa, dac_khu, thi_tran.",
     ),
     "self-intersecting boundary": (
         lambda: _good_then(new_feature("99003", geometry=_bow_tie())),
@@ -278,13 +279,14 @@ BAD_FILES: dict[str, tuple[Callable[[], Any], str]] = {
         lambda: _good_then(new_feature(NEW, name="Trùng")),
         f"codes appear more than once: {NEW}.",
     ),
-    "unknown successor": (
-        lambda: _good_then(new_feature("99003", valid_to="2025-07-01", successor="99999")),
-        "ward 99003: successor '99999' is unknown.",
+    "a successor named": (
+        lambda: _good_then(new_feature("99003", valid_to="2025-07-01", successor=NEW)),
+        "feature 3 (99003): 'successor' is not read by an import: a reorganisation links",
     ),
-    "merged into itself": (
-        lambda: _good_then(new_feature("99003", successor="99003")),
-        "ward 99003: a ward cannot be merged into itself.",
+    "a code in force twice": (
+        lambda: _good_then(new_feature(OTHER, valid_from="2025-07-01")),
+        f"ward {OTHER}: 'Thử Nghiệm' and '{OTHER_WARD_NAME}' would both be in force with code "
+        f"{OTHER} (01/07/2025–… and …–…).",
     ),
     "bad date": (
         lambda: _good_then(new_feature("99003", valid_from="2025-13-45")),
@@ -325,7 +327,7 @@ def test_import_with_bad_last_feature_changes_nothing(demo_city: None) -> None:
         wards_import(collection=file)
 
     assert raised.value.problems == [
-        "feature 3 (99003): 'kind' must be one of phuong, xa, thi_tran."
+        "feature 3 (99003): 'kind' must be one of phuong, xa, dac_khu, thi_tran."
     ]
     assert database_state() == before
     assert not Ward.objects.filter(code=NEW).exists()
@@ -339,7 +341,7 @@ def test_import_lists_every_problem_in_the_file_at_once(demo_city: None) -> None
         wards_import(collection=file)
 
     assert raised.value.problems == [
-        f"feature 1 ({NEW}): 'kind' must be one of phuong, xa, thi_tran.",
+        f"feature 1 ({NEW}): 'kind' must be one of phuong, xa, dac_khu, thi_tran.",
         "feature 2 (99002): 'someday' is not a date (use YYYY-MM-DD).",
     ]
 
@@ -374,27 +376,22 @@ def test_file_that_is_not_utf8_is_refused(demo_city: None, tmp_path: Path) -> No
     assert database_state() == before
 
 
-# --- mergers ---------------------------------------------------------------------------------
+# --- lifetimes: a code names one unit a day ---------------------------------------------------
 
 
-def test_merger_takes_the_ward_out_of_current_but_keeps_its_row(demo_city: None) -> None:
-    report = wards_import(
-        collection=collection(feature_of(OWN, valid_to="2025-07-01", successor=OTHER))
-    )
+def test_a_retired_ward_leaves_current_but_keeps_its_row(demo_city: None) -> None:
+    report = wards_import(collection=collection(feature_of(OWN, valid_to="2025-07-01")))
 
-    assert report.updated == {OWN: ["valid_to", "successor"]}
+    assert report.updated == {OWN: ["valid_to"]}
     current = set(Ward.objects.current().values_list("code", flat=True))
     assert OWN not in current
     assert OTHER in current
     assert len(current) == 31
-    merged = Ward.objects.get(code=OWN)
-    assert merged.valid_to == date(2025, 7, 1)
-    assert merged.successor is not None
-    assert merged.successor.code == OTHER
+    assert Ward.objects.get(code=OWN).valid_to == date(2025, 7, 1)
     assert Ward.objects.current(on=date(2025, 6, 30)).filter(code=OWN).exists()
 
 
-def test_merged_ward_no_longer_answers_point_lookups(
+def test_a_retired_ward_no_longer_answers_point_lookups(
     demo_city: None, django_capture_on_commit_callbacks: Any
 ) -> None:
     ward = Ward.objects.get(code=OWN)
@@ -402,53 +399,63 @@ def test_merged_ward_no_longer_answers_point_lookups(
     assert ward_for_point(*centre) == OWN
 
     with django_capture_on_commit_callbacks(execute=True):
-        wards_import(collection=collection(feature_of(OWN, valid_to="2025-07-01", successor=OTHER)))
+        wards_import(collection=collection(feature_of(OWN, valid_to="2025-07-01")))
 
     assert ward_for_point(*centre) is None
 
 
-def test_merger_audit_entry_records_the_successor(demo_city: None) -> None:
-    other_pk = Ward.objects.get(code=OTHER).pk
-
-    wards_import(collection=collection(feature_of(OWN, valid_to="2025-07-01", successor=OTHER)))
-
-    entry = AuditEntry.objects.get(action="ward.updated", ward_code=OWN)
-    assert (entry.before["valid_to"], entry.before["successor"]) == (None, None)
-    assert (entry.after["valid_to"], entry.after["successor"]) == ("2025-07-01", other_pk)
-
-
-def test_ward_whose_only_change_is_its_successor_is_reported_updated_not_unchanged(
+def test_a_code_given_to_new_land_names_the_old_unit_before_and_the_new_one_after(
     demo_city: None,
 ) -> None:
-    report = wards_import(collection=collection(feature_of(OWN, successor=OTHER)))
-
-    assert Ward.objects.get(code=OWN).successor == Ward.objects.get(code=OTHER)
-    assert report.updated == {OWN: ["successor"]}
-    assert report.unchanged == []
-
-
-def test_dry_run_reports_the_same_changes_as_the_real_run(demo_city: None) -> None:
-    file = collection(feature_of(OWN, valid_to="2025-07-01", successor=OTHER))
-
-    dry = wards_import(collection=file, dry_run=True)
-    real = wards_import(collection=file)
-
-    assert real.updated == {OWN: ["valid_to", "successor"]}
-    assert dry.updated == real.updated
-
-
-def test_new_ward_can_name_a_successor_created_in_the_same_file(demo_city: None) -> None:
+    """As the 2025 reform did: the old unit ends on 30/06, a new unit takes its code."""
     report = wards_import(
         collection=collection(
-            new_feature("99002", valid_to="2025-07-01", successor=NEW),
-            new_feature(NEW, geometry=square(105.97, 21.50, half=0.002)),
+            feature_of(OWN, valid_to="2025-07-01"),
+            new_feature(OWN, name="Mới", valid_from="2025-07-01"),
         )
     )
 
-    assert report.created == ["99002", NEW]
-    old = Ward.objects.get(code="99002")
-    assert old.successor == Ward.objects.get(code=NEW)
-    assert not Ward.objects.current().filter(code="99002").exists()
+    assert report.updated == {OWN: ["valid_to"]} and report.created == [OWN]
+    assert Ward.objects.current(on=date(2025, 6, 30)).get(code=OWN).name == OWN_WARD_NAME
+    assert Ward.objects.current(on=date(2025, 7, 1)).get(code=OWN).name == "Mới"
+    assert Ward.objects.current().get(code=OWN).name == "Mới"
+
+
+def test_a_feature_without_a_start_names_the_unit_in_force_on_the_given_day(
+    demo_city: None,
+) -> None:
+    wards_import(
+        collection=collection(
+            feature_of(OWN, valid_to="2025-07-01"),
+            new_feature(OWN, name="Mới", valid_from="2025-07-01"),
+        )
+    )
+    old = feature_of(OWN, on=date(2025, 6, 30), name="Sửa tên cũ")
+    del old["properties"]["valid_from"], old["properties"]["valid_to"]
+
+    report = wards_import(collection=collection(old), on=date(2025, 6, 30))
+
+    assert report.updated == {OWN: ["name"]}
+    assert Ward.objects.current(on=date(2025, 6, 30)).get(code=OWN).name == "Sửa tên cũ"
+    assert Ward.objects.current().get(code=OWN).name == "Mới"
+
+
+def test_the_audit_entry_records_the_end_of_a_unit(demo_city: None) -> None:
+    wards_import(collection=collection(feature_of(OWN, valid_to="2025-07-01")))
+
+    entry = AuditEntry.objects.get(action="ward.updated", ward_code=OWN)
+    assert (entry.before["valid_to"], entry.after["valid_to"]) == (None, "2025-07-01")
+
+
+def test_dry_run_reports_the_same_changes_as_the_real_run(demo_city: None) -> None:
+    file = collection(feature_of(OWN, valid_to="2025-07-01"), new_feature(NEW))
+
+    dry = wards_import(collection=file, dry_run=True)
+    assert Ward.objects.get(code=OWN).valid_to is None
+    real = wards_import(collection=file)
+
+    assert (real.updated, real.created) == ({OWN: ["valid_to"]}, [NEW])
+    assert (dry.updated, dry.created) == (real.updated, real.created)
 
 
 def test_imported_centre_lies_inside_an_l_shaped_boundary(demo_city: None) -> None:

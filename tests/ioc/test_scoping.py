@@ -182,8 +182,12 @@ def test_retired_ward_is_hidden_from_lists_but_reachable_for_history(demo_city: 
         row["code"] for row in operator.get("/api/v1/wards/", {"limit": 100}).json()["results"]
     }
     assert OTHER not in codes
-    assert operator.get(f"/ops/wards/{OTHER}/").status_code == 200
-    assert client_for("official1").get(f"/ops/wards/{OTHER}/").status_code == 404
+    # The code names no unit today; on a day it was in force it names the former ward.
+    assert operator.get(f"/ops/wards/{OTHER}/").status_code == 404
+    assert operator.get(f"/ops/wards/{OTHER}/", {"on": "2025-06-30"}).status_code == 200
+    assert operator.get(f"/ops/wards/{OTHER}/", {"on": "30/06/2025"}).status_code == 404
+    official = client_for("official1")
+    assert official.get(f"/ops/wards/{OTHER}/", {"on": "2025-06-30"}).status_code == 404
 
 
 def test_devices_geojson_query_count_does_not_grow_with_devices(
@@ -198,7 +202,8 @@ def test_devices_geojson_query_count_does_not_grow_with_devices(
 
 def test_wards_list_query_count_is_fixed(demo_city: Any, django_assert_num_queries: Any) -> None:
     client = client_for("operator")
-    with django_assert_num_queries(4):  # session, user, count, page
+    # session, user, count, page, and the page's predecessors and successors
+    with django_assert_num_queries(6):
         response = client.get("/api/v1/wards/", {"limit": 100})
     assert response.json()["count"] == 32
 

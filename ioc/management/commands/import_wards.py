@@ -1,8 +1,10 @@
-"""``python manage.py import_wards FILE.geojson``: upsert wards by code, all or nothing."""
+"""``python manage.py import_wards FILE.geojson [--on YYYY-MM-DD]``: create or update units
+and their boundaries, each named by its code on a day; all or nothing."""
 
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +17,24 @@ class Command(BaseCommand):
     """Import ward boundaries from a GeoJSON FeatureCollection."""
 
     help = (
-        "Create or update wards from a GeoJSON FeatureCollection. Each feature needs "
-        "properties code, name and kind (phuong, xa, thi_tran) and a Polygon or "
-        "MultiPolygon; optional parent_code, parent_name, province_code, province_name, "
-        "valid_from, valid_to (YYYY-MM-DD) and successor (the code of the ward it merged "
-        "into). A file with any problem changes nothing."
+        "Create or update units (wards, communes, special zones) from a GeoJSON "
+        "FeatureCollection. Each feature needs properties code, name and kind (phuong, xa, "
+        "dac_khu; thi_tran before July 2025) and a Polygon or MultiPolygon; optional "
+        "province_code, province_name, parent_code and parent_name (a former district), "
+        "valid_from and valid_to (YYYY-MM-DD). A feature with valid_from is the unit of that "
+        "code starting that day; one without is the unit of that code in force on --on "
+        "(default today). Successors are linked by `reorganise`, not here. A file with any "
+        "problem changes nothing."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="GeoJSON file (UTF-8)")
+        parser.add_argument(
+            "--on",
+            type=date.fromisoformat,
+            default=None,
+            help="The day whose units the codes name (YYYY-MM-DD; default today).",
+        )
         parser.add_argument(
             "--dry-run", action="store_true", help="Report what would change, change nothing."
         )
@@ -47,6 +58,7 @@ class Command(BaseCommand):
         try:
             report = wards_import(
                 collection=collection,
+                on=options["on"],
                 actor_label=f"import_wards {path.name}",
                 dry_run=options["dry_run"],
             )
