@@ -19,8 +19,8 @@ from ioc.geo import boundary_shape, ward_for_point
 from ioc.models import AuditEntry, Ward
 from ioc.services import WardImportError, wards_import
 from tests.support import OTHER_WARD as OTHER
-from tests.support import OWN_WARD as OWN
 from tests.support import OTHER_WARD_NAME, OWN_WARD_NAME, square
+from tests.support import OWN_WARD as OWN
 
 pytestmark = pytest.mark.usefixtures("fresh_ward_index")  # wards change in rolled-back transactions
 NEW = "99001"

@@ -97,9 +97,7 @@ def test_a_unit_names_its_predecessors_and_successors(reformed: tuple[Ward, Ward
 
 
 @pytest.mark.parametrize("day", ["30/06/2025", "2025-02-30", "yesterday", "2025-06-31T00:00"])
-def test_a_day_that_cannot_be_read_is_a_400_naming_the_parameter(
-    demo_city: Any, day: str
-) -> None:
+def test_a_day_that_cannot_be_read_is_a_400_naming_the_parameter(demo_city: Any, day: str) -> None:
     for path in ("/api/v1/wards/", f"/api/v1/wards/{OWN}/"):
         response = client_for("operator").get(path, {"on": day})
         assert response.status_code == 400
