@@ -17,9 +17,11 @@ from cameras.choices import DeviceKind
 from cameras.services.csv_io import csv_date, csv_datetime, csv_lines, csv_text
 from dashboards.report_views import report_range
 from dashboards.selectors import (
+    REPORT_TIME_ZONE,
     alerts_per_day,
     incidents_per_day,
     open_alerts_filtered,
+    per_unit,
     wall_cameras,
 )
 from dashboards.views import _ward_rows
@@ -189,3 +191,43 @@ def report_export(request: HttpRequest) -> StreamingHttpResponse:
         for (day, counts), (_day, opened) in zip(series.rows(), incidents.rows(), strict=True)
     ]
     return csv_response("alerts-per-day", header, rows)
+
+
+@staff_required
+@require_GET
+def report_units_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The report's figures per unit, on the units of the chosen day (today by default)."""
+    days = report_range(request)
+    today = timezone.now().astimezone(REPORT_TIME_ZONE).date()
+    units, elsewhere = per_unit(request.user, first=days.first, last=days.last, on=days.on or today)
+    header = [
+        _("Code"),
+        _("Unit"),
+        _("Alerts raised"),
+        _("Incidents opened"),
+        _("Requests received"),
+        _("Requests resolved"),
+    ]
+    rows = [
+        [
+            csv_text(row.code),
+            csv_text(row.title),
+            str(row.alerts),
+            str(row.incidents),
+            str(row.requests),
+            str(row.requests_resolved),
+        ]
+        for row in units
+    ]
+    if elsewhere is not None:
+        rows.append(
+            [
+                "",
+                _("Not in a unit shown"),
+                str(elsewhere.alerts),
+                str(elsewhere.incidents),
+                str(elsewhere.requests),
+                str(elsewhere.requests_resolved),
+            ]
+        )
+    return csv_response(f"units-{(days.on or today).isoformat()}", header, rows)

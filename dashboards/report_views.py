@@ -1,5 +1,6 @@
-"""The reports page at ``/ops/reports/``: alerts and incidents per day by severity, scoped
-like every screen, drawn with uPlot."""
+"""The reports page at ``/ops/reports/``: alerts and incidents per day by severity, and
+alerts, incidents and requests per unit, on today's units or on those in force on a chosen
+day (``?on=``); scoped like every screen, drawn with uPlot."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dashboards.selectors import (
     DaySeries,
     alerts_per_day,
     incidents_per_day,
+    per_unit,
 )
 from ioc.access import staff_required
 from ioc.choices import Severity
@@ -35,14 +37,24 @@ SEVERITY_COLOURS = {"critical": "#d73027", "warning": "#e08e0b", "info": "#2a6fb
 
 @dataclass(frozen=True)
 class ReportRange:
-    """The days a report covers, both included."""
+    """The days a report covers, both included, and the day whose units it is read on
+    (``on``; None: today's units)."""
 
     first: date
     last: date
+    on: date | None = None
 
     def params(self) -> dict[str, str]:
         """The range as the form's query parameters (yyyy-mm-dd, as date inputs send it)."""
-        return {"from": self.first.isoformat(), "to": self.last.isoformat()}
+        params = {"from": self.first.isoformat(), "to": self.last.isoformat()}
+        if self.on is not None:
+            params["on"] = self.on.isoformat()
+        return params
+
+    @property
+    def query(self) -> str:
+        """The parameters as a query string, for the export links."""
+        return "&".join(f"{key}={value}" for key, value in self.params().items())
 
 
 def _date(text: str) -> date | None:
@@ -66,7 +78,7 @@ def report_range(request: HttpRequest) -> ReportRange:
         first, last = last, first
     if (last - first).days >= MAX_DAYS:
         first = last - timedelta(days=MAX_DAYS - 1)
-    return ReportRange(first, last)
+    return ReportRange(first, last, _date(request.GET.get("on", "")))
 
 
 def chart_data(series: DaySeries, empty: str) -> dict[str, object]:
@@ -96,6 +108,8 @@ def reports(request: HttpRequest) -> HttpResponse:
     days = report_range(request)
     series = alerts_per_day(request.user, first=days.first, last=days.last)
     incidents = incidents_per_day(request.user, first=days.first, last=days.last)
+    today = timezone.now().astimezone(REPORT_TIME_ZONE).date()
+    units, elsewhere = per_unit(request.user, first=days.first, last=days.last, on=days.on or today)
     return render(
         request,
         "ops/reports.html",
@@ -116,6 +130,9 @@ def reports(request: HttpRequest) -> HttpResponse:
             ],
             "totals": [sum(series.counts[group]) for group in series.groups],
             "incidents_total": sum(sum(counts) for counts in incidents.counts.values()),
+            "units": units,
+            "elsewhere": elsewhere,
+            "units_on": days.on,
             "chart": chart_data(series, _("No alerts in these days.")),
             "incident_chart": chart_data(incidents, _("No incidents in these days.")),
         },

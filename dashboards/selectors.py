@@ -26,6 +26,7 @@ from ioc.models import Alert, Incident, Ward
 from ioc.models.incidents import OPEN_STATUSES
 from ioc.realtime import event_types
 from ioc.selectors import AnyUser, alert_data, incident_data, scope_by_ward
+from ioc.text import vietnamese_sort_key
 from services.models import OPEN_STATUSES as REQUEST_OPEN_STATUSES
 from services.selectors import (
     REQUEST_DATA_FIELDS,
@@ -325,3 +326,77 @@ def wall_cameras(
     if ward is not None:
         queryset = queryset.filter(ward=ward)
     return queryset.order_by("ward__code", "code")
+
+
+# --- Per unit, on the map of a chosen day (reports) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class UnitReportRow:
+    """What happened in one unit of the chosen map over the report's days."""
+
+    code: str
+    title: str
+    alerts: int
+    incidents: int
+    requests: int
+    requests_resolved: int
+
+    @property
+    def total(self) -> int:
+        return self.alerts + self.incidents + self.requests
+
+
+def per_unit(
+    user: AnyUser, *, first: date, last: date, on: date
+) -> tuple[list[UnitReportRow], UnitReportRow | None]:
+    """Alerts raised, incidents opened, requests received and requests resolved from
+    ``first`` to ``last`` (city days), counted on the units in force on ``on`` that
+    ``user`` may see (``dashboards.unit_map``: whatever unit a record had in its time).
+    Returns the units' rows (by name) and the row of what no visible unit of that day
+    holds (a record with no place, or one now in a unit the user does not see), or None."""
+    from dashboards.unit_map import NOT_PLACED, UnitMap
+
+    start, end = day_bounds(first, last)
+    units = UnitMap(on)
+    alerts = units.count(
+        scope_by_ward(Alert.objects.filter(raised_at__gte=start, raised_at__lt=end), user),
+        place=("device__longitude", "device__latitude"),
+    )
+    incidents = units.count(
+        scope_by_ward(Incident.objects.filter(created_at__gte=start, created_at__lt=end), user),
+        place=("longitude", "latitude"),
+    )
+    requests = requests_visible_to(user).filter(merged_into__isnull=True)
+    received = units.count(
+        requests.filter(created_at__gte=start, created_at__lt=end),
+        place=("longitude", "latitude"),
+    )
+    resolved = units.count(
+        requests.filter(resolved_at__gte=start, resolved_at__lt=end),
+        place=("longitude", "latitude"),
+    )
+    visible = set(selectors.wards_visible_to(user, on=on).values_list("pk", flat=True))
+    rows = [
+        UnitReportRow(
+            code=ward.code,
+            title=ward.title,
+            alerts=alerts.get(pk, 0),
+            incidents=incidents.get(pk, 0),
+            requests=received.get(pk, 0),
+            requests_resolved=resolved.get(pk, 0),
+        )
+        for pk, ward in units.units.items()
+        if pk in visible
+    ]
+    rows.sort(key=lambda row: vietnamese_sort_key(row.title))
+    elsewhere = [NOT_PLACED, *(pk for pk in units.units if pk not in visible)]
+    rest = UnitReportRow(
+        code="",
+        title="",
+        alerts=sum(alerts.get(pk, 0) for pk in elsewhere),
+        incidents=sum(incidents.get(pk, 0) for pk in elsewhere),
+        requests=sum(received.get(pk, 0) for pk in elsewhere),
+        requests_resolved=sum(resolved.get(pk, 0) for pk in elsewhere),
+    )
+    return rows, (rest if rest.total or rest.requests_resolved else None)

@@ -11,6 +11,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("cameras/wall/export.csv", export_views.wall_export, name="ops-camera-wall-export"),
     path("reports/", report_views.reports, name="ops-reports"),
     path("reports/export.csv", export_views.report_export, name="ops-reports-export"),
+    path("reports/units.csv", export_views.report_units_export, name="ops-reports-units-export"),
     path("alerts/export.csv", export_views.alerts_export, name="ops-alerts-export"),
     path("wards/export.csv", export_views.ward_list_export, name="ops-ward-list-export"),
     path(

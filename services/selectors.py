@@ -19,7 +19,7 @@ from ioc import geo
 from ioc.choices import Role
 from ioc.models import User
 from ioc.realtime.event_types import RequestData
-from ioc.selectors import AnyUser
+from ioc.selectors import AnyUser, visible_ward_ids
 from ioc.tokens import secret_hash
 from services.models import (
     OPEN_STATUSES,
@@ -123,7 +123,9 @@ def requests_visible_to(user: AnyUser) -> QuerySet[ServiceRequest]:
     if user.has_city_scope:
         return requests
     if user.role == Role.WARD_OFFICIAL:
-        return requests.filter(ward__in=user.wards.all())
+        # Their units and those they came from (ioc.selectors: the history of their land).
+        wards = visible_ward_ids(user)
+        return requests if wards is None else requests.filter(ward__in=wards)
     if user.role == Role.DEPARTMENT_STAFF:
         return requests.filter(department__in=user.departments.all())
     return requests.none()
