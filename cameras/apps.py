@@ -9,3 +9,12 @@ class CamerasConfig(AppConfig):
 
     name = "cameras"
     verbose_name = _("Device registry")
+
+    def ready(self) -> None:
+        """Take part in reorganisations of units: the core cannot name this app, so the
+        app hands it what follows a reorganisation here (ioc.services.reorganisation)."""
+        from cameras.services.reorganisation import DevicesFollower, GatewaysFollower
+        from ioc.services.reorganisation import follower_register
+
+        follower_register(DevicesFollower())
+        follower_register(GatewaysFollower())

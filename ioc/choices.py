@@ -70,3 +70,16 @@ class IncidentEntryKind(models.TextChoices):
     LINKED = "linked", _("Linked")
     UNLINKED = "unlinked", _("Unlinked")
     CHECKLIST = "checklist", _("Checklist")
+    MOVED = "moved", _("Moved to another unit")
+
+
+class ReorganisationState(models.TextChoices):
+    """Life of a reorganisation: checked (a dry run stored, not yet confirmed), scheduled
+    for its effective day, applied; failed (its checks no longer passed on the day) or
+    cancelled."""
+
+    DRAFT = "draft", _("Checked, not confirmed")
+    SCHEDULED = "scheduled", _("Scheduled")
+    APPLIED = "applied", _("Applied")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")

@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -247,6 +248,13 @@ CELERY_BEAT_SCHEDULE = {
     "requests-deadline-sweep": {
         "task": "services.tasks.requests_deadline_sweep_task",
         "schedule": timedelta(minutes=5),
+    },
+    # Reorganisations of units scheduled for today take effect at midnight, Vietnam time
+    # (CELERY_TIMEZONE). Beat's schedule file remembers the last run: a beat that was down
+    # at midnight runs it when it starts again.
+    "reorganisations-due": {
+        "task": "ioc.tasks.reorganisations_due_task",
+        "schedule": crontab(minute=0, hour=0),
     },
 }
 

@@ -1,5 +1,7 @@
 """Celery tasks of the core (thin: each calls one function)."""
 
+from datetime import date
+
 from celery import shared_task
 
 from ioc import realtime, selectors
@@ -9,3 +11,12 @@ from ioc import realtime, selectors
 def realtime_heartbeat_task() -> int:
     """Send the periodic heartbeat through every live group (see ioc.realtime.heartbeat)."""
     return realtime.heartbeat(selectors.current_ward_codes(), selectors.current_department_codes())
+
+
+@shared_task(ignore_result=True)
+def reorganisations_due_task(today: str | None = None) -> list[int]:
+    """Apply the reorganisations whose day has come (the beat, at midnight in Vietnam);
+    ``today`` (YYYY-MM-DD) stands in for the date, to run a day's work by hand."""
+    from ioc.services.reorganisation import reorganisations_apply_due
+
+    return reorganisations_apply_due(today=date.fromisoformat(today) if today else None)

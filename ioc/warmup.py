@@ -16,14 +16,15 @@ logger = logging.getLogger(__name__)
 def project_template_names(directories: list[Path], root: Path) -> list[str]:
     """The names of the templates under those of ``directories`` that belong to the
     project (under ``root``, not in an installed package: Django's and the libraries' own,
-    admin's hundred among them, are left to first use)."""
+    admin's hundred among them, are left to first use; so are the project's own admin
+    pages, which extend them)."""
     names: list[str] = []
     for directory in directories:
         installed = {"site-packages", "dist-packages"} & set(directory.parts)
         if installed or not directory.is_relative_to(root):
             continue
         names.extend(p.relative_to(directory).as_posix() for p in directory.rglob("*.html"))
-    return sorted(set(names))
+    return sorted({name for name in names if not name.startswith("admin/")})
 
 
 def warm_up() -> None:

@@ -9,3 +9,11 @@ class ServicesConfig(AppConfig):
 
     name = "services"
     verbose_name = _("Citizen services")
+
+    def ready(self) -> None:
+        """Take part in reorganisations of units: the core cannot name this app, so the
+        app hands it what follows a reorganisation here (ioc.services.reorganisation)."""
+        from ioc.services.reorganisation import follower_register
+        from services.services.reorganisation import RequestsFollower
+
+        follower_register(RequestsFollower())

@@ -50,6 +50,7 @@ class EntryKind(models.TextChoices):
     MERGED = "merged", _("Merged")
     ESCALATED = "escalated", _("Escalated")
     DEADLINE = "deadline", _("Deadline warning")
+    MOVED = "moved", _("Moved to another unit")
 
 
 class PhotoKind(models.TextChoices):

@@ -19,7 +19,7 @@ from ioc import geo
 from ioc.choices import Role
 from ioc.models import User
 from ioc.realtime.event_types import RequestData
-from ioc.selectors import AnyUser, visible_ward_ids
+from ioc.selectors import AnyUser, scope_by_ward
 from ioc.tokens import secret_hash
 from services.models import (
     OPEN_STATUSES,
@@ -123,9 +123,9 @@ def requests_visible_to(user: AnyUser) -> QuerySet[ServiceRequest]:
     if user.has_city_scope:
         return requests
     if user.role == Role.WARD_OFFICIAL:
-        # Their units and those they came from (ioc.selectors: the history of their land).
-        wards = visible_ward_ids(user)
-        return requests if wards is None else requests.filter(ward__in=wards)
+        # Their units and the units those came from (closed requests stay with the unit of
+        # their time when units are reorganised), as every other scoped read does.
+        return scope_by_ward(requests, user)
     if user.role == Role.DEPARTMENT_STAFF:
         return requests.filter(department__in=user.departments.all())
     return requests.none()

@@ -1,4 +1,5 @@
-"""Models of the core, one module per subject: units, accounts, alerts, audit, incidents."""
+"""Models of the core, one module per subject: units, accounts, alerts, audit, incidents,
+reorganisations."""
 
 from ioc.models.accounts import User
 from ioc.models.alerts import Alert
@@ -10,6 +11,7 @@ from ioc.models.incidents import (
     IncidentType,
     IncidentTypeStep,
 )
+from ioc.models.reorganisations import Reorganisation, ScopeReview
 from ioc.models.units import (
     WARD_TITLES,
     Department,
@@ -29,6 +31,8 @@ __all__ = [
     "IncidentEntry",
     "IncidentType",
     "IncidentTypeStep",
+    "Reorganisation",
+    "ScopeReview",
     "TimelineEntry",
     "Transfer",
     "User",

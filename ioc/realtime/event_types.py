@@ -12,7 +12,7 @@ each producer turns its model into them (``cameras``, ``services``, ``ioc.servic
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, TypedDict
 
 from ioc.realtime.events import Event, EventType
@@ -176,6 +176,24 @@ def signal_command(*, ward: str, command: SignalCommandData) -> Event:
     return Event(type=EventType.SIGNAL_COMMAND, ward=ward, data=dict(command))
 
 
+# --- Administrative units --------------------------------------------------------------------
+
+
+class UnitsReorganisedData(TypedDict):
+    """``units.reorganised``: units ended (``retired``, their codes) and new ones began
+    (``units``) on ``effective``; screens take their new scope (a new snapshot) and reload."""
+
+    effective: date
+    retired: list[str]
+    units: list[str]
+
+
+def units_reorganised(*, effective: date, retired: list[str], units: list[str]) -> Event:
+    """``units.reorganised``: sent to ``city`` and to every unit's group it names."""
+    data = UnitsReorganisedData(effective=effective, retired=sorted(retired), units=sorted(units))
+    return Event(type=EventType.UNITS_REORGANISED, ward="", data=dict(data))
+
+
 # --- Messages that are not changes -----------------------------------------------------------
 
 
@@ -251,4 +269,5 @@ DATA_TYPES: dict[EventType, type] = {
     EventType.REQUEST_CREATED: RequestData,
     EventType.REQUEST_UPDATED: RequestData,
     EventType.SIGNAL_COMMAND: SignalCommandData,
+    EventType.UNITS_REORGANISED: UnitsReorganisedData,
 }

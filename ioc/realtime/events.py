@@ -34,6 +34,9 @@ class EventType(StrEnum):
     REQUEST_CREATED = "request.created"
     REQUEST_UPDATED = "request.updated"
     SIGNAL_COMMAND = "signal.command"
+    # Units were reorganised: every screen of the city or of a unit concerned takes its new
+    # scope (its consumer joins its new groups and sends a new snapshot) and reloads.
+    UNITS_REORGANISED = "units.reorganised"
     # Several events of one group in one message, for clients that ask for it (batch=1).
     BATCH = "batch"
     # Not a change: sent periodically through every group so that a client can tell a
@@ -99,7 +102,12 @@ def department_group(department_code: str, ward_code: str = "") -> str:
 def event_groups(event: Event) -> list[str]:
     """The groups an event goes to. A device, alert, incident or signal event: ``city``
     and its ward's. A request event: ``requests``, its ward's requests group and, when it
-    is routed to a department, that department's (city-wide and in its ward)."""
+    is routed to a department, that department's (city-wide and in its ward). A
+    reorganisation: ``city`` and the groups of every unit it ended or created (every screen
+    whose scope it changes is in one of them)."""
+    if event.type == EventType.UNITS_REORGANISED:
+        codes = sorted({*event.data.get("retired", []), *event.data.get("units", [])})
+        return [CITY_GROUP, *(ward_group(code) for code in codes)]
     if event.type not in REQUEST_TYPES:
         return [CITY_GROUP, ward_group(event.ward)] if event.ward else [CITY_GROUP]
     groups = [REQUESTS_GROUP]

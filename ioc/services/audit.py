@@ -78,13 +78,47 @@ def audit_record(
     ``obj`` may be None for an event about no stored object (a failed login with an unknown
     username): ``object_type`` and ``object_repr`` then say what it was about.
     """
+    entry = audit_entry(
+        actor=actor,
+        action=action,
+        obj=obj,
+        before=before,
+        after=after,
+        ward_code=ward_code,
+        reason=reason,
+        actor_label=actor_label,
+        object_type=object_type,
+        object_repr=object_repr,
+    )
+    entry.save()
+    return entry
+
+
+def audit_entry(
+    *,
+    actor: User | None,
+    action: str,
+    obj: models.Model | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    ward_code: str = "",
+    reason: str = "",
+    actor_label: str = "",
+    object_type: str = "",
+    object_repr: str = "",
+    object_id: str = "",
+) -> AuditEntry:
+    """The entry ``audit_record`` appends, not yet saved: for a write of many objects at
+    once, whose entries are saved together (``AuditEntry.objects.bulk_create``); such a
+    write may name its objects without loading them (``object_type``, ``object_id``,
+    ``object_repr``)."""
     label = actor_label or (actor.get_username() if actor is not None else "system")
-    return AuditEntry.objects.create(
+    return AuditEntry(
         actor=actor,
         actor_label=label[:150],
         action=action,
         object_type=object_type or (obj._meta.label_lower if obj is not None else ""),
-        object_id=str(obj.pk) if obj is not None else "",
+        object_id=object_id or (str(obj.pk) if obj is not None else ""),
         object_repr=(object_repr or (str(obj) if obj is not None else ""))[:200],
         ward_code=ward_code,
         before=before,

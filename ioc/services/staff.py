@@ -1,12 +1,14 @@
-"""Writes of staff accounts: creating one with its role and scope."""
+"""Writes of staff accounts: creating one with its role and scope; closing the reviews of
+scopes a reorganisation's split left."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from ioc.choices import Role
-from ioc.models import Department, User, Ward
+from ioc.models import Department, ScopeReview, User, Ward
 from ioc.services.audit import audit_record
 
 
@@ -64,3 +66,27 @@ def staff_user_create(
         },
     )
     return user
+
+
+@transaction.atomic
+def scope_reviews_close(*, reviews: list[ScopeReview], actor: User) -> int:
+    """Someone checked these officials' units after a split (and changed them in the staff
+    account if needed): the flags go, audited. How many were still open."""
+    closed = 0
+    now = timezone.now()
+    for review in ScopeReview.objects.select_for_update().filter(
+        pk__in=[review.pk for review in reviews], reviewed_at__isnull=True
+    ):
+        review.reviewed_at = now
+        review.reviewed_by = actor
+        review.save(update_fields=["reviewed_at", "reviewed_by"])
+        audit_record(
+            actor=actor,
+            action="scopereview.closed",
+            obj=review,
+            before={"reviewed_at": None},
+            after={"reviewed_at": now.isoformat(), "user": review.user_id},
+            ward_code=review.former.code,
+        )
+        closed += 1
+    return closed

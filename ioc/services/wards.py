@@ -7,6 +7,7 @@ reorganisation (``ioc.services.reorganise``), never by an import."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -77,8 +78,9 @@ def _parse_date(value: Any, label: str, problems: list[str]) -> date | None:
         return None
 
 
-def _ward_values(index: int, feature: Any, problems: list[str]) -> dict[str, Any] | None:
-    """The ward fields of one GeoJSON feature, or None (with problems noted) if unusable."""
+def ward_values(index: int, feature: Any, problems: list[str]) -> dict[str, Any] | None:
+    """The ward fields of one GeoJSON feature, or None (with problems noted) if unusable
+    (an import's features, and a reorganisation's plan)."""
     where = f"feature {index + 1}"
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         problems.append(f"{where}: not a GeoJSON Feature.")
@@ -190,7 +192,7 @@ def _rows_checked(collection: Any, problems: list[str]) -> list[dict[str, Any]]:
     features = collection.get("features")
     if not isinstance(features, list) or not features:
         raise WardImportError(["The FeatureCollection has no features."])
-    parsed = [_ward_values(i, feature, problems) for i, feature in enumerate(features)]
+    parsed = [ward_values(i, feature, problems) for i, feature in enumerate(features)]
     rows = [row for row in parsed if row is not None]
     keys = [(row["code"], row["valid_from"]) for row in rows]
     duplicates = sorted({code for code, start in keys if keys.count((code, start)) > 1})
@@ -214,12 +216,16 @@ def periods_overlap(a: Ward, b: Ward) -> bool:
     return a_from < b_to and b_from < a_to
 
 
-def code_collisions(units: list[Ward]) -> list[str]:
+def code_collisions(units: list[Ward], *, ending: Mapping[int, date] | None = None) -> list[str]:
     """Problems where two of ``units``, or one of them and a stored unit, would share a
-    code on some day (a code names one unit a day)."""
+    code on some day (a code names one unit a day). ``ending``: stored units (by id) that
+    will end on a day, compared as they will be (a reorganisation retiring them)."""
     problems: list[str] = []
     codes = {unit.code for unit in units}
     stored = [w for w in Ward.objects.filter(code__in=codes) if w.pk not in {u.pk for u in units}]
+    for ward in stored:
+        if ending and ward.pk in ending:
+            ward.valid_to = ending[ward.pk]
     for i, unit in enumerate(units):
         for other in [*units[i + 1 :], *stored]:
             if other.code == unit.code and periods_overlap(unit, other):

@@ -71,6 +71,11 @@ def staff_check(actor: User, request: ServiceRequest) -> None:
         raise PermissionDenied(_("This request is outside your area."))
 
 
+def deadline_cause(code: str) -> str:
+    """The cause of the deadline alert of request ``code`` (no device: one per request)."""
+    return f"request:{code}"
+
+
 def deadline_after(start: datetime, hours: int) -> datetime:
     """``hours`` working hours after ``start`` (the working calendar's days and hours)."""
     return working_calendar().add_working_hours(start, hours)

@@ -14,7 +14,7 @@ from ioc.choices import AlertKind, Severity
 from ioc.services.alerts import alert_raise
 from services.choices import EntryKind, RequestLevel
 from services.models import OPEN_STATUSES, ServiceRequest
-from services.services.common import entry_add
+from services.services.common import deadline_cause, entry_add
 from services.services.notify import request_publish
 
 
@@ -37,7 +37,7 @@ def requests_deadline_sweep(*, now: datetime | None = None) -> dict[str, int]:
                     ward=request.ward,
                     device=None,
                     kind=AlertKind.DEADLINE,
-                    cause=f"request:{request.code}",
+                    cause=deadline_cause(request.code),
                     severity=Severity.CRITICAL if overdue else Severity.WARNING,
                     title=(
                         _("Request %(code)s is overdue")

@@ -23,6 +23,7 @@ from services.photos import PreparedPhoto
 from services.services.common import (
     audit,
     deadline_after,
+    deadline_cause,
     entry_add,
     locked,
     photo_save,
@@ -86,7 +87,7 @@ def _move(
     entry_add(request, kind, actor=actor, text=text, public=public, data=data)
     audit(actor, str(kind), request, before, {"status": status, **(data or {})}, text)
     if status not in OPEN_STATUSES:
-        alert_clear(device=None, cause=f"request:{request.code}")  # its deadline alert
+        alert_clear(device=None, cause=deadline_cause(request.code))  # its deadline alert
     request_publish(request)
     reporters_notify(request, str(RequestStatus(status).label))
     return request
