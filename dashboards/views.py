@@ -149,8 +149,19 @@ def ops_home(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def ward_list(request: HttpRequest) -> HttpResponse:
-    """Every ward the user may see, with device counts."""
-    return render(request, "ops/ward_list.html", {"rows": _ward_rows(request), "nav": "wards"})
+    """Every ward the user may see, with device counts; ``?q=`` narrows them to those a
+    code or name finds, a former unit's finding the units it went into ("Phường Trưng
+    Vương (cũ) → Phường Phan Đình Phùng")."""
+    rows = _ward_rows(request)
+    query = request.GET.get("q", "").strip()[:120]
+    if query:
+        found = {hit.unit.pk: hit for hit in selectors.wards_found(request.user, query)}
+        rows = [
+            {**row, "found": found[pk]}
+            for row in rows
+            if (pk := getattr(row["ward"], "pk", None)) in found
+        ]
+    return render(request, "ops/ward_list.html", {"rows": rows, "nav": "wards", "query": query})
 
 
 @staff_required
@@ -161,7 +172,17 @@ def ward_detail(request: HttpRequest, code: str) -> HttpResponse:
     try:
         on = date.fromisoformat(request.GET["on"]) if request.GET.get("on") else None
         ward = selectors.ward_get_for_user(request.user, code, on=on)
-    except (ValueError, Ward.DoesNotExist) as exc:
+    except ValueError as exc:
+        raise Http404("No such ward on that day.") from exc
+    except Ward.DoesNotExist as exc:
+        # A former unit's code (a bookmark, a screen left open) leads to the one unit it
+        # went into today.
+        went_into = selectors.wards_visible_to(request.user).filter(
+            pk__in=selectors.wards_named(code)
+        )
+        units = list(went_into[:2]) if on is None else []
+        if len(units) == 1:
+            return redirect("ops-ward-detail", code=units[0].code)
         raise Http404("No such ward on that day.") from exc
     devices = list(
         device_selectors.devices_visible_to(request.user).filter(ward=ward).order_by("kind", "code")

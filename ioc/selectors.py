@@ -14,11 +14,15 @@ code resolves it on a date, today unless the caller says otherwise (``ward_in_fo
 
 from __future__ import annotations
 
+import unicodedata
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext
 
 from ioc import geo
 from ioc.choices import AlertStatus, Role
@@ -40,6 +44,7 @@ from ioc.realtime import (
     ward_group,
     ward_requests_group,
 )
+from ioc.text import vietnamese_sort_key
 
 AnyUser = User | AnonymousUser
 
@@ -84,9 +89,133 @@ def ward_in_force(code: str, on: date | None = None) -> Ward:
 
 
 def wards_named(code: str, on: date | None = None) -> QuerySet[Ward]:
-    """The unit ``code`` names on ``on`` (default today) as a queryset (empty if none),
-    for filters: ``records.filter(ward__in=wards_named(code))``."""
-    return Ward.objects.current(on).filter(code=code)
+    """The unit ``code`` names on ``on`` (default today) as a queryset, for filters:
+    ``records.filter(ward__in=wards_named(code))``. A code that no unit bears that day but
+    a former unit bore names the units in force that the former unit went into (a filter
+    by an old code finds the new unit); empty if none. One lazy query."""
+    day = on or timezone.localdate()
+    current = Ward.objects.current(day)
+    named = current.filter(code=code)
+    former = Ward.objects.filter(code=code, valid_to__lte=day).values("pk")
+    return current.filter(Q(code=code) | (_successors_reach(former) & ~Exists(named)))
+
+
+def _successors_reach(units: QuerySet[Any]) -> Q:
+    """Units went into, up to ``HISTORY_DEPTH`` reorganisations after ``units`` (a
+    ``values("pk")`` queryset), as a filter of subqueries."""
+    level: QuerySet[Any] = WardSuccession.objects.filter(predecessor__in=units).values("successor")
+    reach = Q(pk__in=level)
+    for _ in range(HISTORY_DEPTH - 1):
+        level = WardSuccession.objects.filter(predecessor__in=level).values("successor")
+        reach |= Q(pk__in=level)
+    return reach
+
+
+@dataclass(frozen=True)
+class WardFound:
+    """A unit a search found: by its own code or name, or through a ``former`` unit whose
+    code or name was searched (the former went into it)."""
+
+    unit: Ward
+    former: Ward | None = None
+
+    @property
+    def label(self) -> str:
+        """ "Phường Trưng Vương (cũ) → Phường Phan Đình Phùng", or the unit's title."""
+        if self.former is None:
+            return self.unit.title
+        return gettext("%(former)s (former) → %(unit)s") % {
+            "former": self.former.title,
+            "unit": self.unit.title,
+        }
+
+
+_KIND_WORDS = ("phuong ", "xa ", "dac khu ", "thi tran ", "ward ", "commune ", "special zone ")
+
+
+def _folded(text: str) -> str:
+    """Text as a ward search compares it: lower case, without Vietnamese marks or a
+    leading kind ("Phường Trưng Vương" and "trung vuong" compare equal)."""
+    plain = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    plain = "".join(char for char in plain if not unicodedata.combining(char))
+    plain = " ".join(plain.casefold().split())
+    for word in _KIND_WORDS:
+        if plain.startswith(word):
+            return plain[len(word) :]
+    return plain
+
+
+def wards_found(
+    user: AnyUser | None, text: str, *, on: date | None = None, limit: int = 20
+) -> list[WardFound]:
+    """The units in force on ``on`` (default today) that ``user`` may see (None: the
+    public, who see every unit's name) and ``text`` finds: by code or part of the name,
+    with or without marks; a former unit's code or name finds the units it went into (the
+    2025 reform: "Trưng Vương" finds Phường Phan Đình Phùng). Units found by their own code
+    or name come first."""
+    wanted = _folded(text.strip()[:120])
+    if not wanted:
+        return []
+    day = on or timezone.localdate()
+    rows = Ward.objects.values_list("pk", "code", "name", "valid_from", "valid_to")
+    matched = [
+        pk
+        for pk, code, name, _start, _end in rows
+        if code == text.strip() or wanted in _folded(name)
+    ]
+    units = {ward.pk: ward for ward in Ward.objects.filter(pk__in=matched)}
+    scope = Ward.objects.current(day) if user is None else wards_visible_to(user, on=day)
+    visible = set(scope.values_list("pk", flat=True))
+    found: dict[int, WardFound] = {}
+    for ward in units.values():
+        if ward.in_force(day) and ward.pk in visible:
+            found[ward.pk] = WardFound(ward)
+    formers = [w for w in units.values() if w.valid_to is not None and w.valid_to <= day]
+    for former, unit in _went_into(formers, day):
+        if unit.pk in visible and unit.pk not in found:
+            found[unit.pk] = WardFound(unit, former)
+    ordered = sorted(
+        found.values(),
+        key=lambda hit: (hit.former is not None, vietnamese_sort_key(hit.unit.name)),
+    )
+    return ordered[:limit]
+
+
+def _went_into(formers: list[Ward], day: date) -> list[tuple[Ward, Ward]]:
+    """(former unit, unit in force on ``day`` it went into), following successions up to
+    ``HISTORY_DEPTH`` reorganisations."""
+    pairs: list[tuple[Ward, Ward]] = []
+    frontier = {ward.pk: ward for ward in formers}  # unit reached -> the former it came from
+    for _ in range(HISTORY_DEPTH):
+        if not frontier:
+            break
+        edges = WardSuccession.objects.filter(predecessor__in=list(frontier)).select_related(
+            "successor"
+        )
+        reached: dict[int, Ward] = {}
+        for edge in edges:
+            origin = frontier[edge.predecessor_id]
+            if edge.successor.in_force(day):
+                pairs.append((origin, edge.successor))
+            else:
+                reached[edge.successor_id] = origin
+        frontier = reached
+    return sorted(pairs, key=lambda pair: (pair[0].code, pair[1].code))
+
+
+def ward_followed_for_user(user: AnyUser, ward: Ward) -> Ward | None:
+    """The unit a screen of ``ward`` shows after a reorganisation: the same unit while it
+    is in force, else the one unit it went into; None when there is none the user may see
+    or several (a split)."""
+    visible = wards_visible_to(user)
+    if visible.filter(pk=ward.pk).exists():
+        return visible.get(pk=ward.pk)
+    units = list(
+        visible.filter(
+            pk__in=[unit.pk for _former, unit in _went_into([ward], timezone.localdate())]
+        )
+    )
+    return units[0] if len(units) == 1 else None
 
 
 def scope_by_ward(

@@ -470,12 +470,20 @@ def request_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    wards = _wards()
+    ward = request.GET.get("ward", "").strip()[:16]
+    # A former unit's code (an old link): the list shows the units it went into, and says so.
+    former = (
+        [] if not ward or ward in {w.code for w in wards} else selectors.wards_found(None, ward)
+    )
     return render(
         request,
         "portal/requests.html",
         {
             "page": page,
-            "wards": _wards(),
+            "wards": wards,
+            "ward_selected": former[0].unit.code if len(former) == 1 else ward,
+            "ward_found": [hit for hit in former if hit.former is not None],
             "categories": list(request_selectors.categories_for_portal()),
             "params": request.GET,
             "query": query.urlencode(),

@@ -47,6 +47,18 @@ def _link(ward: Ward, edge: WardSuccession) -> dict[str, Any]:
     }
 
 
+class WardFoundAsSerializer(serializers.Serializer[Ward]):
+    """A former unit whose code or name a search (``?q=``) gave, and that went into this
+    unit."""
+
+    code = serializers.CharField()
+    name = serializers.CharField()
+    title = serializers.CharField()
+    valid_from = serializers.DateField(allow_null=True)
+    valid_to = serializers.DateField(allow_null=True)
+    text = serializers.CharField(help_text="e.g. Phường Trưng Vương (cũ) → Phường Phan Đình Phùng")
+
+
 class WardSerializer(serializers.ModelSerializer[Ward]):
     """A unit as integrators read it: its code names it only while it is in force
     (``valid_from`` to the day before ``valid_to``)."""
@@ -55,6 +67,7 @@ class WardSerializer(serializers.ModelSerializer[Ward]):
     has_boundary = serializers.SerializerMethodField()
     predecessors = serializers.SerializerMethodField()
     successors = serializers.SerializerMethodField()
+    found_as = serializers.SerializerMethodField()
 
     class Meta:
         model = Ward
@@ -74,6 +87,7 @@ class WardSerializer(serializers.ModelSerializer[Ward]):
             "valid_to",
             "predecessors",
             "successors",
+            "found_as",
         ]
 
     def get_has_boundary(self, ward: Ward) -> bool:
@@ -86,6 +100,22 @@ class WardSerializer(serializers.ModelSerializer[Ward]):
     @extend_schema_field(WardLinkSerializer(many=True))
     def get_successors(self, ward: Ward) -> list[dict[str, Any]]:
         return [_link(edge.successor, edge) for edge in ward.succession_to.all()]
+
+    @extend_schema_field(WardFoundAsSerializer(many=True))
+    def get_found_as(self, ward: Ward) -> list[dict[str, Any]]:
+        """The former units a search named that went into this one (empty otherwise)."""
+        return [
+            {
+                "code": hit.former.code,
+                "name": hit.former.name,
+                "title": hit.former.title,
+                "valid_from": hit.former.valid_from,
+                "valid_to": hit.former.valid_to,
+                "text": hit.label,
+            }
+            for hit in self.context.get("found", {}).get(ward.pk, [])
+            if hit.former is not None
+        ]
 
 
 class OnDaySerializer(serializers.Serializer[dict[str, Any]]):
@@ -114,18 +144,48 @@ def with_links(wards: QuerySet[Ward]) -> QuerySet[Ward]:
     )
 
 
+class WardSearchSerializer(OnDaySerializer):
+    """The day, and what to look for: a code or part of a name, current or former."""
+
+    q = serializers.CharField(
+        required=False,
+        max_length=120,
+        help_text=(
+            "a code or part of a name, with or without Vietnamese marks; a former unit's "
+            "code or name finds the units it went into (their found_as names it)"
+        ),
+    )
+
+
 class WardListView(generics.ListAPIView[Ward]):
-    """The units in force on ``on`` (default today) that the caller may see."""
+    """The units in force on ``on`` (default today) that the caller may see; with ``q``,
+    those a search by code or name finds, a former unit's finding its successors."""
 
     serializer_class = WardSerializer
 
-    @extend_schema(parameters=[OnDaySerializer])
+    @extend_schema(parameters=[WardSearchSerializer])
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
+    def _params(self) -> dict[str, Any]:
+        params = WardSearchSerializer(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        return dict(params.validated_data)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "found": getattr(self, "_found", {})}
+
     def get_queryset(self) -> Any:
-        day = on_day(self.request)
-        return with_links(selectors.wards_visible_to(self.request.user, on=day)).order_by("code")
+        params = self._params()
+        day = params.get("on")
+        wards = selectors.wards_visible_to(self.request.user, on=day)
+        if "q" in params:
+            found: dict[int, list[selectors.WardFound]] = {}
+            for hit in selectors.wards_found(self.request.user, params["q"], on=day):
+                found.setdefault(hit.unit.pk, []).append(hit)
+            self._found = found
+            wards = wards.filter(pk__in=list(found))
+        return with_links(wards).order_by("code")
 
 
 class WardDetailView(generics.RetrieveAPIView[Ward]):

@@ -84,14 +84,34 @@ export class MapTools {
     return device.code;
   }
 
-  /** Find `query` and show that device, even when a filter hid it. */
+  /**
+   * The unit `query` names (its code or name, or a former unit's, which finds the unit it
+   * went into), as /api/v1/wards/?q= gives it, if the ward filter offers it.
+   */
+  async #findWard(query) {
+    const url = this.opsMap.element.dataset.wardSearchUrl;
+    if (!url || !query.trim()) return null;
+    const body = await fetchJSON(`${url}?${new URLSearchParams({ q: query.trim(), limit: "5" })}`);
+    const offered = new Set([...this.form.elements.ward.options].map((option) => option.value));
+    return (body.results || []).find((ward) => offered.has(ward.code)) || null;
+  }
+
+  /** Find `query` and show that device, even when a filter hid it; else the ward it names. */
   async search(query) {
     const note = this.root.querySelector("[data-search-note]");
     let code = this.#findLoaded(query);
     if (!code && !this.state.embedded) code = await this.#findOnServer(query).catch(() => null);
     note.hidden = Boolean(code) || !query.trim();
     note.textContent = this.labels.noMatch || "";
-    if (!code) return;
+    if (!code) {
+      const ward = await this.#findWard(query).catch(() => null);
+      if (!ward) return;
+      // "Phường Trưng Vương (cũ) → Phường Phan Đình Phùng": the server says it, translated.
+      note.textContent = ward.found_as?.[0]?.text || ward.title;
+      note.hidden = false;
+      this.selectWard(ward.code);
+      return;
+    }
     const device = this.state.devices[code];
     if (!isVisible(this.state.filters, device)) {
       for (const box of this.form.querySelectorAll("input[name=kind]")) box.checked = true;
