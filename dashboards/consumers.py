@@ -6,6 +6,9 @@ reach it through the process's fan-out (``dashboards.fanout``): one subscription
 and process, not one per screen. Every relayed
 message carries its ``group`` and that group's ``seq``; a client that sees a gap (or a
 heartbeat ahead of what it has seen) sends ``{"type": "resync"}`` and gets a new snapshot.
+A reorganisation of units (``units.reorganised``, sent through ``city`` and every unit
+group it concerns) makes each screen that hears it take its user's new scope: new groups,
+then a new snapshot.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ class OpsConsumer(AsyncJsonWebsocketConsumer):
     batched = False
     fanout: Fanout | None = None
     sender: asyncio.Task[None] | None = None
+    rescoping: asyncio.Task[None] | None = None
+    rescope_due = False
     outbox: deque[str]
     wakeup: asyncio.Event
 
@@ -102,6 +107,8 @@ class OpsConsumer(AsyncJsonWebsocketConsumer):
             self.fanout.leave(self.groups_joined, self)
         if self.sender is not None:
             self.sender.cancel()
+        if self.rescoping is not None:
+            self.rescoping.cancel()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         """A ping gets a pong (to measure the round trip), a resync a fresh snapshot;
@@ -115,12 +122,45 @@ class OpsConsumer(AsyncJsonWebsocketConsumer):
     def deliver(self, frames: Frames) -> None:
         """Queue a group message's texts for this socket (called by the fan-out, never
         waits). A screen that cannot keep up loses its backlog rather than the process's
-        memory: its next message then shows a ``seq`` gap and it resynchronises."""
+        memory: its next message then shows a ``seq`` gap and it resynchronises. A message
+        saying the units were reorganised also starts taking the new scope."""
         if len(self.outbox) >= OUTBOX_LIMIT:
             logger.info("live: a screen fell %d messages behind; it will resync", OUTBOX_LIMIT)
             self.outbox.clear()
         self.outbox.extend(frames.batched if self.batched else frames.single)
         self.wakeup.set()
+        if frames.rescope:
+            self.rescope_due = True
+            if self.rescoping is None or self.rescoping.done():
+                self.rescoping = asyncio.get_running_loop().create_task(self._rescope())
+
+    async def _rescope(self) -> None:
+        """Take the scope the reorganisation gave this user: join the new groups, leave
+        the old, queue a new snapshot after what is already queued. A ward's screen follows
+        its unit into the one unit it went into; it closes when there is none (a split: the
+        page, which reloads, shows where to go). Runs again while more such messages came
+        (one reorganisation reaches a screen through each of its groups)."""
+        try:
+            while self.rescope_due and self.fanout is not None:
+                self.rescope_due = False
+                if self.ward is not None:
+                    self.ward = await database_sync_to_async(selectors.ward_followed_for_user)(
+                        self.user, self.ward
+                    )
+                    if self.ward is None:
+                        await self.close(code=4404)
+                        return
+                groups = await database_sync_to_async(selectors.realtime_groups_for)(
+                    self.user, ward_code=self.ward.code if self.ward else None
+                )
+                await self.fanout.join(groups, self)
+                self.fanout.leave([g for g in self.groups_joined if g not in groups], self)
+                self.groups_joined = groups
+                snapshot = await database_sync_to_async(snapshot_for)(self.user, ward=self.ward)
+                self.outbox.append(await self.encode_json(snapshot))
+                self.wakeup.set()
+        except Exception:  # the socket stays on its old groups; the page reloads anyway
+            logger.warning("live: could not take a screen's new scope", exc_info=True)
 
     async def _send_outbox(self) -> None:
         """Write queued texts to the socket in order, after the snapshot."""

@@ -20,14 +20,23 @@ from typing import Any, Protocol
 
 import orjson
 
+from ioc.realtime import EventType
+
 logger = logging.getLogger(__name__)
+
+
+# How an event text begins when it tells screens that the units changed (``json_safe``
+# and orjson keep the envelope's order: its type comes first).
+_RESCOPE_PREFIX = f'{{"type":"{EventType.UNITS_REORGANISED}"'
 
 
 class Frames:
     """One group message as websocket texts, worked out once for every screen: one text per
-    event, and the same events as one ``batch`` text for clients that asked for it."""
+    event, and the same events as one ``batch`` text for clients that asked for it.
+    ``rescope``: one of them says the units were reorganised, so every screen that gets it
+    must take its new scope (``OpsConsumer.rescope``)."""
 
-    __slots__ = ("batched", "single")
+    __slots__ = ("batched", "rescope", "single")
 
     def __init__(self, message: dict[str, Any]) -> None:
         if "texts" in message:
@@ -35,6 +44,7 @@ class Frames:
             self.batched: list[str] = [message["batch"]] if "batch" in message else self.single
         else:
             self.single = self.batched = [orjson.dumps(message["event"]).decode()]
+        self.rescope = any(text.startswith(_RESCOPE_PREFIX) for text in self.single)
 
 
 class Member(Protocol):

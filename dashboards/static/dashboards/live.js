@@ -3,13 +3,16 @@
 // reconnect, asks for a resync when a sequence number shows a gap or a group's counter
 // started again (another epoch: Redis came back empty), and calls the channel
 // stale when it hears nothing for 2.5 heartbeats. Tolerates a server that sends no seq,
-// no heartbeat_seconds and no heartbeats (it then pings to keep proof of life).
+// no heartbeat_seconds and no heartbeats (it then pings to keep proof of life). When units
+// are reorganised the server moves the socket to its new groups and sends a new snapshot;
+// the page reloads soon after, to redraw what the server drew (its wards).
 
 const DEFAULT_HEARTBEAT_SECONDS = 15;
 const STALE_FACTOR = 2.5;
 const BACKOFF_FIRST_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
 const RESYNC_TIMEOUT_MS = 10000;
+const RELOAD_SPREAD_MS = 60000;
 
 /**
  * The websocket URL for `path`: same scheme family as the page, port per <meta name="ioc-ws-port">.
@@ -55,6 +58,7 @@ export class LiveChannel {
     this.resyncPendingSince = 0;
     this.listeners = { snapshot: [], event: [], state: [] };
     this.reconnectTimer = null;
+    this.reloadTimer = null;
     this.watchdog = null;
     this.stopped = true;
   }
@@ -241,6 +245,18 @@ export class LiveChannel {
       if (last !== undefined && event.seq > last + 1) this.resync();
       this.seq[event.group] = event.seq;
     }
+    if (event.type === "units.reorganised") this.#reloadSoon();
     this.#emit("event", event);
+  }
+
+  /**
+   * The units were reorganised: the server has already moved this socket to its new scope
+   * and sent a new snapshot, but the page's own parts (ward lists, boundaries, a retired
+   * ward's page) are drawn by the server: load it again, once, at a moment of its own
+   * within a minute so that every screen of the city does not ask at the same instant.
+   */
+  #reloadSoon() {
+    if (this.reloadTimer) return;
+    this.reloadTimer = window.setTimeout(() => window.location.reload(), Math.random() * RELOAD_SPREAD_MS);
   }
 }
