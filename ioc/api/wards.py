@@ -127,6 +127,13 @@ class OnDaySerializer(serializers.Serializer[dict[str, Any]]):
         help_text="YYYY-MM-DD: the units in force that day (default today, Asia/Ho_Chi_Minh)",
     )
 
+    def to_internal_value(self, data: Any) -> Any:
+        # DRF reads a blank optional query parameter as absent; "?on=" names no day.
+        if hasattr(data, "get") and data.get("on") == "":
+            invalid = self.fields["on"].error_messages["invalid"]
+            raise serializers.ValidationError({"on": [invalid.format(format="YYYY-MM-DD")]})
+        return super().to_internal_value(data)
+
 
 def on_day(request: Request) -> date | None:
     """The ``on`` query parameter, validated (400 otherwise)."""
@@ -149,10 +156,12 @@ class WardSearchSerializer(OnDaySerializer):
 
     q = serializers.CharField(
         required=False,
+        allow_blank=True,
         max_length=120,
         help_text=(
             "a code or part of a name, with or without Vietnamese marks; a former unit's "
-            "code or name finds the units it went into (their found_as names it)"
+            "code or name finds the units it went into (their found_as names it); blank: "
+            "no search"
         ),
     )
 
@@ -179,7 +188,7 @@ class WardListView(generics.ListAPIView[Ward]):
         params = self._params()
         day = params.get("on")
         wards = selectors.wards_visible_to(self.request.user, on=day)
-        if "q" in params:
+        if params.get("q", "").strip():
             found: dict[int, list[selectors.WardFound]] = {}
             for hit in selectors.wards_found(self.request.user, params["q"], on=day):
                 found.setdefault(hit.unit.pk, []).append(hit)

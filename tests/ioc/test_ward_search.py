@@ -137,3 +137,11 @@ def test_open311_and_the_portal_show_the_new_name(demo_city: Any, tmp_path: Path
     assert label(third, new) in portal
     assert f'<option value="{OWN}" selected>' in portal
     assert request.code in portal
+
+
+def test_a_blank_search_lists_everything_and_a_blank_day_is_a_400(demo_city: Any) -> None:
+    operator = client_for("operator")
+    everything = operator.get("/api/v1/wards/", {"limit": 500}).json()["count"]
+    assert operator.get("/api/v1/wards/", {"q": " ", "limit": 500}).json()["count"] == everything
+    blank = operator.get("/api/v1/wards/", {"on": ""})
+    assert blank.status_code == 400 and "on" in blank.json()
