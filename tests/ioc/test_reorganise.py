@@ -263,6 +263,29 @@ def test_running_it_twice_changes_nothing_the_second_time(
     assert state() == after_first
 
 
+def test_a_second_run_moves_only_what_was_left_in_the_old_units_since(
+    demo_city: Any, tmp_path: Path
+) -> None:
+    files = merger()
+    third = unit(THIRD)
+    device = Device.objects.filter(ward=third).order_by("code").first()
+    assert device is not None
+    reorganise(tmp_path, *files)
+    first = Reorganisation.objects.get().report
+    Device.objects.filter(pk=device.pk).update(ward=third)  # put back by mistake
+
+    output = reorganise(tmp_path, *files)
+
+    assert output.startswith("Already applied (reorganisation ")
+    assert output.endswith("moved what was left in its old units since: 1 devices.\n")
+    assert Device.objects.get(pk=device.pk).ward == unit(OWN)
+    report = Reorganisation.objects.get().report
+    assert report["units"] == first["units"] and len(report["later"]) == 1
+    assert report["later"][0]["counts"]["device"] == 1
+    assert AuditEntry.objects.filter(action="reorganisation.applied_again").count() == 1
+    assert AuditEntry.objects.filter(action="device.moved", object_id=str(device.pk)).count() == 2
+
+
 def test_a_split_gives_its_official_every_part_flagged_for_review(
     demo_city: Any, tmp_path: Path, login: Any
 ) -> None:

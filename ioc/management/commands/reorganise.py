@@ -94,6 +94,14 @@ class Command(BaseCommand):
                 f"Already applied (reorganisation {reorganisation.pk}): nothing to change."
             )
             return
+        elif report.get("later"):
+            counts = report["later"][-1]["counts"]
+            moved = ", ".join(f"{n} {SUBJECTS.get(s, s)}" for s, n in counts.items() if n)
+            self.stdout.write(
+                f"Already applied (reorganisation {reorganisation.pk}); moved what was left in "
+                f"its old units since: {moved}."
+            )
+            return
         else:
             self.stdout.write(f"Applied (reorganisation {reorganisation.pk}).")
         for line in report_lines(report):

@@ -181,14 +181,21 @@ def reorganisation_apply(
             )
             report = change_report(change)
             changed = change_apply(change, reorganisation=locked, actor=actor, actor_label=label)
-            if changed or locked.state != ReorganisationState.APPLIED:
+            if locked.state != ReorganisationState.APPLIED:
                 before = {"state": locked.state}
-                first = locked.state != ReorganisationState.APPLIED
                 locked.state = ReorganisationState.APPLIED
                 locked.report = {**report, "changed": changed}
-                locked.applied_at = timezone.now() if first else locked.applied_at
+                locked.applied_at = timezone.now()
                 locked.save(update_fields=["state", "report", "applied_at"])
                 _audit(locked, "applied", actor, label, before, counts=report["counts"])
+            elif changed:
+                # Applied again and something moved that was left since: the first report
+                # stays, this run is added to it (its moves are in the audit log).
+                later = {"at": timezone.now().isoformat(), "counts": report["counts"]}
+                runs = [*locked.report.get("later", []), later]
+                locked.report = {**locked.report, "later": runs, "changed": True}
+                locked.save(update_fields=["report"])
+                _audit(locked, "applied_again", actor, label, None, counts=report["counts"])
             else:
                 locked.report = {**locked.report, "changed": False}
     except ReorganisationError as exc:
@@ -201,11 +208,13 @@ def reorganisation_apply(
 def _failed(
     reorganisation: Reorganisation, problems: list[str], actor: User | None, label: str
 ) -> None:
-    """Keep why a reorganisation could not be applied (an applied one stays applied)."""
+    """Keep why a reorganisation could not be applied. One applied already stays as it
+    was: the caller hears the problems of the run again, and nothing is recorded."""
     locked = Reorganisation.objects.select_for_update().get(pk=reorganisation.pk)
+    if locked.state == ReorganisationState.APPLIED:
+        return
     before = {"state": locked.state}
-    if locked.state != ReorganisationState.APPLIED:
-        locked.state = ReorganisationState.FAILED
+    locked.state = ReorganisationState.FAILED
     locked.report = {**locked.report, "problems": problems}
     locked.save(update_fields=["state", "report"])
     _audit(locked, "failed", actor, label, before, problems=problems)
