@@ -96,22 +96,27 @@ export class MapTools {
     return (body.results || []).find((ward) => offered.has(ward.code)) || null;
   }
 
-  /** Find `query` and show that device, even when a filter hid it; else the ward it names. */
+  /**
+   * Find `query` and show that device, even when a filter hid it; else the ward it names.
+   * A former unit's name or code comes first (devices may still bear it): the note says
+   * where that unit went, and the map shows it.
+   */
   async search(query) {
     const note = this.root.querySelector("[data-search-note]");
+    const wardFound = this.#findWard(query).catch(() => null);
     let code = this.#findLoaded(query);
     if (!code && !this.state.embedded) code = await this.#findOnServer(query).catch(() => null);
-    note.hidden = Boolean(code) || !query.trim();
-    note.textContent = this.labels.noMatch || "";
-    if (!code) {
-      const ward = await this.#findWard(query).catch(() => null);
-      if (!ward) return;
+    const ward = await wardFound;
+    if (ward && (ward.found_as?.length || !code)) {
       // "Phường Trưng Vương (cũ) → Phường Phan Đình Phùng": the server says it, translated.
       note.textContent = ward.found_as?.[0]?.text || ward.title;
       note.hidden = false;
       this.selectWard(ward.code);
       return;
     }
+    note.hidden = Boolean(code) || !query.trim();
+    note.textContent = this.labels.noMatch || "";
+    if (!code) return;
     const device = this.state.devices[code];
     if (!isVisible(this.state.filters, device)) {
       for (const box of this.form.querySelectorAll("input[name=kind]")) box.checked = true;
