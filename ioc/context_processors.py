@@ -9,12 +9,14 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from cameras.choices import DeviceKind, DeviceStatus
+from ioc.provinces import installation_name
 
 
 def platform(request: HttpRequest) -> dict[str, Any]:
-    """The city name and map configuration that the layouts and map scripts need."""
+    """The installation's name (its province's, unless IOC_CITY_NAME says otherwise) and the
+    map configuration that the layouts and map scripts need."""
     return {
-        "IOC_CITY_NAME": settings.IOC_CITY_NAME,
+        "IOC_CITY_NAME": installation_name(),
         "IOC_TILE_URL": settings.IOC_TILE_URL,
         "IOC_TILE_ATTRIBUTION": settings.IOC_TILE_ATTRIBUTION,
         "IOC_EMBEDDED": settings.EMBEDDED,

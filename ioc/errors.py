@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import sys
 
-from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.utils.translation import gettext as _
 from django.views import defaults
+
+from ioc.provinces import installation_name
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def _page(request: HttpRequest, template: str, status: int) -> HttpResponse:
     database that just failed); plain text if even that fails."""
     try:
         body = loader.get_template(template).render(
-            {"IOC_CITY_NAME": settings.IOC_CITY_NAME, "request": request}
+            {"IOC_CITY_NAME": installation_name(), "request": request}
         )
     except Exception:  # the page about an error must not become a second one
         logger.exception("errors: the %s page could not be rendered", status)

@@ -368,7 +368,11 @@ warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume sy
 IOC_TILE_URL = os.environ.get("IOC_TILE_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png")
 # Shown as text (not HTML) in the map corner.
 IOC_TILE_ATTRIBUTION = os.environ.get("IOC_TILE_ATTRIBUTION", "© OpenStreetMap contributors")
-IOC_CITY_NAME = os.environ.get("IOC_CITY_NAME", "Thành phố Thái Nguyên")
+# The province the installation serves (its code in the official list: 19 is Thái Nguyên,
+# the demo's): `manage.py load_province` loads its units, and page headers carry its name
+# unless IOC_CITY_NAME says otherwise (ioc.provinces.installation_name).
+IOC_PROVINCE = os.environ.get("IOC_PROVINCE", "19")
+IOC_CITY_NAME = os.environ.get("IOC_CITY_NAME", "")
 # Up to this many visible devices, /ops/ and the websocket snapshot carry every device and
 # the map draws them at once; above it they carry counts only and the map loads what the
 # viewport shows (aggregated into grid cells when a view holds more than IOC_MAP_POINT_LIMIT).

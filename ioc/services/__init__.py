@@ -19,10 +19,13 @@ from ioc.services.incidents import (
     incident_status_set,
     incident_unlink_alert,
 )
+from ioc.services.province import ProvinceLoadError, ProvinceLoadReport, province_load
 from ioc.services.staff import staff_user_create
 from ioc.services.wards import WardImportError, WardImportReport, wards_import
 
 __all__ = [
+    "ProvinceLoadError",
+    "ProvinceLoadReport",
     "WardImportError",
     "WardImportReport",
     "alert_acknowledge",
@@ -40,6 +43,7 @@ __all__ = [
     "incident_severity_set",
     "incident_status_set",
     "incident_unlink_alert",
+    "province_load",
     "snapshot",
     "staff_user_create",
     "wards_import",

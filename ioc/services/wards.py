@@ -181,7 +181,7 @@ def wards_import(
     if problems:
         raise WardImportError(problems)
     if not dry_run:
-        _apply(plan, actor, actor_label)
+        wards_apply(plan, actor=actor, actor_label=actor_label)
     return report
 
 
@@ -275,8 +275,10 @@ def _plan(
 
 
 @transaction.atomic
-def _apply(plan: list[PlannedWard], actor: User | None, actor_label: str) -> None:
-    """Save the planned wards, then audit each change."""
+def wards_apply(plan: list[PlannedWard], *, actor: User | None, actor_label: str) -> None:
+    """Save planned units (created, or updated in the fields named), then audit each change:
+    the last step of every service that writes units from a list (an import, the official
+    list of a province)."""
     for ward, changed, _before in plan:
         if changed == ["created"]:
             ward.save()

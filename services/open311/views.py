@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ioc.models import Ward
+from ioc.provinces import installation_name
 from ioc.ratelimit import over_limit
 from services import selectors
 from services.choices import RequestSource
@@ -80,7 +81,7 @@ def discovery(request: HttpRequest, fmt: str) -> HttpResponse:
     body = {
         "changeset": CHANGESET,
         "contact": settings.IOC_OPEN311_CONTACT
-        or _("Operations centre of %(city)s") % {"city": settings.IOC_CITY_NAME},
+        or _("Operations centre of %(city)s") % {"city": installation_name()},
         "key_service": settings.IOC_OPEN311_KEY_SERVICE
         or _("API keys are issued by the operations centre on request."),
         "endpoints": [
