@@ -1,19 +1,32 @@
-"""Facts of the demo city, Thành phố Thái Nguyên (tỉnh Thái Nguyên), before the 2025 merger.
+"""Facts of the demo: Tỉnh Thái Nguyên since the 2025 reform, around the former Thành phố
+Thái Nguyên.
 
-Ward codes are the national statistics office's commune codes; centres are approximate
-(to a few hundred metres) and the boundaries are generated from them until real ones are
-loaded with ``import_wards``. Names and addresses are data, not interface text.
+Since 1 July 2025 the province's 92 units come from the official list (``ioc.provinces``);
+the 32 units of the former city (a district, code 164, until 30/06/2025) were merged into
+8 of them, as the official mapping in ``reform/thai-nguyen-2025.csv`` says (its sources in
+``reform/README.md``). Unit codes are the national statistics office's commune codes;
+centres are approximate (to a few hundred metres) and the boundaries are generated from
+them until real ones are loaded with ``import_wards``. Names and addresses are data, not
+interface text.
 """
 
 from __future__ import annotations
 
+import csv
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
 PROVINCE = ("19", "Tỉnh Thái Nguyên")
+# The former city, a district until 30/06/2025: the parent of its 32 units.
 CITY = ("164", "Thành phố Thái Nguyên")
 CITY_CENTRE = (105.8442, 21.5928)  # lon, lat
 
-# code, name, kind, latitude, longitude
-WARDS: list[tuple[str, str, str, float, float]] = [
-    ("05431", "Quán Triều", "phuong", 21.6245, 105.8205),
+# The former units of the city (valid until 30/06/2025): code, name, kind, latitude,
+# longitude. Hương Sơn's and Tân Thành's centres are placed so that the generated tiling
+# agrees with the mapping (the new Gia Sàng in one piece, Hương Sơn beside the old Gia Sàng).
+FORMER_WARDS: list[tuple[str, str, str, float, float]] = [
+    ("05431", "Quan Triều", "phuong", 21.6245, 105.8205),
     ("05434", "Quang Vinh", "phuong", 21.6080, 105.8410),
     ("05437", "Túc Duyên", "phuong", 21.5975, 105.8575),
     ("05440", "Hoàng Văn Thụ", "phuong", 21.5935, 105.8450),
@@ -27,9 +40,9 @@ WARDS: list[tuple[str, str, str, float, float]] = [
     ("05464", "Tân Lập", "phuong", 21.5675, 105.8200),
     ("05467", "Cam Giá", "phuong", 21.5555, 105.8680),
     ("05470", "Phú Xá", "phuong", 21.5455, 105.8505),
-    ("05473", "Hương Sơn", "phuong", 21.5580, 105.8380),
+    ("05473", "Hương Sơn", "phuong", 21.5620, 105.8420),
     ("05476", "Trung Thành", "phuong", 21.5430, 105.8320),
-    ("05479", "Tân Thành", "phuong", 21.5620, 105.8515),
+    ("05479", "Tân Thành", "phuong", 21.5580, 105.8515),
     ("05482", "Tân Long", "phuong", 21.6235, 105.8480),
     ("05485", "Phúc Hà", "xa", 21.6135, 105.8040),
     ("05488", "Phúc Xuân", "xa", 21.6080, 105.7450),
@@ -46,6 +59,55 @@ WARDS: list[tuple[str, str, str, float, float]] = [
     ("05713", "Huống Thượng", "xa", 21.5720, 105.9080),
     ("05914", "Đồng Liên", "xa", 21.5390, 105.9000),
 ]
+
+# The districts (old code list) of the mapping's four units from outside the former city:
+# kept as former units without a boundary, so that Tân Cương's and Đại Phúc's history is
+# whole. Unit code -> (district code, district name).
+OUTSIDE_DISTRICTS: dict[str, tuple[str, str]] = {
+    "05530": ("165", "Thành phố Sông Công"),
+    "05761": ("171", "Huyện Đại Từ"),
+    "05827": ("171", "Huyện Đại Từ"),
+    "05863": ("172", "Thành phố Phổ Yên"),
+}
+
+REFORM_MAPPING = Path(__file__).parent / "reform" / "thai-nguyen-2025.csv"
+
+
+@dataclass(frozen=True)
+class ReformRow:
+    """One row of the official mapping: a former unit went, wholly or in part, into a new one."""
+
+    old_kind: str
+    old_name: str
+    old_code: str
+    new_kind: str
+    new_name: str
+    new_code: str
+    transfer: str  # whole | part
+    note: str
+
+    @property
+    def smaller_part(self) -> bool:
+        """Whether this row is the smaller part of a split unit (the mapping's note says)."""
+        return self.transfer == "part" and "smaller part" in self.note
+
+
+@lru_cache(maxsize=1)
+def reform_rows() -> tuple[ReformRow, ...]:
+    """The official mapping of Thái Nguyên's former units to the new ones, row by row."""
+    with REFORM_MAPPING.open(encoding="utf-8", newline="") as handle:
+        return tuple(ReformRow(**row) for row in csv.DictReader(handle))
+
+
+def city_units() -> list[tuple[str, str, str]]:
+    """The new units the former city went into: (code, name, kind), in the mapping's order."""
+    former = {code for code, *_rest in FORMER_WARDS}
+    units: dict[str, tuple[str, str, str]] = {}
+    for row in reform_rows():
+        if row.old_code in former:
+            units.setdefault(row.new_code, (row.new_code, row.new_name, row.new_kind))
+    return list(units.values())
+
 
 # Main intersections with traffic signals: name, latitude, longitude.
 SIGNALS: list[tuple[str, float, float]] = [
@@ -136,8 +198,40 @@ DEPARTMENTS: list[tuple[str, str, str]] = [
 ]
 
 CAMERA_COUNT = 304
-# Demo gateways, one per ward; `manage.py simulate` pushes through them.
+
+
+@dataclass(frozen=True)
+class PlacedDevice:
+    """A signal or sensor of the demo at a named place (cameras are spread at random)."""
+
+    code: str
+    kind: str
+    name: str
+    latitude: float
+    longitude: float
+    vendor: str
+    model: str
+    tags: tuple[str, ...]
+
+
+def placed_devices() -> list[PlacedDevice]:
+    """The demo's signals and sensors, each with its code: SIG-001, AQ-001, WL-001, …"""
+    groups = [
+        ("SIG", "signal", SIGNALS, "Siemens", "sX", ("den-tin-hieu",)),
+        ("AQ", "sensor", AIR_SENSORS, "Vaisala", "AQT530", ("khong-khi",)),
+        ("WL", "sensor", WATER_SENSORS, "OTT", "RLS", ("muc-nuoc",)),
+    ]
+    return [
+        PlacedDevice(f"{prefix}-{n:03d}", kind, name, lat, lon, vendor, model, tags)
+        for prefix, kind, places, vendor, model, tags in groups
+        for n, (name, lat, lon) in enumerate(places, start=1)
+    ]
+
+
+# Demo gateways, one per unit with devices; `manage.py simulate` pushes through them.
 DEMO_GATEWAY_PREFIX = "DEMO-GW-"
-OFFICIAL1_WARD = "05449"  # Phan Đình Phùng
-OFFICIAL2_WARD = "05440"  # Hoàng Văn Thụ
+# Units in force today (the code names another unit before 1 July 2025: 05443 was Trưng
+# Vương, 05482 Tân Long).
+OFFICIAL1_WARD = "05443"  # Phường Phan Đình Phùng
+OFFICIAL2_WARD = "05482"  # Phường Quan Triều
 DEPARTMENT1 = "quan-ly-do-thi"

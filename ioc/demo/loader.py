@@ -1,15 +1,17 @@
-"""Builds the demo city: wards with generated boundaries, devices, departments, users."""
+"""Builds the demo: Tỉnh Thái Nguyên's units (from the official list) with generated
+boundaries around the former city, its former units and their successions, devices,
+departments, users."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-import shapely
 from django.db import transaction
 from django.utils import timezone
-from shapely.geometry import MultiPoint, Point
+from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 from cameras.choices import DeviceKind, DeviceStatus, RecordingMode, StreamProtocol
@@ -18,9 +20,12 @@ from cameras.services import devices_register
 from ioc import geo
 from ioc.choices import Role
 from ioc.demo import data
-from ioc.models import Department, User, Ward
-from ioc.services import staff_user_create, wards_import
+from ioc.demo.boundaries import former_cells, new_unit_boundaries
+from ioc.models import Department, User, Ward, WardSuccession
+from ioc.provinces import REFORM_DATE
+from ioc.services import province_load, staff_user_create, wards_import
 from ioc.services.incidents import incident_types_seed
+from ioc.services.wards import PlannedWard, code_collisions, wards_apply
 from services.demo import demo_categories_load
 
 ACTOR = "load_demo"
@@ -29,61 +34,128 @@ DEMO_USERS = (
     ("admin", Role.ADMIN, None, "Quản trị hệ thống"),
     ("operator", Role.CITY_OPERATOR, None, "Nguyễn Văn Trực"),
     ("official1", Role.WARD_OFFICIAL, data.OFFICIAL1_WARD, "Trần Thị Phùng"),
-    ("official2", Role.WARD_OFFICIAL, data.OFFICIAL2_WARD, "Lê Văn Thụ"),
+    ("official2", Role.WARD_OFFICIAL, data.OFFICIAL2_WARD, "Lê Văn Triều"),
     ("department1", Role.DEPARTMENT_STAFF, data.DEPARTMENT1, "Phạm Minh Đô"),
 )
+# The last day of the former units.
+LAST_FORMER_DAY = REFORM_DATE - timedelta(days=1)
 
 
 @dataclass
 class DemoSummary:
     """What the loader made (or found already there)."""
 
-    wards: int
+    wards: int  # units in force today
+    former: int  # units no longer in force
     devices: int
     users: list[str]
     created: bool
 
 
-def city_outline() -> BaseGeometry:
-    """A smooth outline around the ward centres: the area the generated wards tile."""
-    centres = MultiPoint([(lon, lat) for _c, _n, _k, lat, lon in data.WARDS])
-    return centres.convex_hull.buffer(0.018, quad_segs=4)
+def _unit_feature(ward: Ward, boundary: BaseGeometry, **period: str) -> dict[str, Any]:
+    """A unit with a generated boundary as an ``import_wards`` feature."""
+    properties = {
+        "code": ward.code,
+        "name": ward.name,
+        "kind": ward.kind,
+        "parent_code": ward.parent_code,
+        "parent_name": ward.parent_name,
+        "province_code": ward.province_code,
+        "province_name": ward.province_name,
+        **period,
+    }
+    return geo.feature(geo.to_geojson(boundary), properties)
 
 
-def generated_boundaries() -> dict[str, BaseGeometry]:
-    """Ward code -> polygon: the Voronoi cells of the ward centres, clipped to the outline.
-
-    Voronoi cells tile the plane, so the clipped cells cover the outline with no gap and
-    no overlap, and each ward's centre lies inside its own cell.
-    """
-    outline = city_outline()
-    points = [Point(lon, lat) for _c, _n, _k, lat, lon in data.WARDS]
-    cells = shapely.voronoi_polygons(MultiPoint(points), extend_to=outline.envelope)
-    result: dict[str, BaseGeometry] = {}
-    for cell in cells.geoms:
-        for (code, *_rest), centre in zip(data.WARDS, points, strict=True):
-            if cell.contains(centre):
-                result[code] = shapely.set_precision(cell.intersection(outline), 1e-6)
-                break
-    return result
+def new_units_feature_collection() -> dict[str, Any]:
+    """The boundaries of the 8 units the former city went into, for the units of their
+    codes that the official list created (in force from 1 July 2025)."""
+    boundaries = new_unit_boundaries()
+    units = Ward.objects.filter(code__in=boundaries, valid_from=REFORM_DATE).order_by("code")
+    return geo.feature_collection(
+        [
+            _unit_feature(unit, boundaries[unit.code], valid_from=REFORM_DATE.isoformat())
+            for unit in units
+        ]
+    )
 
 
-def wards_feature_collection() -> dict:
-    """The demo wards as a GeoJSON FeatureCollection in ``import_wards`` format."""
-    boundaries = generated_boundaries()
-    features = []
-    for code, name, kind, _lat, _lon in data.WARDS:
-        properties = {
-            "code": code,
-            "name": name,
-            "kind": kind,
-            "parent_code": data.CITY[0],
-            "parent_name": data.CITY[1],
-            "province_code": data.PROVINCE[0],
-            "province_name": data.PROVINCE[1],
-        }
-        features.append(geo.feature(geo.to_geojson(boundaries[code]), properties))
-    return geo.feature_collection(features)
+def _former_unit(code: str, name: str, kind: str, parent: tuple[str, str]) -> Ward:
+    """A former unit (until 30/06/2025) of the province, not yet saved."""
+    return Ward(
+        code=code,
+        name=name,
+        kind=kind,
+        parent_code=parent[0],
+        parent_name=parent[1],
+        province_code=data.PROVINCE[0],
+        province_name=data.PROVINCE[1],
+        valid_to=REFORM_DATE,
+    )
+
+
+def former_units_feature_collection() -> dict[str, Any]:
+    """The former city's 32 units with their generated cells, in force until 30/06/2025."""
+    cells = former_cells()
+    return geo.feature_collection(
+        [
+            _unit_feature(
+                _former_unit(code, name, kind, data.CITY),
+                cells[code],
+                valid_to=REFORM_DATE.isoformat(),
+            )
+            for code, name, kind, _lat, _lon in data.FORMER_WARDS
+        ]
+    )
+
+
+def _outside_units_create() -> None:
+    """The mapping's four units from outside the former city, as former units without a
+    boundary (nothing of the demo lies there): their successors' history stays whole."""
+    rows = {row.old_code: row for row in data.reform_rows()}
+    units = [
+        _former_unit(code, rows[code].old_name, rows[code].old_kind, district)
+        for code, district in data.OUTSIDE_DISTRICTS.items()
+    ]
+    problems = code_collisions(units)
+    if problems:
+        raise ValueError("; ".join(problems))
+    for unit in units:
+        unit.full_clean(validate_unique=False, validate_constraints=False)
+    plan: list[PlannedWard] = [(unit, ["created"], None) for unit in units]
+    wards_apply(plan, actor=None, actor_label=ACTOR)
+
+
+def _successions_create() -> int:
+    """The mapping's edges between the former units and the new ones."""
+    # The demo's history as the official mapping gives it, written once with the units; on
+    # an installation a reorganisation writes (and audits) successions.
+    former = {w.code: w for w in Ward.objects.filter(valid_to=REFORM_DATE)}
+    new = {w.code: w for w in Ward.objects.filter(valid_from=REFORM_DATE)}
+    edges = [
+        WardSuccession(
+            predecessor=former[row.old_code],
+            successor=new[row.new_code],
+            transfer=row.transfer,
+            effective=REFORM_DATE,
+        )
+        for row in data.reform_rows()
+    ]
+    for edge in edges:
+        edge.full_clean(validate_unique=False, validate_constraints=False)
+    return len(WardSuccession.objects.bulk_create(edges))
+
+
+def units_load() -> None:
+    """The province's units from the official list, the generated boundaries of the 8 the
+    former city went into, and the former units with their successions."""
+    province_load(code=data.PROVINCE[0], actor_label=ACTOR)
+    wards_import(collection=new_units_feature_collection(), actor_label=ACTOR)
+    wards_import(
+        collection=former_units_feature_collection(), on=LAST_FORMER_DAY, actor_label=ACTOR
+    )
+    _outside_units_create()
+    _successions_create()
 
 
 def _random_point_in(rng: random.Random, area: BaseGeometry) -> tuple[float, float]:
@@ -108,8 +180,11 @@ def _status(rng: random.Random) -> tuple[str, timedelta]:
 
 
 def camera_allocation(rng: random.Random) -> dict[str, int]:
-    """How many of the 304 cameras each ward gets: more in urban wards, at least 4 each."""
-    weights = {code: (3.0 if kind == "phuong" else 1.4) for code, _n, kind, _a, _b in data.WARDS}
+    """How many of the 304 cameras each former unit's area gets: more in urban wards, at
+    least 4 each (the cameras were installed before the reform)."""
+    weights = {
+        code: (3.0 if kind == "phuong" else 1.4) for code, _n, kind, _a, _b in data.FORMER_WARDS
+    }
     total_weight = sum(weights.values())
     counts = {
         code: max(4, int(data.CAMERA_COUNT * w / total_weight)) for code, w in weights.items()
@@ -123,19 +198,28 @@ def camera_allocation(rng: random.Random) -> dict[str, int]:
     return counts
 
 
-def build_devices(wards: dict[str, Ward], rng: random.Random) -> list[Device]:
-    """Unsaved demo devices: cameras spread over the wards, signals and sensors at places."""
+def build_devices(rng: random.Random) -> list[Device]:
+    """Unsaved demo devices, each in the unit in force today at its place: cameras spread
+    over the former units' areas (where they were installed, and numbered, before the
+    reform), signals and sensors at named places."""
     # One pass on purpose (past 60 lines): the random draws happen in this order, and the
-    # order is what makes every demo city the same; split, it would be easy to reorder them.
+    # order is what makes every demo the same; split, it would be easy to reorder them.
     now = timezone.now()
-    # An index of this transaction's wards, not the process-wide cache: should the load
+    # An index of this transaction's units, not the process-wide cache: should the load
     # roll back, nothing of it may stay behind.
     index = geo.build_ward_index()
-    shapes = {code: geo.boundary_shape(ward.boundary) for code, ward in wards.items()}
+    units = {unit.code: unit for unit in Ward.objects.current().filter(boundary__isnull=False)}
+    cells = former_cells()
     devices: list[Device] = []
 
+    def unit_at(lon: float, lat: float, what: str) -> Ward:
+        code = index.ward_at(lon, lat)
+        if code is None:
+            raise ValueError(f"demo place outside the province's mapped units: {what}")
+        return units[code]
+
     def add(
-        code: str, name: str, kind: str, ward_code: str, lon: float, lat: float, **extra: object
+        code: str, name: str, kind: str, unit: Ward, lon: float, lat: float, **extra: object
     ) -> None:
         status, ago = _status(rng)
         devices.append(
@@ -143,7 +227,7 @@ def build_devices(wards: dict[str, Ward], rng: random.Random) -> list[Device]:
                 code=code,
                 name=name,
                 kind=kind,
-                ward=wards[ward_code],
+                ward=unit,
                 longitude=geo.coordinate(lon),
                 latitude=geo.coordinate(lat),
                 status=status,
@@ -156,46 +240,39 @@ def build_devices(wards: dict[str, Ward], rng: random.Random) -> list[Device]:
             )
         )
 
-    for ward_code, count in sorted(camera_allocation(rng).items()):
-        ward = wards[ward_code]
+    former_names = {code: name for code, name, *_rest in data.FORMER_WARDS}
+    for former_code, count in sorted(camera_allocation(rng).items()):
         for n in range(1, count + 1):
-            lon, lat = _random_point_in(rng, shapes[ward_code])
+            lon, lat = _random_point_in(rng, cells[former_code])
             street = rng.choice(data.STREETS)
             vendor, model = rng.choice(data.CAMERA_VENDORS)
+            code = f"CAM-{former_code}-{n:03d}"
+            unit = unit_at(lon, lat, code)
             add(
-                f"CAM-{ward_code}-{n:03d}",
-                f"Camera {ward.name} {n:02d}",
+                code,
+                f"Camera {former_names[former_code]} {n:02d}",
                 DeviceKind.CAMERA,
-                ward_code,
+                unit,
                 lon,
                 lat,
-                address=f"Đường {street}, {ward.title}",
+                address=f"Đường {street}, {unit.title}",
                 vendor=vendor,
                 model_name=model,
                 tags=["giao-thong"] if n % 3 else ["an-ninh"],
             )
-    placed = [
-        ("SIG", DeviceKind.SIGNAL, data.SIGNALS, "Siemens", "sX", ["den-tin-hieu"]),
-        ("AQ", DeviceKind.SENSOR, data.AIR_SENSORS, "Vaisala", "AQT530", ["khong-khi"]),
-        ("WL", DeviceKind.SENSOR, data.WATER_SENSORS, "OTT", "RLS", ["muc-nuoc"]),
-    ]
-    for prefix, kind, places, vendor, model, tags in placed:
-        for n, (name, lat, lon) in enumerate(places, start=1):
-            place_ward = index.ward_at(lon, lat)
-            if place_ward is None:
-                raise ValueError(f"demo place outside the city: {name}")
-            add(
-                f"{prefix}-{n:03d}",
-                name,
-                kind,
-                place_ward,
-                lon,
-                lat,
-                address=name,
-                vendor=vendor,
-                model_name=model,
-                tags=tags,
-            )
+    for place in data.placed_devices():
+        add(
+            place.code,
+            place.name,
+            place.kind,
+            unit_at(place.longitude, place.latitude, place.name),
+            place.longitude,
+            place.latitude,
+            address=place.name,
+            vendor=place.vendor,
+            model_name=place.model,
+            tags=list(place.tags),
+        )
     return devices
 
 
@@ -212,7 +289,8 @@ def _lan_address(rng: random.Random) -> str:
 
 
 def add_gateways_and_details(devices: list[Device], rng: random.Random) -> int:
-    """One gateway per ward pushing for its devices; camera, sensor and signal details."""
+    """One gateway per unit with devices, pushing for them; camera, sensor and signal
+    details."""
     # One pass on purpose (past 60 lines), as in build_devices: the random draws' order
     # keeps the demo reproducible.
     base = simulator_url()
@@ -295,23 +373,32 @@ def add_gateways_and_details(devices: list[Device], rng: random.Random) -> int:
 
 
 def demo_loaded() -> bool:
-    """Whether the demo city is already in the database."""
+    """Whether the demo is already in the database."""
     return (
         User.objects.filter(username="operator").exists()
         and Ward.objects.filter(code=data.OFFICIAL1_WARD).exists()
     )
 
 
+def _summary(created: bool) -> DemoSummary:
+    """What is in the database now: units in force today and the others, devices, logins."""
+    in_force = Ward.objects.current().count()
+    return DemoSummary(
+        wards=in_force,
+        former=Ward.objects.count() - in_force,
+        devices=Device.objects.count(),
+        users=[u[0] for u in DEMO_USERS],
+        created=created,
+    )
+
+
 @transaction.atomic
 def load_demo(*, password: str, seed: int = 2026) -> DemoSummary:
-    """Load the demo city unless it is there already; returns what is there."""
+    """Load the demo unless it is there already; returns what is there."""
     if demo_loaded():
-        return DemoSummary(
-            Ward.objects.count(), Device.objects.count(), [u[0] for u in DEMO_USERS], False
-        )
+        return _summary(created=False)
     rng = random.Random(seed)
-    wards_import(collection=wards_feature_collection(), actor_label=ACTOR)
-    wards = {ward.code: ward for ward in Ward.objects.filter(code__in=[w[0] for w in data.WARDS])}
+    units_load()
     departments = {}
     for code, name, email in data.DEPARTMENTS:
         departments[code], _created = Department.objects.get_or_create(
@@ -319,8 +406,9 @@ def load_demo(*, password: str, seed: int = 2026) -> DemoSummary:
         )
     incident_types_seed()
     demo_categories_load(departments)
-    devices = devices_register(devices=build_devices(wards, rng), actor_label=ACTOR)
+    devices = devices_register(devices=build_devices(rng), actor_label=ACTOR)
     add_gateways_and_details(devices, rng)
+    wards = {ward.code: ward for ward in Ward.objects.current()}
     for username, role, scope, full_name in DEMO_USERS:
         last, _sep, first = full_name.rpartition(" ")
         staff_user_create(
@@ -336,4 +424,4 @@ def load_demo(*, password: str, seed: int = 2026) -> DemoSummary:
             # look at the demo stays one step. Real accounts never are (README).
             two_factor_exempt=True,
         )
-    return DemoSummary(len(wards), len(devices), [u[0] for u in DEMO_USERS], True)
+    return _summary(created=True)

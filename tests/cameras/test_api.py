@@ -15,13 +15,16 @@ from cameras.models import CameraDetail, Device, DeviceEvent, Reading, StatusCha
 from ioc.models import AuditEntry, Ward
 from tests.support import OTHER_WARD as OTHER
 from tests.support import OWN_WARD as OWN
+from tests.support import placed_device, placed_devices_in
 
+# An air-quality station in official2's ward.
+SENSOR = placed_device(OTHER, "sensor")
 VN = timezone.get_fixed_timezone(7 * 60)
 T0 = datetime(2026, 1, 1, 0, 0, tzinfo=VN)
 
 
 def ward_point(code: str) -> dict[str, str]:
-    ward = Ward.objects.get(code=code)
+    ward = Ward.objects.current().get(code=code)
     return {"latitude": str(ward.centroid_lat), "longitude": str(ward.centroid_lon)}
 
 
@@ -44,7 +47,7 @@ def test_device_list_is_paginated_and_carries_the_registry_fields(
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
-        ({"kind": "signal", "ward": OTHER}, ["SIG-005"]),
+        ({"kind": "signal", "ward": OTHER}, placed_devices_in(OTHER)),
         ({"q": "aq-00", "kind": "sensor"}, [f"AQ-00{n}" for n in range(1, 10)]),
         ({"q": "SIG-003"}, ["SIG-003"]),
         ({"ward": "99999"}, []),
@@ -123,7 +126,7 @@ def test_device_detail_has_signal_state_and_sensor_thresholds(login: Any, demo_c
         "comm_status",
         "state_at",
     }
-    thresholds = client.get("/api/v1/devices/AQ-001/").json()["thresholds"]
+    thresholds = client.get(f"/api/v1/devices/{SENSOR}/").json()["thresholds"]
     assert {(t["metric"], t["high"]) for t in thresholds} == {("pm25", 50.0), ("pm10", 100.0)}
 
 
@@ -241,7 +244,7 @@ def add_readings(code: str, metric: str, values: list[tuple[timedelta, float]]) 
     )
 
 
-def readings(client: Any, code: str = "AQ-001", **params: Any) -> Any:
+def readings(client: Any, code: str = SENSOR, **params: Any) -> Any:
     return client.get(f"/api/v1/devices/{code}/readings", params)
 
 
@@ -250,7 +253,7 @@ def test_readings_are_bucketed_with_average_minimum_and_maximum(
 ) -> None:
     minute = timedelta(minutes=1)
     add_readings(
-        "AQ-001",
+        SENSOR,
         "pm25",
         [
             (-timedelta(seconds=1), 1000.0),  # before the range
@@ -263,7 +266,7 @@ def test_readings_are_bucketed_with_average_minimum_and_maximum(
             (60 * minute, 2000.0),  # the range is [from, to)
         ],
     )
-    add_readings("AQ-001", "pm10", [(minute, 999.0)])
+    add_readings(SENSOR, "pm10", [(minute, 999.0)])
     body = readings(
         login("official2"),
         metric="pm25",
@@ -282,7 +285,7 @@ def test_readings_are_bucketed_with_average_minimum_and_maximum(
 
 
 def test_readings_default_to_the_last_24_hours_in_200_buckets(login: Any, demo_city: None) -> None:
-    device = Device.objects.get(code="AQ-001")
+    device = Device.objects.get(code=SENSOR)
     now = timezone.now()
     Reading.objects.bulk_create(
         [
@@ -304,7 +307,7 @@ def test_readings_default_to_the_last_24_hours_in_200_buckets(login: Any, demo_c
 def test_readings_bucket_many_values_into_at_most_the_requested_points(
     login: Any, demo_city: None
 ) -> None:
-    add_readings("AQ-001", "pm25", [(timedelta(seconds=s), float(s)) for s in range(0, 3600, 5)])
+    add_readings(SENSOR, "pm25", [(timedelta(seconds=s), float(s)) for s in range(0, 3600, 5)])
     body = readings(
         login("operator"),
         metric="pm25",
@@ -324,7 +327,7 @@ def test_readings_bucket_many_values_into_at_most_the_requested_points(
 
 
 def test_readings_accept_z_and_an_unencoded_plus_offset(login: Any, demo_city: None) -> None:
-    add_readings("AQ-001", "pm25", [(timedelta(minutes=1), 4.0)])
+    add_readings(SENSOR, "pm25", [(timedelta(minutes=1), 4.0)])
     client = login("operator")
     utc = T0.astimezone(UTC)
     by_z = readings(
@@ -334,7 +337,7 @@ def test_readings_accept_z_and_an_unencoded_plus_offset(login: Any, demo_city: N
     )
     assert by_z.status_code == 200 and by_z.json()["buckets"][0]["avg"] == 4.0
     raw = client.get(
-        "/api/v1/devices/AQ-001/readings?metric=pm25"
+        f"/api/v1/devices/{SENSOR}/readings?metric=pm25"
         "&from=2026-01-01T00:00:00+07:00&to=2026-01-01T01:00:00+07:00"  # "+" arrives as " "
     )
     assert raw.status_code == 200 and raw.json()["from"] == "2026-01-01T00:00:00+07:00"
@@ -390,7 +393,7 @@ def test_readings_of_an_unknown_metric_are_empty(login: Any, demo_city: None) ->
 def test_readings_query_count_is_fixed(
     login: Any, demo_city: None, django_assert_num_queries: Any
 ) -> None:
-    add_readings("AQ-001", "pm25", [(timedelta(seconds=s), 1.0) for s in range(0, 3600, 10)])
+    add_readings(SENSOR, "pm25", [(timedelta(seconds=s), 1.0) for s in range(0, 3600, 10)])
     client = login("operator")
     params = {"metric": "pm25", "from": T0.isoformat(), "to": (T0 + timedelta(hours=1)).isoformat()}
     with django_assert_num_queries(5):  # session, user, device, thresholds, one aggregate

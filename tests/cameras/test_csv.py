@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Max
-from django.utils import translation
+from django.utils import timezone, translation
 
 from cameras.choices import DeviceStatus
 from cameras.models import Device, StatusChange
@@ -22,7 +22,7 @@ from ioc.geo import invalidate_ward_index
 from ioc.models import AuditEntry, User, Ward
 from tests.support import OTHER_WARD as OTHER
 from tests.support import OWN_WARD as OWN
-from tests.support import OWN_WARD_NAME, example_user
+from tests.support import OWN_WARD_NAME, example_user, placed_devices_in
 
 HEADER = ",".join(EXPORT_COLUMNS)
 
@@ -43,7 +43,7 @@ def admin(demo_city: None) -> User:
 
 def ward_centre(code: str) -> tuple[str, str]:
     """A point surely inside a ward (its stored label point), as text."""
-    ward = Ward.objects.get(code=code)
+    ward = Ward.objects.current().get(code=code)
     return str(ward.centroid_lat), str(ward.centroid_lon)
 
 
@@ -141,7 +141,7 @@ def test_export_is_scoped_to_the_officials_ward(login: Any, demo_city: None) -> 
 
 def test_export_follows_the_list_filters(login: Any, demo_city: None) -> None:
     rows = parse(export(login("operator"), kind="signal", ward=OTHER))
-    assert [row["code"] for row in rows] == ["SIG-005"]
+    assert [row["code"] for row in rows] == placed_devices_in(OTHER)
 
 
 def test_export_defuses_spreadsheet_formulas_and_imports_them_back(login: Any, admin: User) -> None:
@@ -364,14 +364,16 @@ def test_point_outside_the_city_is_refused(admin: User) -> None:
 
 
 def test_point_in_a_retired_ward_is_refused(admin: User) -> None:
-    Ward.objects.filter(code=OTHER).update(valid_to=date(2025, 7, 1))
+    content = HEADER + "\r\n" + new_device_line("CAM-OLD", in_ward=OTHER)
+    other = Ward.objects.current().filter(code=OTHER)
+    other_pk = other.get().pk
+    other.update(valid_to=timezone.localdate())
     invalidate_ward_index()
     try:
-        content = HEADER + "\r\n" + new_device_line("CAM-OLD", in_ward=OTHER)
         report = devices_import_csv(actor=admin, file_bytes=content.encode())
         assert not report.ok
     finally:
-        Ward.objects.filter(code=OTHER).update(valid_to=None)
+        Ward.objects.filter(pk=other_pk).update(valid_to=None)
         invalidate_ward_index()
 
 

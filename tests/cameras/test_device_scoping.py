@@ -15,13 +15,14 @@ from cameras.models import Device
 from ioc.models import Ward
 from tests.support import OTHER_WARD as OTHER
 from tests.support import OWN_WARD as OWN
-from tests.support import UserFactory, camera_code
+from tests.support import UserFactory, camera_code, placed_device
 
 CITY_ROLES = ["admin", "operator", "department1"]
 ALL_USERS = [*CITY_ROLES, "official1", "official2"]
 # One device of each kind per ward of the two officials.
-OWN_DEVICES = [camera_code(OWN), "SIG-003"]
-OTHER_DEVICES = [camera_code(OTHER), "SIG-005", "AQ-001"]
+OWN_SENSOR, OTHER_SENSOR = placed_device(OWN, "sensor"), placed_device(OTHER, "sensor")
+OWN_DEVICES = [camera_code(OWN), placed_device(OWN), OWN_SENSOR]
+OTHER_DEVICES = [camera_code(OTHER), placed_device(OTHER), OTHER_SENSOR]
 
 
 def expected_devices(username: str) -> set[str]:
@@ -124,8 +125,8 @@ def test_device_detail_paths_answer_404_outside_the_users_wards(
 def test_readings_answer_404_outside_the_users_wards(
     login: Any, demo_city: None, username: str
 ) -> None:
-    response = login(username).get("/api/v1/devices/AQ-001/readings", {"metric": "pm25"})
-    assert response.status_code == (200 if may_see(username, "AQ-001") else 404)
+    response = login(username).get(f"/api/v1/devices/{OTHER_SENSOR}/readings", {"metric": "pm25"})
+    assert response.status_code == (200 if may_see(username, OTHER_SENSOR) else 404)
 
 
 @pytest.mark.parametrize("username", ["official1", "official2"])

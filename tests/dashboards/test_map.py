@@ -26,7 +26,7 @@ CITY_BOX = "105.6,21.4,106.1,21.8"
 
 def add_devices(ward_code: str, count: int) -> None:
     """``count`` more cameras in a ward, at its existing devices' position (bulk)."""
-    ward = Ward.objects.get(code=ward_code)
+    ward = Ward.objects.current().get(code=ward_code)
     anchor = Device.objects.filter(ward=ward).order_by("code").first()
     assert anchor is not None
     Device.objects.bulk_create(
@@ -500,7 +500,7 @@ def test_the_kept_start_of_each_feature_follows_every_kind_of_write(demo_city: N
     first.latitude, first.longitude = Decimal("21.600001"), Decimal("105.850002")
     first.save()
     Device.objects.filter(pk=second.pk).update(name='Đổi tên "mới" \\ lần 2')
-    other = Ward.objects.get(code=OTHER)
+    other = Ward.objects.current().get(code=OTHER)
     Device.objects.filter(pk=third.pk).update(ward=other)
     Ward.objects.filter(pk=other.pk).update(code="99999")
     seen = datetime(2026, 11, 22, 7, 30, 15, 250000, tzinfo=UTC)

@@ -30,12 +30,12 @@ pytestmark = pytest.mark.django_db
 
 def device_in(ward: str, kind: str) -> Device:
     """The first demo device of a kind in a ward (the demo's first sensor is moved into
-    the ward when it has none: official1's ward has no sensor of its own)."""
+    the ward when it has none)."""
     device = Device.objects.filter(ward__code=ward, kind=kind).order_by("code").first()
     if device is None and kind == DeviceKind.SENSOR:
         device = Device.objects.filter(kind=kind).order_by("code").first()
         assert device is not None
-        Device.objects.filter(pk=device.pk).update(ward=Ward.objects.get(code=ward))
+        Device.objects.filter(pk=device.pk).update(ward=Ward.objects.current().get(code=ward))
         device.refresh_from_db()
     assert device is not None, (ward, kind)
     return device
@@ -540,7 +540,7 @@ def test_ward_list_export_matches_the_ward_list(login: Any, django_assert_num_qu
     with django_assert_num_queries(4):  # session, user, counts by ward, wards
         rows = read_csv(official.get("/ops/wards/export.csv"))
     assert [row[0] for row in rows[1:]] == [OWN]
-    ward = Ward.objects.get(code=OWN)
+    ward = Ward.objects.current().get(code=OWN)
     devices = Device.objects.filter(ward=ward)
     assert rows[1][1] == ward.title
     assert rows[1][2] == str(devices.count())

@@ -19,8 +19,9 @@ from ioc.geo import (
     ward_for_point,
 )
 from ioc.models import Ward
+from tests.support import FORMER_OF_OTHER, LAST_FORMER_DAY, square
+from tests.support import OTHER_WARD as OTHER
 from tests.support import OWN_WARD as OWN
-from tests.support import square
 
 HANOI = (105.85, 21.03)  # lon, lat: about 65 km south of the demo city
 pytestmark = pytest.mark.usefixtures("fresh_ward_index")  # wards change in rolled-back transactions
@@ -189,13 +190,23 @@ def test_point_puts_longitude_first_rounded_to_six_places() -> None:
 # --- ward_for_point -------------------------------------------------------------------------
 
 
-def test_each_ward_centre_maps_to_that_ward(demo_city: None) -> None:
-    wards = list(Ward.objects.values_list("code", "centroid_lon", "centroid_lat"))
+def test_each_mapped_unit_centre_maps_to_that_unit(demo_city: None) -> None:
+    wards = list(
+        Ward.objects.current()
+        .filter(boundary__isnull=False)
+        .values_list("code", "centroid_lon", "centroid_lat")
+    )
 
     found = {code: ward_for_point(lon, lat) for code, lon, lat in wards}
 
-    assert len(found) == 32
+    assert len(found) == 8  # the units the former city went into
     assert found == {code: code for code, _lon, _lat in wards}
+
+
+def test_a_point_maps_to_the_unit_in_force_today_not_the_former_one(demo_city: None) -> None:
+    former = Ward.objects.current(LAST_FORMER_DAY).get(code=FORMER_OF_OTHER)
+
+    assert ward_for_point(former.centroid_lon, former.centroid_lat) == OTHER
 
 
 def test_point_outside_the_city_is_in_no_ward(demo_city: None) -> None:
@@ -210,7 +221,7 @@ def test_ward_for_point_refuses_latitude_first(demo_city: None) -> None:
 def test_ward_index_follows_a_boundary_saved_through_the_orm(
     demo_city: None, django_capture_on_commit_callbacks: Any
 ) -> None:
-    ward = Ward.objects.get(code=OWN)
+    ward = Ward.objects.current().get(code=OWN)
     old_centre = (ward.centroid_lon, ward.centroid_lat)
     assert ward_for_point(*old_centre) == OWN  # the index is built and cached now
     assert ward_for_point(*HANOI) is None
@@ -227,11 +238,11 @@ def test_ward_index_follows_a_boundary_saved_through_the_orm(
 
 def test_ward_index_forgets_a_boundary_change_that_rolled_back(demo_city: None) -> None:
     with contextlib.suppress(RuntimeError), transaction.atomic():
-        ward = Ward.objects.get(code=OWN)
+        ward = Ward.objects.current().get(code=OWN)
         ward.boundary = square(*HANOI)
         ward.save()
         ward_for_point(*HANOI)  # a lookup in the same transaction, as load_demo makes
         raise RuntimeError("roll back")
 
-    assert Ward.objects.get(code=OWN).boundary != square(*HANOI)
+    assert Ward.objects.current().get(code=OWN).boundary != square(*HANOI)
     assert ward_for_point(*HANOI) is None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -12,14 +12,15 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 from shapely.geometry import Point
 
-from ioc.demo.loader import wards_feature_collection
+from ioc.demo.loader import former_units_feature_collection, new_units_feature_collection
 from ioc.geo import boundary_shape, ward_for_point
 from ioc.models import AuditEntry, Ward
 from ioc.services import WardImportError, wards_import
+from tests.support import LAST_FORMER_DAY, OTHER_WARD_NAME, OWN_WARD_NAME, square
 from tests.support import OTHER_WARD as OTHER
-from tests.support import OTHER_WARD_NAME, OWN_WARD_NAME, square
 from tests.support import OWN_WARD as OWN
 
 pytestmark = pytest.mark.usefixtures("fresh_ward_index")  # wards change in rolled-back transactions
@@ -82,6 +83,7 @@ def write_geojson(tmp_path: Path, data: Any) -> Path:
 
 
 def test_import_creates_new_wards_with_their_properties(demo_city: None) -> None:
+    before = Ward.objects.count()
     report = wards_import(
         collection=collection(
             new_feature(NEW, parent_code="164", province_name="Tỉnh Thái Nguyên"),
@@ -92,7 +94,7 @@ def test_import_creates_new_wards_with_their_properties(demo_city: None) -> None
     assert report.created == [NEW, "99002"]
     assert report.updated == {}
     assert report.unchanged == []
-    assert Ward.objects.count() == 34
+    assert Ward.objects.count() == before + 2
     ward = Ward.objects.get(code=NEW)
     assert (ward.name, ward.kind, ward.parent_code, ward.province_name) == (
         "Thử Nghiệm",
@@ -128,9 +130,11 @@ def test_import_updates_a_changed_ward_and_names_the_changed_fields(demo_city: N
     assert report.updated == {OWN: ["name", "parent_name"]}
     assert report.created == []
     assert report.unchanged == []
-    ward = Ward.objects.get(code=OWN)
+    ward = Ward.objects.current().get(code=OWN)
     assert (ward.name, ward.parent_name) == (f"{OWN_WARD_NAME} Mới", "TP")
-    entry = AuditEntry.objects.get(action="ward.updated", ward_code=OWN)
+    entry = AuditEntry.objects.exclude(actor_label="load_demo").get(
+        action="ward.updated", ward_code=OWN
+    )
     assert entry.before["name"] == OWN_WARD_NAME
     assert entry.after["name"] == f"{OWN_WARD_NAME} Mới"
 
@@ -141,18 +145,21 @@ def test_moving_a_boundary_also_moves_the_centre(demo_city: None) -> None:
     )
 
     assert report.updated == {OWN: ["boundary", "centroid_lat", "centroid_lon"]}
-    ward = Ward.objects.get(code=OWN)
+    ward = Ward.objects.current().get(code=OWN)
     assert (float(ward.centroid_lon), float(ward.centroid_lat)) == (105.95, 21.5)
 
 
-def test_reimporting_the_demo_wards_leaves_every_ward_unchanged(demo_city: None) -> None:
+def test_reimporting_the_demos_boundaries_leaves_every_unit_unchanged(demo_city: None) -> None:
     before = database_state()
 
-    report = wards_import(collection=wards_feature_collection())
+    today = wards_import(collection=new_units_feature_collection())
+    former = wards_import(collection=former_units_feature_collection(), on=LAST_FORMER_DAY)
 
-    assert sorted(report.unchanged) == [ward["code"] for ward in before["wards"]]
-    assert report.created == []
-    assert report.updated == {}
+    assert sorted(today.unchanged + former.unchanged) == sorted(
+        ward["code"] for ward in before["wards"] if ward["boundary"] is not None
+    )
+    assert today.created == former.created == []
+    assert today.updated == former.updated == {}
     assert database_state() == before
 
 
@@ -183,7 +190,7 @@ def test_command_imports_the_file_and_prints_what_it_did(demo_city: None, tmp_pa
         f"  + {NEW}",
         f"  ~ {OWN}: name",
     ]
-    assert Ward.objects.get(code=OWN).name == "Mới"
+    assert Ward.objects.current().get(code=OWN).name == "Mới"
     entry = AuditEntry.objects.get(action="ward.created", ward_code=NEW)
     assert entry.actor_label == "import_wards wards.geojson"
 
@@ -284,9 +291,9 @@ BAD_FILES: dict[str, tuple[Callable[[], Any], str]] = {
         "feature 3 (99003): 'successor' is not read by an import: a reorganisation links",
     ),
     "a code in force twice": (
-        lambda: _good_then(new_feature(OTHER, valid_from="2025-07-01")),
+        lambda: _good_then(new_feature(OTHER, valid_from="2026-01-01")),
         f"ward {OTHER}: 'Thử Nghiệm' and '{OTHER_WARD_NAME}' would both be in force with code "
-        f"{OTHER} (01/07/2025–… and …–…).",
+        f"{OTHER} (01/01/2026–… and 01/07/2025–…).",
     ),
     "bad date": (
         lambda: _good_then(new_feature("99003", valid_from="2025-13-45")),
@@ -331,7 +338,7 @@ def test_import_with_bad_last_feature_changes_nothing(demo_city: None) -> None:
     ]
     assert database_state() == before
     assert not Ward.objects.filter(code=NEW).exists()
-    assert Ward.objects.get(code=OWN).name == OWN_WARD_NAME
+    assert Ward.objects.current().get(code=OWN).name == OWN_WARD_NAME
 
 
 def test_import_lists_every_problem_in_the_file_at_once(demo_city: None) -> None:
@@ -377,29 +384,39 @@ def test_file_that_is_not_utf8_is_refused(demo_city: None, tmp_path: Path) -> No
 
 
 # --- lifetimes: a code names one unit a day ---------------------------------------------------
+# A reorganisation after the demo's (2025) one: official1's unit ends today.
+
+
+def ending() -> tuple[str, date]:
+    """Today as a ``valid_to`` (the first day no longer in force), and the day before."""
+    today = timezone.localdate()
+    return today.isoformat(), today - timedelta(days=1)
 
 
 def test_a_retired_ward_leaves_current_but_keeps_its_row(demo_city: None) -> None:
-    report = wards_import(collection=collection(feature_of(OWN, valid_to="2025-07-01")))
+    own = Ward.objects.current().get(code=OWN)
+    end, last_day = ending()
+
+    report = wards_import(collection=collection(feature_of(OWN, valid_to=end)))
 
     assert report.updated == {OWN: ["valid_to"]}
     current = set(Ward.objects.current().values_list("code", flat=True))
     assert OWN not in current
     assert OTHER in current
-    assert len(current) == 31
-    assert Ward.objects.get(code=OWN).valid_to == date(2025, 7, 1)
-    assert Ward.objects.current(on=date(2025, 6, 30)).filter(code=OWN).exists()
+    assert len(current) == 91
+    assert Ward.objects.get(pk=own.pk).valid_to == timezone.localdate()
+    assert Ward.objects.current(on=last_day).get(code=OWN).pk == own.pk
 
 
 def test_a_retired_ward_no_longer_answers_point_lookups(
     demo_city: None, django_capture_on_commit_callbacks: Any
 ) -> None:
-    ward = Ward.objects.get(code=OWN)
+    ward = Ward.objects.current().get(code=OWN)
     centre = (ward.centroid_lon, ward.centroid_lat)
     assert ward_for_point(*centre) == OWN
 
     with django_capture_on_commit_callbacks(execute=True):
-        wards_import(collection=collection(feature_of(OWN, valid_to="2025-07-01")))
+        wards_import(collection=collection(feature_of(OWN, valid_to=ending()[0])))
 
     assert ward_for_point(*centre) is None
 
@@ -407,51 +424,49 @@ def test_a_retired_ward_no_longer_answers_point_lookups(
 def test_a_code_given_to_new_land_names_the_old_unit_before_and_the_new_one_after(
     demo_city: None,
 ) -> None:
-    """As the 2025 reform did: the old unit ends on 30/06, a new unit takes its code."""
+    """As the 2025 reform did: the old unit ends, a new unit takes its code the next day."""
+    end, last_day = ending()
     report = wards_import(
         collection=collection(
-            feature_of(OWN, valid_to="2025-07-01"),
-            new_feature(OWN, name="Mới", valid_from="2025-07-01"),
+            feature_of(OWN, valid_to=end),
+            new_feature(OWN, name="Mới", valid_from=end),
         )
     )
 
     assert report.updated == {OWN: ["valid_to"]} and report.created == [OWN]
-    assert Ward.objects.current(on=date(2025, 6, 30)).get(code=OWN).name == OWN_WARD_NAME
-    assert Ward.objects.current(on=date(2025, 7, 1)).get(code=OWN).name == "Mới"
+    assert Ward.objects.current(on=last_day).get(code=OWN).name == OWN_WARD_NAME
+    assert Ward.objects.current(on=date.fromisoformat(end)).get(code=OWN).name == "Mới"
     assert Ward.objects.current().get(code=OWN).name == "Mới"
 
 
 def test_a_feature_without_a_start_names_the_unit_in_force_on_the_given_day(
     demo_city: None,
 ) -> None:
-    wards_import(
-        collection=collection(
-            feature_of(OWN, valid_to="2025-07-01"),
-            new_feature(OWN, name="Mới", valid_from="2025-07-01"),
-        )
-    )
-    old = feature_of(OWN, on=date(2025, 6, 30), name="Sửa tên cũ")
+    old = feature_of(OWN, on=LAST_FORMER_DAY, name="Sửa tên cũ")
     del old["properties"]["valid_from"], old["properties"]["valid_to"]
 
-    report = wards_import(collection=collection(old), on=date(2025, 6, 30))
+    report = wards_import(collection=collection(old), on=LAST_FORMER_DAY)
 
     assert report.updated == {OWN: ["name"]}
-    assert Ward.objects.current(on=date(2025, 6, 30)).get(code=OWN).name == "Sửa tên cũ"
-    assert Ward.objects.current().get(code=OWN).name == "Mới"
+    assert Ward.objects.current(on=LAST_FORMER_DAY).get(code=OWN).name == "Sửa tên cũ"
+    assert Ward.objects.current().get(code=OWN).name == OWN_WARD_NAME
 
 
 def test_the_audit_entry_records_the_end_of_a_unit(demo_city: None) -> None:
-    wards_import(collection=collection(feature_of(OWN, valid_to="2025-07-01")))
+    end, _last_day = ending()
+    wards_import(collection=collection(feature_of(OWN, valid_to=end)))
 
-    entry = AuditEntry.objects.get(action="ward.updated", ward_code=OWN)
-    assert (entry.before["valid_to"], entry.after["valid_to"]) == (None, "2025-07-01")
+    entry = AuditEntry.objects.exclude(actor_label="load_demo").get(
+        action="ward.updated", ward_code=OWN
+    )
+    assert (entry.before["valid_to"], entry.after["valid_to"]) == (None, end)
 
 
 def test_dry_run_reports_the_same_changes_as_the_real_run(demo_city: None) -> None:
-    file = collection(feature_of(OWN, valid_to="2025-07-01"), new_feature(NEW))
+    file = collection(feature_of(OWN, valid_to=ending()[0]), new_feature(NEW))
 
     dry = wards_import(collection=file, dry_run=True)
-    assert Ward.objects.get(code=OWN).valid_to is None
+    assert Ward.objects.current().get(code=OWN).valid_to is None
     real = wards_import(collection=file)
 
     assert (real.updated, real.created) == ({OWN: ["valid_to"]}, [NEW])

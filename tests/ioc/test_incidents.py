@@ -263,7 +263,7 @@ def test_changes_are_published_to_the_city_and_the_incident_ward_only(
 
 def test_an_incident_belongs_to_the_ward_of_its_place_whoever_opens_it(demo_city: Any) -> None:
     for code in (OWN, OTHER):
-        ward = Ward.objects.get(code=code)
+        ward = Ward.objects.current().get(code=code)
         incident = incident_create(
             actor=example_user("operator"),  # city-wide: the place alone decides the ward
             incident_type=IncidentType.objects.get(code="other"),

@@ -27,6 +27,7 @@ from ioc.provinces import (
     official_units,
 )
 from ioc.services import ProvinceLoadError, province_load
+from tests.support import PROVINCE
 
 pytestmark = pytest.mark.usefixtures("demo_city")
 
@@ -135,6 +136,16 @@ def test_loading_twice_changes_nothing() -> None:
 
     assert (report.created, report.updated) == ([], {})
     assert len(report.unchanged) == 56
+    assert state() == before
+
+
+def test_loading_the_demo_province_again_changes_nothing() -> None:
+    before = state()
+
+    report = province_load(code=PROVINCE[0])
+
+    assert (report.created, report.updated, report.not_listed) == ([], {}, [])
+    assert len(report.unchanged) == 92
     assert state() == before
 
 

@@ -1,6 +1,6 @@
 """The one test-support module: what tests share, named once (house rule 12).
 
-- examples: the demo city's users and wards by role and name (``example_user("official1")``,
+- examples: the demo's users and wards by role and name (``example_user("official1")``,
   ``OWN_WARD``, ``OTHER_WARD``), read from the demo's own data;
 - records: requests, alerts and incidents made through the platform's services;
 - factories: factory-boy factories where the demo city does not fit;
@@ -40,12 +40,18 @@ from tests.support.examples import (
     DEMO_PASSWORD,
     DEMO_USERNAMES,
     DEPARTMENT,
+    FORMER_OF_OTHER,
+    FORMER_OF_OWN,
+    FORMER_OWN_NAME,
+    LAST_FORMER_DAY,
     OTHER_WARD,
     OTHER_WARD_NAME,
     OWN_WARD,
     OWN_WARD_NAME,
     PROVINCE,
+    REFORM_DAY,
     THIRD_WARD,
+    UNMAPPED_WARD,
     WARD_OF,
     WARD_USERNAMES,
     camera_code,
@@ -53,7 +59,10 @@ from tests.support.examples import (
     example_place,
     example_user,
     example_ward,
+    former_into,
     gateway_code,
+    placed_device,
+    placed_devices_in,
 )
 from tests.support.factories import AlertFactory, DeviceFactory, GatewayFactory, UserFactory
 from tests.support.live import (
@@ -86,6 +95,10 @@ __all__ = [
     "DEMO_USERNAMES",
     "DEPARTMENT",
     "FLAGS",
+    "FORMER_OF_OTHER",
+    "FORMER_OF_OWN",
+    "FORMER_OWN_NAME",
+    "LAST_FORMER_DAY",
     "NO_STATUTORY_DAYS",
     "OFFICE_HOURS",
     "ON_CI",
@@ -94,8 +107,10 @@ __all__ = [
     "OWN_WARD",
     "OWN_WARD_NAME",
     "PROVINCE",
+    "REFORM_DAY",
     "SCREENSHOTS",
     "THIRD_WARD",
+    "UNMAPPED_WARD",
     "WARD_OF",
     "WARD_USERNAMES",
     "AlertFactory",
@@ -113,6 +128,7 @@ __all__ = [
     "example_user",
     "example_ward",
     "file_request",
+    "former_into",
     "free_port",
     "gateway_code",
     "group_listener",
@@ -129,6 +145,8 @@ __all__ = [
     "office_hours_only",
     "open_at",
     "open_dashboard",
+    "placed_device",
+    "placed_devices_in",
     "process_env",
     "push",
     "raise_alert",

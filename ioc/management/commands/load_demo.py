@@ -1,26 +1,30 @@
-"""``python manage.py load_demo``: load the demo city (Thành phố Thái Nguyên) once."""
+"""``python manage.py load_demo``: load the demo (Tỉnh Thái Nguyên) once."""
 
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from ioc.demo.loader import load_demo
+from ioc.demo.loader import LAST_FORMER_DAY, load_demo
 
 
 class Command(BaseCommand):
-    """Load wards, devices, departments and the demo accounts, unless already loaded."""
+    """Load units, devices, departments and the demo accounts, unless already loaded."""
 
-    help = "Load the demo city of Thái Nguyên (wards, devices, departments, demo logins)."
+    help = (
+        "Load the demo of Tỉnh Thái Nguyên (its units, the former city's units and their "
+        "successions, devices, departments, demo logins)."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         summary = load_demo(password=settings.IOC_DEMO_PASSWORD)
         if summary.created:
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Loaded {summary.wards} wards and {summary.devices} devices; "
+                    f"Loaded {summary.wards} units in force ({summary.former} former units "
+                    f"until {LAST_FORMER_DAY:%d/%m/%Y}) and {summary.devices} devices; "
                     f"logins {', '.join(summary.users)} (password from IOC_DEMO_PASSWORD)."
                 )
             )
         else:
-            self.stdout.write("The demo city is already loaded; nothing changed.")
+            self.stdout.write("The demo is already loaded; nothing changed.")

@@ -1,4 +1,4 @@
-"""``make run``: migrate, load the demo city once, and serve it all from one process."""
+"""``make run``: migrate, load the demo once, and serve it all from one process."""
 
 from __future__ import annotations
 
@@ -27,12 +27,12 @@ def local_url(host: str, port: int) -> str:
 class Command(BaseCommand):
     """Start the embedded platform on one port, ready to use."""
 
-    help = "Migrate, load the demo city if absent, and serve the platform (embedded mode)."
+    help = "Migrate, load the demo if absent, and serve the platform (embedded mode)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--no-demo", action="store_true", help="Do not load the demo city.")
+        parser.add_argument("--no-demo", action="store_true", help="Do not load the demo.")
         parser.add_argument(
             "--no-simulator",
             action="store_true",
@@ -47,7 +47,8 @@ class Command(BaseCommand):
             summary = load_demo(password=settings.IOC_DEMO_PASSWORD)
             verb = "Loaded" if summary.created else "Using"
             self.stdout.write(
-                f"{verb} the demo city: {summary.wards} wards, {summary.devices} devices."
+                f"{verb} the demo of {data.PROVINCE[1]}: {summary.wards} units in force "
+                f"({summary.former} former units), {summary.devices} devices."
             )
             self._print_logins()
         url = f"http://{options['host']}:{options['port']}/"
@@ -70,9 +71,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (password: {settings.IOC_DEMO_PASSWORD}):")
         rows = [
             ("admin", "administrator, /admin/"),
-            ("operator", "city operator"),
+            ("operator", "city operator, the whole province"),
             ("official1", f"ward official, ward {data.OFFICIAL1_WARD} Phan Đình Phùng"),
-            ("official2", f"ward official, ward {data.OFFICIAL2_WARD} Hoàng Văn Thụ"),
+            ("official2", f"ward official, ward {data.OFFICIAL2_WARD} Quan Triều"),
             ("department1", "department staff, Phòng Quản lý đô thị"),
         ]
         for username, what in rows:
