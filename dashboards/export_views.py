@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 
 from django.http import Http404, HttpRequest, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -93,10 +94,12 @@ def alerts_export(request: HttpRequest) -> StreamingHttpResponse:
 @staff_required
 @require_GET
 def ward_list_export(request: HttpRequest) -> StreamingHttpResponse:
-    """The ward list of /ops/wards/ with its device counts."""
+    """The ward list of /ops/wards/ with its device counts, and whether each unit has a
+    boundary yet."""
     header = [
         _("Ward code"),
         _("Ward"),
+        str(capfirst(Ward._meta.get_field("boundary").verbose_name)),
         _("Devices"),
         _("Online"),
         _("Online (%)"),
@@ -108,6 +111,7 @@ def ward_list_export(request: HttpRequest) -> StreamingHttpResponse:
         [
             csv_text(row["ward"].code),  # type: ignore[attr-defined]
             csv_text(row["ward"].title),  # type: ignore[attr-defined]
+            _("Yes") if row["has_boundary"] else _("No"),
             str(row["total"]),
             str(row["online"]),
             "" if row["online_pct"] is None else str(row["online_pct"]),

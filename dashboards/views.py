@@ -46,6 +46,8 @@ def _ward_rows(
         rows.append(
             {
                 "ward": ward,
+                # Without one, nothing is placed in the unit by location: the table says so.
+                "has_boundary": ward.boundary is not None,
                 "total": total,
                 "online": online,
                 "online_pct": round(100 * online / total) if total else None,

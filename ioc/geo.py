@@ -245,7 +245,7 @@ def build_ward_index() -> WardIndex:
     shapes: list[BaseGeometry] = []
     for code, boundary in (
         Ward.objects.current()
-        .exclude(boundary=None)
+        .filter(boundary__isnull=False)
         .values_list("code", "boundary")
         .order_by("code")
     ):

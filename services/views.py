@@ -58,8 +58,13 @@ def portal_home(request: HttpRequest) -> HttpResponse:
 
 @cache_control(public=True, max_age=300)
 def public_wards_geojson(request: HttpRequest) -> JsonResponse:
-    """The current wards' boundaries (public administrative data) for the portal's map."""
-    rows = selectors.public_wards().values("code", "name", "kind", "boundary")
+    """The current wards' boundaries (public administrative data) for the portal's map; a
+    unit without a boundary yet is left out."""
+    rows = (
+        selectors.public_wards()
+        .filter(boundary__isnull=False)
+        .values("code", "name", "kind", "boundary")
+    )
     return JsonResponse(geo.feature_collection([ward_feature(row) for row in rows]))
 
 
