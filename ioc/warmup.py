@@ -29,13 +29,15 @@ def project_template_names(directories: list[Path], root: Path) -> list[str]:
 
 def warm_up() -> None:
     """Import the URLconf (every view), fill the reverse-URL table and load the catalogue
-    of each language, compile the project's templates into the cached loader, and work
-    out the statutory days off that deadlines will read."""
+    of each language, compile the project's templates into the cached loader, work out
+    the statutory days off that deadlines will read, and read the installation's name from
+    the official list (every page's header)."""
     from django.conf import settings
     from django.template import TemplateSyntaxError, engines
     from django.urls import get_resolver
     from django.utils import timezone, translation
 
+    from ioc.provinces import installation_name
     from services.holidays import statutory_year
 
     resolver = get_resolver()
@@ -55,3 +57,4 @@ def warm_up() -> None:
     this_year = timezone.localdate().year
     for year in (this_year, this_year + 1):
         statutory_year(year)
+    installation_name()

@@ -10,6 +10,7 @@ from django.urls import clear_url_caches, get_resolver
 from django.utils import timezone, translation
 from django.utils.translation import trans_real
 
+from ioc.provinces import official_provinces
 from ioc.warmup import project_template_names, warm_up
 from services.holidays import statutory_year
 
@@ -21,6 +22,7 @@ def test_warm_up_compiles_the_project_templates_fills_the_url_tables_and_the_day
     trans_real._translations.clear()
     translation.deactivate()
     statutory_year.cache_clear()
+    official_provinces.cache_clear()
 
     warm_up()
 
@@ -37,6 +39,7 @@ def test_warm_up_compiles_the_project_templates_fills_the_url_tables_and_the_day
     for year in (this_year, this_year + 1):
         statutory_year(year)
     assert statutory_year.cache_info().hits == 2  # worked out already: no lunar tables
+    assert official_provinces.cache_info().currsize == 1  # the header's name: list read
 
 
 def test_template_names_leave_out_installed_packages_and_other_directories(tmp_path: Path) -> None:
