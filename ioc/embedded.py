@@ -8,6 +8,7 @@ in-memory channel layer on the loop that owns it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -34,8 +35,17 @@ async def run_beat(max_interval: float = 1.0) -> None:
     await sync_to_async(celery_app.loader.import_default_modules, thread_sensitive=False)()
     scheduler = await sync_to_async(Scheduler, thread_sensitive=False)(app=celery_app, lazy=False)
     while True:
+        # A tick runs the due tasks in a thread; a task that goes live (async_to_sync of
+        # the channel layer) needs this loop to finish. Cancelled meanwhile (the server
+        # stopping), the tick is let finish first: stopping the loop under it would leave
+        # its thread waiting for ever, and the process with it.
+        tick = asyncio.ensure_future(sync_to_async(scheduler.tick, thread_sensitive=False)())
         try:
-            due_in = await sync_to_async(scheduler.tick, thread_sensitive=False)()
+            due_in = await asyncio.shield(tick)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await tick
+            raise
         except Exception:  # a failing task must not stop the schedule
             logger.exception("embedded beat: a scheduled task failed")
             due_in = max_interval
