@@ -19,7 +19,7 @@ from ioc import geo
 from ioc.choices import Role
 from ioc.models import User
 from ioc.realtime.event_types import RequestData
-from ioc.selectors import AnyUser, scope_by_ward
+from ioc.selectors import AnyUser, scope_by_ward, wards_named
 from ioc.tokens import secret_hash
 from services.models import (
     OPEN_STATUSES,
@@ -222,11 +222,10 @@ def request_filters(queryset: QuerySet[ServiceRequest], params: Any) -> QuerySet
         queryset = queryset.filter(status__in=OPEN_STATUSES)
     elif status and status != "all":
         queryset = queryset.filter(status=status)
-    for param, field in (
-        ("ward", "ward__code"),
-        ("category", "category__code"),
-        ("department", "department__code"),
-    ):
+    if ward := params.get("ward"):
+        # The unit that code names today (a code may name other land on another day).
+        queryset = queryset.filter(ward__in=wards_named(ward))
+    for param, field in (("category", "category__code"), ("department", "department__code")):
         if value := params.get(param):
             queryset = queryset.filter(**{field: value})
     if params.get("overdue") == "1":

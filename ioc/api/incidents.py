@@ -154,11 +154,9 @@ class IncidentListView(generics.ListCreateAPIView[Incident]):
             )
         elif wanted:
             incidents = incidents.filter(status=wanted)
-        for param, field in (
-            ("severity", "severity"),
-            ("ward", "ward__code"),
-            ("type", "incident_type__code"),
-        ):
+        if ward := params.get("ward"):
+            incidents = incidents.filter(ward__in=selectors.wards_named(ward))
+        for param, field in (("severity", "severity"), ("type", "incident_type__code")):
             if value := params.get(param):
                 incidents = incidents.filter(**{field: value})
         return incidents
