@@ -50,7 +50,7 @@ def _require_integration_stack(request: pytest.FixtureRequest) -> None:
 def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
     """Load the demo city once into the test database; transaction tests roll back to it."""
     with django_db_blocker.unblock():
-        load_demo(password=DEMO_PASSWORD)
+        load_demo(password=DEMO_PASSWORD, month=False)
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def demo_city(db: Any) -> None:
 @pytest.fixture
 def demo_city_committed(transactional_db: Any) -> None:
     """The demo city, committed, for tests whose other processes must see it."""
-    load_demo(password=DEMO_PASSWORD)
+    load_demo(password=DEMO_PASSWORD, month=False)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from ioc import geo
 from ioc.choices import Role
 from ioc.demo import data
 from ioc.demo.boundaries import former_cells, new_unit_boundaries
+from ioc.demo.month import month_load
 from ioc.models import Department, User, Ward, WardSuccession
 from ioc.provinces import REFORM_DATE
 from ioc.services import province_load, staff_user_create, wards_import
@@ -393,8 +394,9 @@ def _summary(created: bool) -> DemoSummary:
 
 
 @transaction.atomic
-def load_demo(*, password: str, seed: int = 2026) -> DemoSummary:
-    """Load the demo unless it is there already; returns what is there."""
+def load_demo(*, password: str, seed: int = 2026, month: bool = True) -> DemoSummary:
+    """Load the demo unless it is there already; returns what is there. ``month``: with
+    the last 30 days of requests, alerts, incidents and readings (``ioc.demo.month``)."""
     if demo_loaded():
         return _summary(created=False)
     rng = random.Random(seed)
@@ -424,4 +426,6 @@ def load_demo(*, password: str, seed: int = 2026) -> DemoSummary:
             # look at the demo stays one step. Real accounts never are (README).
             two_factor_exempt=True,
         )
+    if month:
+        month_load(seed=seed, now=timezone.now())
     return _summary(created=True)

@@ -18,6 +18,13 @@ from services.services.common import deadline_cause, entry_add
 from services.services.notify import request_publish
 
 
+def deadline_alert_title(code: str, *, overdue: bool) -> str:
+    """The title of a request's deadline alert, in the active language."""
+    if overdue:
+        return _("Request %(code)s is overdue") % {"code": code}
+    return _("Request %(code)s is due soon") % {"code": code}
+
+
 def requests_deadline_sweep(*, now: datetime | None = None) -> dict[str, int]:
     """Warn the unit of open requests near their deadline (an alert in the ward) and
     escalate overdue ones to the supervising level; each request once for each."""
@@ -39,12 +46,7 @@ def requests_deadline_sweep(*, now: datetime | None = None) -> dict[str, int]:
                     kind=AlertKind.DEADLINE,
                     cause=deadline_cause(request.code),
                     severity=Severity.CRITICAL if overdue else Severity.WARNING,
-                    title=(
-                        _("Request %(code)s is overdue")
-                        if overdue
-                        else _("Request %(code)s is due soon")
-                    )
-                    % {"code": request.code},
+                    title=deadline_alert_title(request.code, overdue=overdue),
                     data={"request": request.code},
                 )
                 ServiceRequest.objects.filter(pk=request.pk).update(deadline_warned_at=now)
