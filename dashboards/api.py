@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import Http404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
@@ -17,6 +18,7 @@ from rest_framework.views import APIView
 
 from dashboards.selectors import kpis_for
 from ioc import selectors
+from ioc.api.wards import on_day
 from ioc.models import Ward
 from ioc.permissions import IsStaffRole
 
@@ -60,13 +62,21 @@ KPIS_SCHEMA = inline_serializer(
 
 class KpisView(APIView):
     """Device availability, open alerts and open incidents in the caller's wards (or in one
-    of them, ``?ward=<code>``), for pages without the websocket and for integrators (the
-    snapshot carries the same figures)."""
+    of them, ``?ward=<code>``, the unit the code names today or ``?on=YYYY-MM-DD``), for
+    pages without the websocket and for integrators (the snapshot carries the same
+    figures)."""
 
     permission_classes = [IsStaffRole]
 
     @extend_schema(
-        parameters=[OpenApiParameter("ward", str, description="one ward's code")],
+        parameters=[
+            OpenApiParameter("ward", str, description="one ward's code"),
+            OpenApiParameter(
+                "on",
+                OpenApiTypes.DATE,
+                description="YYYY-MM-DD: the day whose unit `ward` names (default today)",
+            ),
+        ],
         responses={
             200: KPIS_SCHEMA,
             404: OpenApiResponse(description="no such ward visible to the caller"),
@@ -74,9 +84,10 @@ class KpisView(APIView):
     )
     def get(self, request: Request) -> Response:
         ward = None
+        on = on_day(request)
         if code := request.query_params.get("ward", ""):
             try:
-                ward = selectors.ward_get_for_user(request.user, code[:16])
+                ward = selectors.ward_get_for_user(request.user, code[:16], on=on)
             except Ward.DoesNotExist as exc:
                 raise Http404("No such ward.") from exc
         return Response({"at": timezone.now(), **kpis_for(request.user, ward=ward)})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,6 +12,7 @@ from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -74,6 +75,7 @@ def _live_labels() -> dict[str, object]:
         "staleSince": _("Stale since %(time)s"),
         "updatedAgo": _("updated %(age)s ago"),
         "notUpdated": _("not updated live"),
+        "history": _("History: this unit is no longer in force, nothing here is live"),
         "seconds": _("%(n)s s"),
         "minutes": _("%(n)s min"),
         "hours": _("%(n)s h"),
@@ -101,6 +103,7 @@ def _dashboard_context(
 ) -> dict[str, Any]:
     """What the live dashboard template needs, for the city or for one ``ward``."""
     user = request.user
+    live = ward is None or ward.in_force()
     # The live channel's own snapshot: the map and feed draw the same data whether or not
     # the websocket connects.
     parts = snapshot_parts(user, ward=ward, tally=tally)
@@ -126,8 +129,25 @@ def _dashboard_context(
         "map_embedded": initial["devices_embedded"],
         "device_kinds": DeviceKind.choices,
         "device_statuses": DeviceStatus.choices,
-        "ws_path": "/ws/ops/" + (f"?{urlencode({'ward': ward.code})}" if ward else ""),
+        # A unit no longer in force is history: nothing of it is live, and the live
+        # channel, which names a unit by today's code, would show another unit's events.
+        "live": live,
+        "ws_path": ("/ws/ops/" + (f"?{urlencode({'ward': ward.code})}" if ward else ""))
+        if live
+        else "",
+        "kpis_query": urlencode(_kpis_query(ward, live)),
     }
+
+
+def _kpis_query(ward: Ward | None, live: bool) -> dict[str, str]:
+    """The KPI endpoint's query for a page: its unit, and the unit's day if not today's."""
+    if ward is None:
+        return {}
+    if live:
+        return {"ward": ward.code}
+    retired = ward.valid_to is not None and ward.valid_to <= timezone.localdate()
+    day = ward.valid_to - timedelta(days=1) if retired and ward.valid_to else ward.valid_from
+    return {"ward": ward.code, "on": day.isoformat() if day else ""}
 
 
 @staff_required

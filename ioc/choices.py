@@ -8,7 +8,7 @@ class Role(models.TextChoices):
     """What a staff account may do; scoping follows from it (see ioc.selectors)."""
 
     ADMIN = "admin", _("Administrator")
-    CITY_OPERATOR = "city_operator", _("City operator")
+    CITY_OPERATOR = "city_operator", _("Centre operator")
     WARD_OFFICIAL = "ward_official", _("Ward official")
     DEPARTMENT_STAFF = "department_staff", _("Department staff")
 

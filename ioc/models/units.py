@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from ioc.choices import WardKind
@@ -94,6 +96,21 @@ class Ward(models.Model):
         ]
 
     def __str__(self) -> str:
+        """The title, and for a unit not in force today its period, so that two units of
+        one name (a former unit and its successor) can be told apart in a list: "Phường
+        Phan Đình Phùng (đến 30/06/2025)"."""
+        today = timezone.localdate()
+        if self.valid_to is not None and self.valid_to <= today:
+            last = self.valid_to - timedelta(days=1)
+            return _("%(title)s (until %(day)s)") % {
+                "title": self.title,
+                "day": date_format(last, "SHORT_DATE_FORMAT"),
+            }
+        if self.valid_from is not None and self.valid_from > today:
+            return _("%(title)s (from %(day)s)") % {
+                "title": self.title,
+                "day": date_format(self.valid_from, "SHORT_DATE_FORMAT"),
+            }
         return self.title
 
     @property

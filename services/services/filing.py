@@ -88,7 +88,12 @@ def _filing_place(
     ward_code = geo.ward_for_point(longitude, latitude)
     if ward_code is None:
         raise ValidationError(
-            {"location": _("This place is outside the city: put the pin inside the city.")}
+            {
+                "location": _(
+                    "No unit on the map covers this place: put the pin inside the area the map "
+                    "shows."
+                )
+            }
         )
     return ward_code
 

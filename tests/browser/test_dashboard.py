@@ -125,3 +125,24 @@ def test_a_wall_screen_shows_a_full_camera_grid_and_the_city(
     assert map_counts(page) == {"wards": expected["mapped"], "devices": expected["devices"]}
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 2560
     shot(page, "wall-ops-2560")
+
+
+def test_a_former_units_page_is_history_and_opens_no_live_channel(
+    asgi_server: str, browser: Any
+) -> None:
+    # 05443 was Phường Trưng Vương until 30/06/2025: its page that day is history, and the
+    # live channel (which names a unit by today's code) would bring today's unit's events.
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    log_in(page, asgi_server, "operator")
+    sockets.clear()
+    page.goto(f"{asgi_server}/ops/wards/{OWN_WARD}/?on=2025-06-30")
+    assert page.locator("h1").inner_text() == "Phường Trưng Vương"
+    page.wait_for_selector("[data-live-status][data-state=history]", timeout=15000)
+    assert "không còn hiệu lực" in page.locator("[data-live-status]").inner_text()
+    page.wait_for_timeout(1500)  # time enough for a channel to have opened
+    assert sockets == []
+    page.goto(f"{asgi_server}/ops/wards/{OWN_WARD}/")
+    page.wait_for_selector("[data-live-status][data-state=live]", timeout=15000)
+    assert len(sockets) == 1 and f"/ws/ops/?ward={OWN_WARD}" in sockets[0]

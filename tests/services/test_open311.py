@@ -283,7 +283,7 @@ def test_filing_needs_a_valid_active_key(fmt: str, api_key: str) -> None:
         ({"lat": "", "long": "", "address_string": "12 Hoàng Văn Thụ"}, 400, "lat and long"),
         ({"lat": "abc"}, 400, "lat"),
         ({"long": "nan"}, 400, "long"),
-        ({"lat": "21.028511", "long": "105.804817"}, 400, "outside the city"),
+        ({"lat": "21.028511", "long": "105.804817"}, 400, "No unit on the map covers this place"),
         ({"attribute[size]": "galactic"}, 400, "size"),
         ({"service_code": "ngap-ung", "attribute[depth_cm]": "nan"}, 400, "depth_cm"),
         ({"service_code": "ngap-ung", "attribute[depth_cm]": "-inf"}, 400, "depth_cm"),

@@ -80,10 +80,15 @@ function start(root) {
   status.render(channel);
   status.renderAges();
 
-  channel.onSnapshot((snapshot) => updates.snapshot(snapshot, { live: true }));
-  channel.onEvent((event) => updates.event(event));
-  channel.onState(() => status.render(channel));
-  channel.start();
+  // A unit no longer in force is history: its page never goes live.
+  if (root.dataset.live === "false") {
+    status.renderHistory();
+  } else {
+    channel.onSnapshot((snapshot) => updates.snapshot(snapshot, { live: true }));
+    channel.onEvent((event) => updates.event(event));
+    channel.onState(() => status.render(channel));
+    channel.start();
+  }
   window.setInterval(() => {
     status.renderAges();
     if (channel.state === "stale") status.render(channel);

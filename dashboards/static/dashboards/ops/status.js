@@ -26,6 +26,14 @@ export class LiveStatus {
     indicator.title = stamp(channel.since, labels.never);
   }
 
+  /** Say that the page is history, with no live channel. */
+  renderHistory() {
+    if (!this.indicator) return;
+    this.indicator.dataset.state = "history";
+    this.indicator.textContent = this.labels.history || "History";
+    this.indicator.title = "";
+  }
+
   renderAges() {
     for (const [source, at] of Object.entries(this.state.updated)) {
       const target = this.root.querySelector(`[data-age="${source}"]`);
