@@ -209,8 +209,36 @@ class PeriodicReader(SimDevice):
 
 
 def _walk(value: float, target: float, dt: float, tau: float, noise: float, rng: Any) -> float:
-    """One step of a noisy walk pulled towards ``target`` with time constant ``tau``."""
-    return value + (target - value) * (1.0 - math.exp(-dt / tau)) + rng.gauss(0, noise * dt**0.5)
+    """One step of a noisy walk pulled towards ``target`` with time constant ``tau``.
+
+    The step's spread is the walk's exact one over ``dt`` (about ``noise * sqrt(dt)`` for
+    the live feed's fraction of a second), so a month of history stepped every few
+    minutes (``ioc.demo.month_readings``) wanders no more than the live feed does."""
+    pull = math.exp(-dt / tau)
+    spread = noise * math.sqrt(tau / 2.0 * (1.0 - pull * pull))
+    return value + (target - value) * (1.0 - pull) + rng.gauss(0, spread)
+
+
+def local_hour(now: float) -> float:
+    """The hour of the day in Vietnam (UTC+7 all year: no daylight saving), 0-24."""
+    return ((now + 7 * 3600.0) % 86400.0) / 3600.0
+
+
+def air_rhythm(now: float) -> float:
+    """The day's fine dust as a factor on a station's usual level: traffic around 7-8 h,
+    more in the evening's still air until late, least in the afternoon and before dawn."""
+    hour = local_hour(now)
+    return (
+        1.0
+        + 0.12 * math.cos(2 * math.pi * (hour - 20.0) / 24.0)
+        + 0.14 * math.cos(2 * math.pi * (hour - 8.0) / 12.0)
+    )
+
+
+def water_rhythm(now: float) -> float:
+    """The day's swing of the river (m) from the hydropower releases upstream: highest in
+    the afternoon."""
+    return 0.08 * math.sin(2 * math.pi * (local_hour(now) - 9.0) / 24.0)
 
 
 class AirSensor(PeriodicReader):
@@ -223,6 +251,9 @@ class AirSensor(PeriodicReader):
         self.ratio = rng.uniform(1.6, 1.9)
         self.episode_until = 0.0
         self.episode_level = 0.0
+        # Mean seconds between pollution episodes that start by themselves (a month of
+        # history schedules its own: ioc.demo.month_readings).
+        self.episode_every = EPISODE_EVERY
 
     def start_episode(self, now: float, seconds: float) -> None:
         """Pollution builds up above the limits (PM2.5 > 50, PM10 > 100) for a while."""
@@ -232,10 +263,10 @@ class AirSensor(PeriodicReader):
     def advance(self, now: float, dt: float) -> None:
         if self.episode_until and now >= self.episode_until:
             self.episode_until = 0.0
-        if not self.episode_until and happens(self.rng, dt, EPISODE_EVERY):
+        if not self.episode_until and happens(self.rng, dt, self.episode_every):
             self.start_episode(now, self.rng.uniform(300, 900))
         episode = bool(self.episode_until)
-        target = self.episode_level if episode else self.base
+        target = self.episode_level if episode else self.base * air_rhythm(now)
         tau = 60.0 if episode else 180.0
         self.pm25 = max(2.0, _walk(self.pm25, target, dt, tau, 0.4, self.rng))
 
@@ -253,6 +284,8 @@ class WaterGauge(PeriodicReader):
         self.level = self.base
         self.flood_until = 0.0
         self.flood_level = 0.0
+        # Mean seconds between floods that start by themselves (see AirSensor).
+        self.flood_every = FLOOD_EVERY
 
     def start_flood(self, now: float, seconds: float) -> None:
         """The river rises above the 25 m alarm level for a while."""
@@ -262,10 +295,10 @@ class WaterGauge(PeriodicReader):
     def advance(self, now: float, dt: float) -> None:
         if self.flood_until and now >= self.flood_until:
             self.flood_until = 0.0
-        if not self.flood_until and happens(self.rng, dt, FLOOD_EVERY):
+        if not self.flood_until and happens(self.rng, dt, self.flood_every):
             self.start_flood(now, self.rng.uniform(480, 1200))
         flood = bool(self.flood_until)
-        target = self.flood_level if flood else self.base
+        target = self.flood_level if flood else self.base + water_rhythm(now)
         self.level = _walk(self.level, target, dt, 90.0 if flood else 600.0, 0.004, self.rng)
 
     def reading(self) -> dict[str, float]:
