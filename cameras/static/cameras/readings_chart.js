@@ -24,6 +24,29 @@ function note(box, text) {
   box.append(p);
 }
 
+// Buckets further apart than this many bucket widths are a gap in the readings (a device
+// offline, say): the line breaks there rather than joining the two sides.
+const GAP_BUCKETS = 3;
+
+/** The buckets' times and rows, with an empty row in each gap (uPlot breaks its line on it). */
+export function withGaps(buckets, bucketSeconds) {
+  const xs = [];
+  const rows = [];
+  const empty = { avg: null, min: null, max: null };
+  let previous = null;
+  for (const bucket of buckets) {
+    const ts = Date.parse(bucket.start) / 1000;
+    if (previous != null && bucketSeconds > 0 && ts - previous > GAP_BUCKETS * bucketSeconds) {
+      xs.push(previous + bucketSeconds);
+      rows.push(empty);
+    }
+    xs.push(ts);
+    rows.push(bucket);
+    previous = ts;
+  }
+  return { xs, rows };
+}
+
 function chartOptions(series, config, width, height, range) {
   const parts = clockParts(config.timeZone);
   const number = new Intl.NumberFormat(document.documentElement.lang || "vi", { maximumFractionDigits: 2 });
@@ -101,8 +124,8 @@ export async function drawReadingsChart(container, config, metric, { points = 28
     if (!live) return null;
     empty = box.querySelector(".chart-note"); // a live chart starts empty and grows
   }
-  const xs = series.buckets.map((b) => Date.parse(b.start) / 1000);
-  const data = [xs, series.buckets.map((b) => b.avg), series.buckets.map((b) => b.min), series.buckets.map((b) => b.max)];
+  const { xs, rows } = withGaps(series.buckets, series.bucket_seconds);
+  const data = [xs, rows.map((b) => b.avg), rows.map((b) => b.min), rows.map((b) => b.max)];
   const limits = [series.high, series.low].filter((v) => v != null);
   for (const limit of limits) data.push(xs.map(() => limit));
   const range = { from: Date.parse(series.from) / 1000, to: Date.parse(series.to) / 1000 };
