@@ -475,7 +475,7 @@ class _Month:
                     june=True,
                 )
             )
-        return filings
+        return sorted(filings, key=lambda f: f.at)
 
     # -- requests ----------------------------------------------------------------------
 
@@ -587,7 +587,7 @@ class _Month:
             span = max(span, before + rng.uniform(2, 16))
         at = life.step(self.working(request.created_at, min(rng.uniform(0.2, 2), span * 0.2)))
         life.move(at, operator, RequestStatus.TRIAGED, EntryKind.TRIAGED)
-        if rng.random() < 0.05:
+        if rng.random() < 0.05 and life.moves_at is None:
             at = life.step(at + timedelta(minutes=rng.randint(5, 90)))
             request.rejection_reason = rng.choice(REJECTIONS)
             life.move(
@@ -736,9 +736,12 @@ def requests_month(*, rng: random.Random, now: datetime, staff: dict[str, User])
             department_staff={data.DEPARTMENT1: staff["department1"]},
         ),
     )
-    filings = month.june_filings() + month.filings()
-    _tracking_codes(filings)
     lives: dict[int, _Life] = {}
-    for filing in filings:  # oldest first: a duplicate's original has lived already
-        lives[id(filing)] = month.live(filing, lives)
+    # June 2025 first, drawn and lived before the month: its draws do not depend on how
+    # many filings the month has, so those requests are the same whenever the demo loads.
+    for filings in (month.june_filings, month.filings):
+        drawn = filings()
+        _tracking_codes(drawn)
+        for filing in drawn:  # oldest first: a duplicate's original has lived already
+            lives[id(filing)] = month.live(filing, lives)
     return _save(list(lives.values()))

@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from ioc.demo.loader import LAST_FORMER_DAY, load_demo
 
@@ -13,11 +13,19 @@ class Command(BaseCommand):
 
     help = (
         "Load the demo of Tỉnh Thái Nguyên (its units, the former city's units and their "
-        "successions, devices, departments, demo logins)."
+        "successions, devices, departments, demo logins) and its last 30 days (requests, "
+        "alerts, incidents, readings)."
     )
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--no-month",
+            action="store_true",
+            help="Leave out the last 30 days: units, devices, departments and logins only.",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
-        summary = load_demo(password=settings.IOC_DEMO_PASSWORD)
+        summary = load_demo(password=settings.IOC_DEMO_PASSWORD, month=not options["no_month"])
         if summary.created:
             self.stdout.write(
                 self.style.SUCCESS(

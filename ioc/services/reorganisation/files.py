@@ -174,3 +174,38 @@ def reorganisation_digest(plan: dict[str, Any], mapping: list[MappingRow], effec
         ensure_ascii=False,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def merger_files(*, codes: list[str], keep: str, name: str) -> tuple[dict[str, Any], str]:
+    """The files of a merger of units in force today (``manage.py merger_files``): the plan,
+    one unit of ``name`` whose area is the union of theirs and which keeps the code
+    ``keep`` (one of theirs, as the 2025 reform did) and the kind of its unit, and the
+    mapping, each unit ``whole`` into it. ValueError, saying what, when a code names no
+    unit in force today, has no boundary, or ``keep`` is not among ``codes``."""
+    import shapely
+
+    from ioc import geo
+    from ioc.models import Ward
+
+    if len(set(codes)) < 2:
+        raise ValueError(_("Name at least two units to merge."))
+    if keep not in codes:
+        raise ValueError(_("The code kept must be one of the merged units'."))
+    units = {unit.code: unit for unit in Ward.objects.current().filter(code__in=codes)}
+    problems = [
+        _("No unit in force today has the code %(code)s.") % {"code": code}
+        for code in codes
+        if code not in units
+    ]
+    problems += [
+        _("%(unit)s has no boundary yet.") % {"unit": unit.title}
+        for unit in units.values()
+        if unit.boundary is None
+    ]
+    if problems:
+        raise ValueError(" ".join(problems))
+    union = shapely.union_all([geo.boundary_shape(units[code].boundary) for code in codes])
+    properties = {"code": keep, "name": name, "kind": units[keep].kind}
+    plan = geo.feature_collection([geo.feature(geo.to_geojson(union), properties)])
+    rows = "".join(f"{code},{keep},{Transfer.WHOLE},{units[code].name},{name}\n" for code in codes)
+    return plan, "old_code,new_code,transfer,old_name,new_name\n" + rows
