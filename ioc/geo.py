@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import shapely
 from django.core.cache import cache
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 from shapely.geometry import MultiPolygon, Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.strtree import STRtree
@@ -160,7 +161,7 @@ def _lookup(row: Any, path: str) -> Any:
 def boundary_shape(geometry: Any) -> Polygon | MultiPolygon:
     """A valid area from a GeoJSON Polygon or MultiPolygon, or GeometryError saying why not."""
     if not isinstance(geometry, dict) or geometry.get("type") not in {"Polygon", "MultiPolygon"}:
-        raise GeometryError("A ward boundary must be a GeoJSON Polygon or MultiPolygon.")
+        raise GeometryError(_("A ward boundary must be a GeoJSON Polygon or MultiPolygon."))
     try:
         geom = shape(geometry)
     except (
@@ -171,15 +172,19 @@ def boundary_shape(geometry: Any) -> Polygon | MultiPolygon:
         IndexError,
         shapely.errors.ShapelyError,
     ) as exc:
-        raise GeometryError(f"The boundary's coordinates cannot be read: {exc}.") from exc
+        raise GeometryError(
+            _("The boundary's coordinates cannot be read: %(problem)s.") % {"problem": exc}
+        ) from exc
     if geom.is_empty:
-        raise GeometryError("The boundary is empty.")
+        raise GeometryError(_("The boundary is empty."))
     minx, miny, maxx, maxy = geom.bounds
     check_lon_lat(minx, miny)
     check_lon_lat(maxx, maxy)
     if not geom.is_valid:
         reason = shapely.is_valid_reason(geom)
-        raise GeometryError(f"The boundary is not a valid polygon ({reason}).")
+        raise GeometryError(
+            _("The boundary is not a valid polygon (%(reason)s).") % {"reason": reason}
+        )
     assert isinstance(geom, Polygon | MultiPolygon)
     return geom
 

@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ioc.choices import WardKind
 from ioc.geo import GeometryError, boundary_shape, coordinate, inner_point
@@ -74,36 +75,46 @@ def _parse_date(value: Any, label: str, problems: list[str]) -> date | None:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        problems.append(f"{label}: '{value}' is not a date (use YYYY-MM-DD).")
+        problems.append(
+            _("%(where)s: '%(value)s' is not a date (use YYYY-MM-DD).")
+            % {"where": label, "value": value}
+        )
         return None
 
 
 def ward_values(index: int, feature: Any, problems: list[str]) -> dict[str, Any] | None:
     """The ward fields of one GeoJSON feature, or None (with problems noted) if unusable
     (an import's features, and a reorganisation's plan)."""
-    where = f"feature {index + 1}"
+    where = _("feature %(n)s") % {"n": index + 1}
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
-        problems.append(f"{where}: not a GeoJSON Feature.")
+        problems.append(_("%(where)s: not a GeoJSON Feature.") % {"where": where})
         return None
     props = feature.get("properties") or {}
     if not isinstance(props, dict):
-        problems.append(f"{where}: properties must be an object.")
+        problems.append(_("%(where)s: properties must be an object.") % {"where": where})
         return None
     code = str(props.get("code") or "").strip()
     name = str(props.get("name") or "").strip()
     if code:
-        where = f"feature {index + 1} ({code})"
+        where = _("feature %(n)s (%(code)s)") % {"n": index + 1, "code": code}
     if not code or not name:
-        problems.append(f"{where}: properties 'code' and 'name' are required.")
+        problems.append(
+            _("%(where)s: properties 'code' and 'name' are required.") % {"where": where}
+        )
         return None
     kind = KIND_ALIASES.get(str(props.get("kind") or "").strip().lower())
     if kind is None:
-        problems.append(f"{where}: 'kind' must be one of phuong, xa, dac_khu, thi_tran.")
+        problems.append(
+            _("%(where)s: 'kind' must be one of phuong, xa, dac_khu, thi_tran.") % {"where": where}
+        )
         return None
     if props.get("successor"):
         problems.append(
-            f"{where}: 'successor' is not read by an import: a reorganisation links units "
-            "to their successors (manage.py reorganise)."
+            _(
+                "%(where)s: 'successor' is not read by an import: a reorganisation links "
+                "units to their successors (manage.py reorganise)."
+            )
+            % {"where": where}
         )
     try:
         geom = boundary_shape(feature.get("geometry"))
@@ -126,9 +137,11 @@ def ward_values(index: int, feature: Any, problems: list[str]) -> dict[str, Any]
     for key in ("parent_code", "parent_name", "province_code", "province_name"):
         values[key] = str(props.get(key) or "").strip()
     if len(code) > 16 or len(name) > 120:
-        problems.append(f"{where}: 'code' may have 16 characters and 'name' 120 at most.")
+        problems.append(
+            _("%(where)s: 'code' may have 16 characters and 'name' 120 at most.") % {"where": where}
+        )
     if values["valid_from"] and values["valid_to"] and values["valid_to"] <= values["valid_from"]:
-        problems.append(f"{where}: valid_to must be after valid_from.")
+        problems.append(_("%(where)s: valid_to must be after valid_from.") % {"where": where})
     return values
 
 
@@ -188,16 +201,18 @@ def wards_import(
 def _rows_checked(collection: Any, problems: list[str]) -> list[dict[str, Any]]:
     """The features' ward values; what is wrong with them goes to ``problems``."""
     if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection":
-        raise WardImportError(["The file must be a GeoJSON FeatureCollection."])
+        raise WardImportError([_("The file must be a GeoJSON FeatureCollection.")])
     features = collection.get("features")
     if not isinstance(features, list) or not features:
-        raise WardImportError(["The FeatureCollection has no features."])
+        raise WardImportError([_("The FeatureCollection has no features.")])
     parsed = [ward_values(i, feature, problems) for i, feature in enumerate(features)]
     rows = [row for row in parsed if row is not None]
     keys = [(row["code"], row["valid_from"]) for row in rows]
     duplicates = sorted({code for code, start in keys if keys.count((code, start)) > 1})
     if duplicates:
-        problems.append(f"codes appear more than once: {', '.join(duplicates)}.")
+        problems.append(
+            _("codes appear more than once: %(codes)s.") % {"codes": ", ".join(duplicates)}
+        )
     return rows
 
 
@@ -230,8 +245,17 @@ def code_collisions(units: list[Ward], *, ending: Mapping[int, date] | None = No
         for other in [*units[i + 1 :], *stored]:
             if other.code == unit.code and periods_overlap(unit, other):
                 problems.append(
-                    f"ward {unit.code}: '{unit.name}' and '{other.name}' would both be in "
-                    f"force with code {unit.code} ({_period(unit)} and {_period(other)})."
+                    _(
+                        "ward %(code)s: '%(name)s' and '%(other)s' would both be in force "
+                        "with code %(code)s (%(period)s and %(other_period)s)."
+                    )
+                    % {
+                        "code": unit.code,
+                        "name": unit.name,
+                        "other": other.name,
+                        "period": _period(unit),
+                        "other_period": _period(other),
+                    }
                 )
     return problems
 
@@ -263,7 +287,10 @@ def _plan(
             ward.full_clean(validate_unique=False, validate_constraints=False)
         except ValidationError as exc:
             for field_name, messages in exc.message_dict.items():
-                problems.append(f"ward {row['code']}: {field_name}: {' '.join(messages)}")
+                problems.append(
+                    _("ward %(code)s: %(field)s: %(problem)s")
+                    % {"code": row["code"], "field": field_name, "problem": " ".join(messages)}
+                )
         plan.append((ward, changed, before))
         if changed == ["created"]:
             report.created.append(ward.code)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.db import transaction
+from django.utils import translation
 from shapely.geometry import MultiPolygon, Polygon
 
 from ioc.geo import (
@@ -28,6 +30,13 @@ pytestmark = pytest.mark.usefixtures("fresh_ward_index")  # wards change in roll
 
 
 # --- parse_bbox -----------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _in_english() -> Iterator[None]:
+    """The messages below are matched in English (the catalogue gives them in Vietnamese)."""
+    with translation.override("en"):
+        yield
 
 
 def test_parse_bbox_reads_west_south_east_north() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.utils import timezone
+from django.utils import timezone, translation
 from shapely.geometry import Point
 
 from ioc.demo.loader import former_units_feature_collection, new_units_feature_collection
@@ -69,7 +69,8 @@ def database_state() -> dict[str, Any]:
 def run_import(path: Path, *args: str) -> str:
     """Run ``import_wards`` on a file and return what it printed."""
     out = StringIO()
-    call_command("import_wards", str(path), *args, stdout=out)
+    with translation.override("en"):
+        call_command("import_wards", str(path), *args, stdout=out)
     return out.getvalue()
 
 
@@ -333,8 +334,9 @@ def test_import_with_bad_last_feature_changes_nothing(demo_city: None) -> None:
     with pytest.raises(WardImportError) as raised:
         wards_import(collection=file)
 
+    # In the platform's language (the admin shows a reorganisation's problems as they are).
     assert raised.value.problems == [
-        "feature 3 (99003): 'kind' must be one of phuong, xa, dac_khu, thi_tran."
+        "đối tượng 3 (99003): “kind” phải là một trong phuong, xa, dac_khu, thi_tran."
     ]
     assert database_state() == before
     assert not Ward.objects.filter(code=NEW).exists()
@@ -344,7 +346,7 @@ def test_import_with_bad_last_feature_changes_nothing(demo_city: None) -> None:
 def test_import_lists_every_problem_in_the_file_at_once(demo_city: None) -> None:
     file = collection(new_feature(kind="quận"), new_feature("99002", valid_to="someday"))
 
-    with pytest.raises(WardImportError) as raised:
+    with translation.override("en"), pytest.raises(WardImportError) as raised:
         wards_import(collection=file)
 
     assert raised.value.problems == [

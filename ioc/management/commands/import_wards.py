@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from ioc.services import WardImportError, wards_import
 
@@ -44,16 +45,21 @@ class Command(BaseCommand):
         try:
             text = path.read_text(encoding="utf-8-sig")
         except FileNotFoundError as exc:
-            raise CommandError(f"No such file: {path}") from exc
+            raise CommandError(_("No such file: %(path)s") % {"path": path}) from exc
         except UnicodeDecodeError as exc:
-            raise CommandError(f"{path} is not UTF-8 text: {exc}") from exc
+            raise CommandError(
+                _("%(path)s is not UTF-8 text: %(problem)s") % {"path": path, "problem": exc}
+            ) from exc
         except OSError as exc:
-            raise CommandError(f"Cannot read {path}: {exc.strerror}") from exc
+            raise CommandError(
+                _("Cannot read %(path)s: %(problem)s") % {"path": path, "problem": exc.strerror}
+            ) from exc
         try:
             collection = json.loads(text)
         except json.JSONDecodeError as exc:
             raise CommandError(
-                f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
+                _("%(path)s is not valid JSON (line %(line)s, column %(column)s: %(problem)s).")
+                % {"path": path, "line": exc.lineno, "column": exc.colno, "problem": exc.msg}
             ) from exc
         try:
             report = wards_import(
@@ -64,12 +70,22 @@ class Command(BaseCommand):
             )
         except WardImportError as exc:
             lines = "\n".join(f"  - {problem}" for problem in exc.problems)
-            raise CommandError(f"Nothing was imported. Fix these problems:\n{lines}") from exc
-        prefix = "Dry run, nothing changed: would have " if options["dry_run"] else ""
-        self.stdout.write(
-            f"{prefix}created {len(report.created)}, updated {len(report.updated)}, "
-            f"unchanged {len(report.unchanged)}."
-        )
+            raise CommandError(
+                _("Nothing was imported. Fix these problems:") + f"\n{lines}"
+            ) from exc
+        counts = {
+            "created": len(report.created),
+            "updated": len(report.updated),
+            "unchanged": len(report.unchanged),
+        }
+        if options["dry_run"]:
+            summary = _(
+                "Dry run, nothing changed: would have created %(created)s, updated "
+                "%(updated)s, unchanged %(unchanged)s."
+            )
+        else:
+            summary = _("created %(created)s, updated %(updated)s, unchanged %(unchanged)s.")
+        self.stdout.write(summary % counts)
         for code in report.created:
             self.stdout.write(f"  + {code}")
         for code, fields in report.updated.items():
