@@ -250,11 +250,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(minutes=5),
     },
     # Reorganisations of units scheduled for today take effect at midnight, Vietnam time
-    # (CELERY_TIMEZONE). Beat's schedule file remembers the last run: a beat that was down
-    # at midnight runs it when it starts again.
+    # (CELERY_TIMEZONE), and every five minutes after it the task looks again: a platform
+    # that was down at midnight (the embedded beat keeps no schedule file) applies them as
+    # soon as it is back. A reorganisation is applied once, so looking again costs a query.
     "reorganisations-due": {
         "task": "ioc.tasks.reorganisations_due_task",
-        "schedule": crontab(minute=0, hour=0),
+        "schedule": crontab(minute="*/5"),
     },
 }
 

@@ -84,3 +84,20 @@ def test_a_merger_that_cannot_be_written_says_why_and_writes_nothing(
     with translation.override("en"), pytest.raises(CommandError, match=says):
         _write(tmp_path / "out", name="X", **options)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_dry_run_is_written_in_the_platforms_language(demo_city: None, tmp_path: Path) -> None:
+    _write(tmp_path, units=f"{OWN_WARD},{OTHER_WARD}", keep=OWN_WARD, name="Trung Tâm")
+    out = StringIO()
+    call_command(
+        "reorganise",
+        str(tmp_path / "plan.geojson"),
+        str(tmp_path / "mapping.csv"),
+        effective=str(timezone.localdate()),
+        dry_run=True,
+        stdout=out,
+    )
+    text = out.getvalue()
+    assert text.startswith("Chạy thử, chưa thay đổi gì. Ngày ")
+    assert f"{OWN_WARD} Phường Trung Tâm (toàn bộ)" in text
+    assert "Cần người xem xét: 0" in text

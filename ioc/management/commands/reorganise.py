@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
 
 from ioc.choices import ReorganisationState
+from ioc.models import Transfer
 from ioc.services.reorganisation import (
     SUBJECTS,
     ReorganisationError,
@@ -18,15 +20,24 @@ from ioc.services.reorganisation import (
 )
 
 
+def _transfer(value: str) -> str:
+    """``whole`` or ``part`` as people read it."""
+    return str(Transfer(value).label) if value in Transfer.values else value
+
+
 def report_lines(report: dict[str, Any]) -> list[str]:
     """A reorganisation's report as lines of text: the new units, then each old unit with
     what it holds and where each thing goes, then what needs a person."""
     lines = []
     for unit in report["units"]:
-        origins = ", ".join(f"{w['code']} {w['title']} ({w['transfer']})" for w in unit["from"])
+        origins = ", ".join(
+            f"{w['code']} {w['title']} ({_transfer(w['transfer'])})" for w in unit["from"]
+        )
         lines.append(f"+ {unit['code']} {unit['title']} <- {origins}")
     for ward in report["old"]:
-        into = ", ".join(f"{w['code']} {w['title']} ({w['transfer']})" for w in ward["into"])
+        into = ", ".join(
+            f"{w['code']} {w['title']} ({_transfer(w['transfer'])})" for w in ward["into"]
+        )
         lines.append(f"- {ward['code']} {ward['title']} -> {into}")
         for subject, label in SUBJECTS.items():
             items = ward["moves"].get(subject, [])
@@ -35,7 +46,7 @@ def report_lines(report: dict[str, Any]) -> list[str]:
                 to = ", ".join(f"{w['code']} {w['title']}" for w in item["to"]) or "?"
                 note = f"  [{item['reason']}]" if item["reason"] else ""
                 lines.append(f"      {item['label']} -> {to}{note}")
-    lines.append(f"Needs a person: {len(report['needs_person'])}")
+    lines.append(_("Needs a person: %(n)s") % {"n": len(report["needs_person"])})
     for item in report["needs_person"]:
         where = f"{item['unit']['code']} {item['unit']['title']}"
         lines.append(f"  {item['subject']} {item['label']} ({where}): {item['reason']}")
@@ -73,7 +84,9 @@ class Command(BaseCommand):
             effective = effective_read(options["effective"])
             if options["dry_run"]:
                 report = reorganisation_check(plan=plan, mapping=mapping, effective=effective)
-                self.stdout.write(f"Dry run, nothing changed. On {effective:%d/%m/%Y}:")
+                self.stdout.write(
+                    _("Dry run, nothing changed. On %(day)s:") % {"day": f"{effective:%d/%m/%Y}"}
+                )
                 for line in report_lines(report):
                     self.stdout.write(line)
                 return
@@ -82,28 +95,34 @@ class Command(BaseCommand):
             )
         except ReorganisationError as exc:
             problems = "\n".join(f"  - {problem}" for problem in exc.problems)
-            raise CommandError(f"Nothing was changed. Fix these problems:\n{problems}") from exc
+            raise CommandError(
+                _("Nothing was changed. Fix these problems:") + f"\n{problems}"
+            ) from exc
         report = reorganisation.report
         if reorganisation.state == ReorganisationState.SCHEDULED:
             self.stdout.write(
-                f"Scheduled (reorganisation {reorganisation.pk}): applied at midnight of "
-                f"{effective:%d/%m/%Y}."
+                _("Scheduled (reorganisation %(pk)s): applied at midnight of %(day)s.")
+                % {"pk": reorganisation.pk, "day": f"{effective:%d/%m/%Y}"}
             )
         elif not report.get("changed", True):
             self.stdout.write(
-                f"Already applied (reorganisation {reorganisation.pk}): nothing to change."
+                _("Already applied (reorganisation %(pk)s): nothing to change.")
+                % {"pk": reorganisation.pk}
             )
             return
         elif report.get("later"):
             counts = report["later"][-1]["counts"]
             moved = ", ".join(f"{n} {SUBJECTS.get(s, s)}" for s, n in counts.items() if n)
             self.stdout.write(
-                f"Already applied (reorganisation {reorganisation.pk}); moved what was left in "
-                f"its old units since: {moved}."
+                _(
+                    "Already applied (reorganisation %(pk)s); moved what was left in its old "
+                    "units since: %(moved)s."
+                )
+                % {"pk": reorganisation.pk, "moved": moved}
             )
             return
         else:
-            self.stdout.write(f"Applied (reorganisation {reorganisation.pk}).")
+            self.stdout.write(_("Applied (reorganisation %(pk)s).") % {"pk": reorganisation.pk})
         for line in report_lines(report):
             self.stdout.write(line)
 
@@ -112,6 +131,8 @@ class Command(BaseCommand):
         try:
             return Path(name).read_bytes()
         except FileNotFoundError as exc:
-            raise CommandError(f"No such file: {name}") from exc
+            raise CommandError(_("No such file: %(path)s") % {"path": name}) from exc
         except OSError as exc:
-            raise CommandError(f"Cannot read {name}: {exc.strerror}") from exc
+            raise CommandError(
+                _("Cannot read %(path)s: %(problem)s") % {"path": name, "problem": exc.strerror}
+            ) from exc
