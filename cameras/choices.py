@@ -39,6 +39,13 @@ class StreamProtocol(models.TextChoices):
     WEBRTC = "webrtc", "WebRTC"
 
 
+class StreamQuality(models.TextChoices):
+    """Which of a camera's streams a viewer watches: the full picture or the light one."""
+
+    MAIN = "main", _("main stream")
+    SUB = "sub", _("sub-stream")
+
+
 class RecordingMode(models.TextChoices):
     """When a camera records."""
 

@@ -488,6 +488,26 @@ IOC_MQTT_KEY_FILE = os.environ.get("IOC_MQTT_KEY_FILE", "")
 # on gunicorn and websockets on uvicorn; behind the reverse proxy both share one port).
 IOC_WS_PORT = os.environ.get("IOC_WS_PORT", "")
 
+# --- Live video -------------------------------------------------------------------------------
+# Stream addresses are short-lived RS256 JWTs (cameras/video/tokens.py) that the relay, or
+# MediaMTX with `authMethod: jwt`, checks against the keys published at
+# /.well-known/jwks.json. The private key: PEM text or the path of a PEM file; empty (the
+# embedded demo, development): one generated once and kept in var/video-signing-key.pem.
+IOC_VIDEO_SIGNING_KEY = os.environ.get("IOC_VIDEO_SIGNING_KEY", "")
+# The tokens' issuer (`iss`), and how many seconds an address may wait before it is used
+# (an established stream is not cut when its token expires later).
+IOC_VIDEO_TOKEN_ISSUER = os.environ.get("IOC_VIDEO_TOKEN_ISSUER", "ioc")
+IOC_VIDEO_TOKEN_SECONDS = int(os.environ.get("IOC_VIDEO_TOKEN_SECONDS", "60"))
+# Where the relay serves the streams' websockets: one URL, or several (comma-separated),
+# each camera always sent to the same one (a stable hash of its code), so one relay process
+# pulls a camera. A path alone ("/video/", the default) is the page's own origin.
+IOC_VIDEO_RELAY_URLS = env_list(
+    "IOC_VIDEO_RELAY_URLS", os.environ.get("IOC_VIDEO_RELAY_URL", "/video/")
+)
+# Stream addresses one staff account may be issued a minute (0 = no limit): a camera wall
+# of 16 asks for 16 at once, and again when a stream drops.
+IOC_VIDEO_STREAMS_PER_MINUTE = int(os.environ.get("IOC_VIDEO_STREAMS_PER_MINUTE", "120"))
+
 # --- Content-Security-Policy (django-csp) ---------------------------------------------------
 # Text from devices, citizens, integrators and staff is always set as text; this policy is
 # the second line: a missed escape cannot run script (no inline script, no eval), post a
@@ -524,7 +544,13 @@ CONTENT_SECURITY_POLICY = {
         "style-src": ["'self'"],
         "img-src": ["'self'", "data:", *filter(None, [csp_origin(IOC_TILE_URL)])],
         "font-src": ["'self'"],
-        "connect-src": ["'self'", *csp_websocket_sources(IOC_WS_PORT), *IOC_STREAM_ORIGINS],
+        "connect-src": [
+            "'self'",
+            *csp_websocket_sources(IOC_WS_PORT),
+            *IOC_STREAM_ORIGINS,
+            # The video relays' websockets when they are not on the page's origin.
+            *filter(None, map(csp_origin, IOC_VIDEO_RELAY_URLS)),
+        ],
         # hls.js plays through MediaSource (blob: URLs) and runs its demuxer in a blob: worker.
         "media-src": ["'self'", "blob:", *IOC_STREAM_ORIGINS],
         "worker-src": ["'self'", "blob:"],

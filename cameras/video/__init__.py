@@ -1,0 +1,1 @@
+"""Live video: what the platform does for cameras' live streams (tokens, relays)."""
