@@ -20,8 +20,10 @@ from cameras.models import (
     SensorThreshold,
     SignalCommand,
     SignalDetail,
+    ViewingSession,
 )
 from cameras.services.ingest.failures import ingest_failures_replay
+from cameras.views import is_admin
 from ioc.admin import AuditedAdmin, ReadOnlyAdmin
 
 
@@ -129,3 +131,22 @@ class IngestFailureAdmin(ReadOnlyAdmin):
         self.message_user(
             request, _("%(count)d events were queued for processing again.") % {"count": count}
         )
+
+
+@admin.register(ViewingSession)
+class ViewingSessionAdmin(ReadOnlyAdmin):
+    """Who watched which camera live, from when to when: written by the relay through
+    ``cameras.services.viewing``, read by administrators only (a ward official sees
+    nobody's viewing, not even their own ward's)."""
+
+    list_display = ["started_at", "ended_at", "user", "device", "quality", "address", "relay"]
+    list_filter = ["quality", "relay", "started_at"]
+    search_fields = ["user__username", "device__code", "token_id", "address"]
+    list_select_related = ["user", "device"]
+    date_hierarchy = "started_at"
+
+    def has_module_permission(self, request: Any) -> bool:
+        return is_admin(request.user)
+
+    def has_view_permission(self, request: Any, obj: Any = None) -> bool:
+        return is_admin(request.user)

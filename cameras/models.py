@@ -19,6 +19,7 @@ from cameras.choices import (
     SignalAction,
     SignalMode,
     StreamProtocol,
+    StreamQuality,
 )
 from cameras.device_http import STREAM_SCHEMES, DeviceUrlValidator
 from ioc.models import Ward
@@ -369,3 +370,36 @@ class SignalCommand(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} on {self.device_id} ({self.status})"
+
+
+class ViewingSession(models.Model):
+    """Someone watching a camera live, from when to when, through which relay: a person's
+    image is personal data (Law 91/2025/QH15), so every viewing is on record. Written by
+    the relay through ``cameras.services.viewing``; read by administrators only."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("viewer"),
+        on_delete=models.PROTECT,
+        related_name="viewing_sessions",
+    )
+    device = models.ForeignKey(
+        Device,
+        verbose_name=_("camera"),
+        on_delete=models.CASCADE,
+        related_name="viewing_sessions",
+    )
+    quality = models.CharField(_("quality"), max_length=8, choices=StreamQuality.choices)
+    started_at = models.DateTimeField(_("started at"), db_index=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    address = models.GenericIPAddressField(_("client address"), null=True, blank=True)
+    relay = models.CharField(_("relay"), max_length=100, blank=True)
+    token_id = models.CharField(_("token id"), max_length=64, db_index=True)
+
+    class Meta:
+        verbose_name = _("viewing session")
+        verbose_name_plural = _("viewing sessions")
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} watching {self.device_id} from {self.started_at:%Y-%m-%d %H:%M}"

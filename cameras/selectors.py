@@ -38,6 +38,12 @@ def device_get_for_user(user: AnyUser, code: str) -> Device:
     return devices_visible_to(user).get(code=code)
 
 
+def camera_for_user(user: AnyUser, code: str) -> Device | None:
+    """A camera ``user`` may see, by code, with its ward; None for any other device, or
+    one of another ward (the device page's scoping: both are a 404)."""
+    return devices_visible_to(user).filter(code=code, kind=DeviceKind.CAMERA).first()
+
+
 @dataclass(frozen=True)
 class DeviceTally:
     """How many devices there are per (ward id, kind, status), from one GROUP BY over an
