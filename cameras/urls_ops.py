@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from cameras import views
+from cameras import video_views, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.device_list, name="ops-device-list"),
@@ -10,4 +10,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("import/", views.device_import, name="ops-device-import"),
     path("<str:code>/", views.device_detail, name="ops-device-detail"),
     path("<str:code>/snapshot.jpg", views.device_snapshot, name="ops-device-snapshot"),
+    path("<str:code>/stream", video_views.device_stream, name="ops-device-stream"),
 ]

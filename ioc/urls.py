@@ -8,6 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from cameras.api import DeviceGeoJSONView, DeviceMapView, DeviceSearchView
 from cameras.ingest_api import IngestEventsView
+from cameras.video_views import jwks_view
 from dashboards import views as ops_views
 from ioc import account_views
 from ioc.api import alerts as alerts_api
@@ -82,6 +83,8 @@ urlpatterns = [
         name="api-docs",
     ),
     path("healthz", wards_api.healthz, name="healthz"),
+    # The keys live video's stream tokens are signed with (MediaMTX's authJWTJWKS).
+    path(".well-known/jwks.json", jwks_view, name="jwks"),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,0 +1,76 @@
+"""Live video's HTTP side: the stream addresses staff screens ask for, and the public keys
+the media servers check them with. The tokens themselves: ``cameras.video.tokens``."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from cameras.choices import StreamQuality
+from cameras.selectors import camera_for_user
+from cameras.video.keys import jwks
+from cameras.video.tokens import stream_token_issue
+from ioc.access import staff_required
+from ioc.models import User
+from ioc.ratelimit import over_limit
+
+NO_STORE = {"Cache-Control": "no-store"}
+# Media servers fetch the keys again when they meet an unknown kid; a few minutes of
+# caching spares the platform without holding a replaced key for long.
+JWKS_MAX_AGE_SECONDS = 300
+WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
+
+
+def websocket_url(request: HttpRequest, url: str) -> str:
+    """``url`` as a browser opens it: a path is on the page's own origin, and http(s)
+    becomes ws(s), since the relay serves websockets."""
+    parts = urlsplit(request.build_absolute_uri(url))
+    return urlunsplit((WEBSOCKET_SCHEMES.get(parts.scheme, parts.scheme), *parts[1:]))
+
+
+@staff_required
+@require_GET
+def device_stream(request: HttpRequest, code: str) -> HttpResponse:
+    """A short-lived address of a camera's live stream for the signed-in viewer: the
+    device page's scoping (another ward's camera, or no camera, is a 404), audited by the
+    issue, never cached; no credentials or camera address in it."""
+    quality = request.GET.get("quality", StreamQuality.SUB)
+    if quality not in StreamQuality.values:
+        return JsonResponse(
+            {"detail": _("quality must be “main” or “sub”.")}, status=400, headers=NO_STORE
+        )
+    user = request.user
+    device = camera_for_user(user, code)
+    if device is None or not isinstance(user, User):
+        raise Http404("No such camera.")
+    if over_limit(
+        f"video-stream:{user.pk}", limit=settings.IOC_VIDEO_STREAMS_PER_MINUTE, window_seconds=60
+    ):
+        return JsonResponse(
+            {"detail": _("Too many stream requests; try again in a minute.")},
+            status=429,
+            headers={**NO_STORE, "Retry-After": "60"},
+        )
+    grant = stream_token_issue(user=user, device=device, quality=quality)
+    return JsonResponse(
+        {
+            "url": websocket_url(request, grant.url),
+            "expires_at": grant.expires_at.isoformat(),
+            "quality": quality,
+            "path": grant.path,
+        },
+        headers=NO_STORE,
+    )
+
+
+@require_GET
+def jwks_view(request: HttpRequest) -> HttpResponse:
+    """``/.well-known/jwks.json``: the public keys stream tokens are signed with (public,
+    cacheable a few minutes)."""
+    return JsonResponse(
+        jwks(), headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE_SECONDS}"}
+    )
