@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from django.contrib.auth.models import Permission
 from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
@@ -279,6 +280,13 @@ def test_viewing_sessions_admin_is_for_administrators_only(login: Any, demo_city
     )
     assert login("admin").get("/admin/cameras/viewingsession/").status_code == 200
     assert login("official1").get("/admin/cameras/viewingsession/").status_code in (302, 403)
+    # Even an account let into the admin with the model's view permission, if it is not an
+    # administrator, is refused.
+    operator = example_user("operator")
+    operator.is_staff = True
+    operator.save(update_fields=["is_staff"])
+    operator.user_permissions.add(Permission.objects.get(codename="view_viewingsession"))
+    assert login("operator").get("/admin/cameras/viewingsession/").status_code == 403
 
 
 def test_key_file_is_created_once_with_mode_0600_and_reused(
