@@ -467,6 +467,12 @@ IOC_PORTAL_KEY_FAILURES_PER_HOUR = int(os.environ.get("IOC_PORTAL_KEY_FAILURES_P
 
 # Where `manage.py simulate` serves the demo cameras' snapshots and the controllers' API.
 IOC_SIMULATOR_URL = os.environ.get("IOC_SIMULATOR_URL", "http://127.0.0.1:8100")
+# The port of the simulator's RTSP server (on 127.0.0.1): the demo cameras' live streams,
+# rtsp://127.0.0.1:<port>/cameras/<code>/main|sub, and the latency bench's /bench/clock.
+IOC_SIMULATOR_RTSP_PORT = int(os.environ.get("IOC_SIMULATOR_RTSP_PORT", "8554"))
+# The FFmpeg executable (a path or a name on PATH); empty: `ffmpeg` on PATH, else the one
+# bundled with the imageio-ffmpeg package (cameras.video.ffmpeg.ffmpeg_path).
+IOC_FFMPEG = os.environ.get("IOC_FFMPEG", "")
 # The only networks the server sends requests to devices in (health, snapshots, the
 # snapshot proxy, signal controllers), checked when a URL is saved and again on the
 # address each request connects to. Default: loopback and the private ranges (RFC 1918,

@@ -1,1 +1,1 @@
-"""Live video: what the platform does for cameras' live streams (tokens, relays)."""
+"""Live video: FFmpeg for pulling cameras' streams, the relay, stream tokens."""
