@@ -23,7 +23,7 @@ CACHE_LIMIT = 1000
 CAR_COLOURS = [(200, 40, 40), (240, 240, 240), (30, 30, 30), (40, 90, 190), (210, 170, 40)]
 
 
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+def caption_font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     """Pillow's bundled font (scalable where FreeType is available)."""
     try:
         return ImageFont.load_default(size=size)
@@ -42,6 +42,14 @@ def _sky(hour: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
 
 def render_snapshot(code: str, now: float) -> bytes:
     """A 640x360 JPEG of the camera's street at ``now`` (epoch seconds)."""
+    buffer = io.BytesIO()
+    render_frame(code=code, now=now).save(buffer, "JPEG", quality=70)
+    return buffer.getvalue()
+
+
+def render_frame(*, code: str, now: float, clock: bool = True) -> Image.Image:
+    """The camera's street at ``now`` (epoch seconds) as a 640x360 RGB image; without
+    ``clock``, no date and time in the caption (a looping video clip's frames)."""
     # One drawing in painter's order (sky, street, traffic, caption), past 60 lines on
     # purpose: split, each step would pass the same canvas and random draws around.
     local = datetime.fromtimestamp(now, TZ)
@@ -102,18 +110,17 @@ def render_snapshot(code: str, now: float) -> bytes:
             draw.ellipse(
                 [cx - w / 2, bottom - h / 3, cx - w / 2 + w / 6, bottom], fill=(255, 250, 200)
             )
-    font, small = _font(18), _font(14)
+    font, small = caption_font(18), caption_font(14)
     draw.rectangle([0, 0, WIDTH, 30], fill=(0, 0, 0))
     draw.text((10, 6), code, fill=(255, 255, 255), font=font)
-    draw.text(
-        (WIDTH - 200, 6), local.strftime("%d/%m/%Y %H:%M:%S"), fill=(255, 255, 255), font=font
-    )
+    if clock:
+        draw.text(
+            (WIDTH - 200, 6), local.strftime("%d/%m/%Y %H:%M:%S"), fill=(255, 255, 255), font=font
+        )
     if math.floor(now) % 2 == 0:
         draw.ellipse([WIDTH - 225, 11, WIDTH - 213, 23], fill=(220, 30, 30))
     draw.text((10, HEIGHT - 22), "SIMULATED", fill=(255, 255, 255), font=small)
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=70)
-    return buffer.getvalue()
+    return image
 
 
 class SnapshotCache:
