@@ -1,5 +1,6 @@
 """Runs the simulated city: devices from the database, tokens for the demo gateways, the
-device endpoints on uvicorn, and the push loop towards a running server.
+device endpoints on uvicorn, the cameras' RTSP streams, and the push loop towards a
+running server.
 
 The database is read once at start (and written only to issue the demo gateways' tokens);
 after that the simulator talks to the platform over HTTP only, like real devices do.
@@ -21,11 +22,14 @@ from urllib.parse import urlsplit
 import uvicorn
 from django.db import close_old_connections, connections
 
-from cameras.models import Device, Gateway
+from cameras.models import CameraDetail, Device, Gateway
 from cameras.services.registry import token_issue
 from cameras.simulator.app import DeviceEndpoints
+from cameras.simulator.clips import ClipLibrary, default_directory
 from cameras.simulator.model import City, DeviceSpec
 from cameras.simulator.pusher import Pusher, PushStats
+from cameras.simulator.rtsp import RtspServer
+from cameras.video.ffmpeg import FFmpegMissing, ffmpeg_path
 from ioc.demo.data import DEMO_GATEWAY_PREFIX
 
 TICK_SECONDS = 0.25
@@ -40,6 +44,14 @@ def demo_device_specs() -> list[DeviceSpec]:
         gateway__code__startswith=DEMO_GATEWAY_PREFIX, gateway__is_active=True
     ).values_list("code", "kind", "gateway__code", "heartbeat_seconds")
     return [DeviceSpec(code, kind, gateway, heartbeat) for code, kind, gateway, heartbeat in rows]
+
+
+def demo_camera_credentials() -> dict[str, tuple[str, str]]:
+    """The demo cameras' stream credentials (username, password) by code."""
+    rows = CameraDetail.objects.filter(
+        device__gateway__code__startswith=DEMO_GATEWAY_PREFIX, device__gateway__is_active=True
+    ).values_list("device__code", "username", "password")
+    return {code: (username, password) for code, username, password in rows}
 
 
 def gateway_token_issue(code: str) -> str:
@@ -106,6 +118,7 @@ class Settings:
     duration: float = 0.0
     summary_seconds: float = 30.0
     parent_pid: int | None = None
+    rtsp_port: int = 0  # 0: no RTSP server
 
 
 def summary_line(city: City, stats: PushStats, seconds: float, backlog: int) -> str:
@@ -132,9 +145,10 @@ async def run(
     sock: socket.socket,
     log: Callable[[str], None],
     reissue: Callable[[str], str] | None = None,
+    rtsp: tuple[RtspServer, socket.socket] | None = None,
 ) -> PushStats:
-    """Serve the device endpoints on ``sock`` and push events until stopped or until
-    ``duration`` is over."""
+    """Serve the device endpoints on ``sock`` (and the RTSP streams on ``rtsp``'s socket)
+    and push events until stopped or until ``duration`` is over."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -145,6 +159,7 @@ async def run(
     )
     server = QuietServer(config)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
+    streams = await rtsp[0].start(sock=rtsp[1]) if rtsp is not None else None
     pusher = Pusher(settings.server_url, tokens, reissue=reissue, log=log)
     started = time.monotonic()
     last_flush = last_summary = started
@@ -179,11 +194,38 @@ async def run(
         await pusher.drain(DRAIN_SECONDS if finished else 0.0)
     finally:
         server.should_exit = True
+        if streams is not None:
+            streams.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(serving, 5)
     elapsed = time.monotonic() - last_summary
     log("stopped; " + summary_line(city, pusher.stats.window(previous), elapsed, pusher.backlog()))
     return pusher.stats
+
+
+def start_streams(
+    *, city: City, port: int, log: Callable[[str], None]
+) -> tuple[RtspServer, socket.socket] | None:
+    """The cameras' RTSP server on 127.0.0.1:``port``, its clips encoding in the background
+    (a stream asked for before its clip answers 503); None, said why, when it cannot run:
+    the rest of the simulator does not need it."""
+    try:
+        ffmpeg = ffmpeg_path()
+        sock = bind("127.0.0.1", port)
+    except (FFmpegMissing, ListenError) as exc:
+        log(f"no camera streams: {exc}")
+        return None
+    close_old_connections()
+    credentials = demo_camera_credentials()
+    connections.close_all()
+    clips = ClipLibrary(directory=default_directory())
+    waiting = len(clips.missing())
+    clips.start(ffmpeg=ffmpeg)
+    log(
+        f"camera streams on rtsp://127.0.0.1:{port}/cameras/<code>/main|sub"
+        + (f" (encoding {waiting} clips first, about a minute)" if waiting else "")
+    )
+    return RtspServer(clips=clips, credentials=credentials, city=city, ffmpeg=ffmpeg), sock
 
 
 def start_city(*, rate: float, seed: int | None) -> tuple[City, dict[str, str]]:
@@ -218,9 +260,26 @@ def simulate(
             f"{len(city.devices)} devices behind {len(tokens)} gateways, ~{rate:g} events/s "
             f"to {settings.server_url}; device endpoints on http://{host}:{port}"
         )
-        return asyncio.run(
-            run(city, tokens, settings, sock=sock, log=log, reissue=gateway_token_issue)
+        rtsp = (
+            start_streams(city=city, port=settings.rtsp_port, log=log)
+            if settings.rtsp_port
+            else None
         )
+        try:
+            return asyncio.run(
+                run(
+                    city,
+                    tokens,
+                    settings,
+                    sock=sock,
+                    log=log,
+                    reissue=gateway_token_issue,
+                    rtsp=rtsp,
+                )
+            )
+        finally:
+            if rtsp is not None:
+                rtsp[1].close()
     finally:
         sock.close()
 

@@ -468,6 +468,8 @@ def test_simulate_feeds_a_live_server(asgi_server: str, celery_worker_process: A
             "15",
             "--seed",
             "7",
+            "--rtsp-port",
+            "0",  # no camera streams: they are tests/cameras/test_simulated_rtsp.py's
         ],
         cwd=ROOT,
         env=process_env(),

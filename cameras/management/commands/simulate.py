@@ -37,6 +37,13 @@ class Command(BaseCommand):
             "--duration", type=float, default=0.0, help="seconds to run (0 = until stopped)"
         )
         parser.add_argument("--seed", type=int, default=None, help="random seed")
+        parser.add_argument(
+            "--rtsp-port",
+            type=int,
+            default=None,
+            help="port of the cameras' RTSP streams on 127.0.0.1 (default: "
+            "IOC_SIMULATOR_RTSP_PORT; 0 = no streams)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["rate"] <= 0:
@@ -50,6 +57,11 @@ class Command(BaseCommand):
             listen=listen,
             duration=max(options["duration"], 0.0),
             parent_pid=runner.env_parent_pid(),
+            rtsp_port=(
+                settings.IOC_SIMULATOR_RTSP_PORT
+                if options["rtsp_port"] is None
+                else options["rtsp_port"]
+            ),
         )
         try:
             runner.simulate(
