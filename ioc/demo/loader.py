@@ -284,9 +284,20 @@ def simulator_url() -> str:
     return settings.IOC_SIMULATOR_URL.rstrip("/")
 
 
-def _lan_address(rng: random.Random) -> str:
-    """A made-up address on the city's camera network (never contacted by the demo)."""
-    return f"10.19.{rng.randint(0, 255)}.{rng.randint(2, 250)}"
+def simulator_rtsp_url() -> str:
+    """Where ``manage.py simulate`` serves the demo cameras' RTSP streams (credentials
+    stay in the camera's username and password, never in the URL)."""
+    from django.conf import settings
+
+    return f"rtsp://127.0.0.1:{settings.IOC_SIMULATOR_RTSP_PORT}"
+
+
+def _former_stream_draws(rng: random.Random) -> None:
+    """The random draws of the made-up stream addresses the demo cameras had before they
+    streamed from the simulator: drawn still, so the rest of the demo stays as it was."""
+    if rng.random() >= 0.3:  # an RTSP camera had a main address on the LAN
+        rng.randint(0, 255), rng.randint(2, 250)
+    rng.randint(0, 255), rng.randint(2, 250)  # and every camera a sub address
 
 
 def add_gateways_and_details(devices: list[Device], rng: random.Random) -> int:
@@ -295,6 +306,7 @@ def add_gateways_and_details(devices: list[Device], rng: random.Random) -> int:
     # One pass on purpose (past 60 lines), as in build_devices: the random draws' order
     # keeps the demo reproducible.
     base = simulator_url()
+    streams = simulator_rtsp_url()
     gateways = {
         ward.code: Gateway.objects.create(
             code=f"{data.DEMO_GATEWAY_PREFIX}{ward.code}", name=f"Gateway {ward.title}", ward=ward
@@ -305,17 +317,13 @@ def add_gateways_and_details(devices: list[Device], rng: random.Random) -> int:
     for device in devices:
         device.gateway = gateways[device.ward.code]
         if device.kind == DeviceKind.CAMERA:
-            hls = rng.random() < 0.3
+            _former_stream_draws(rng)
             cameras.append(
                 CameraDetail(
                     device=device,
-                    stream_protocol=StreamProtocol.HLS if hls else StreamProtocol.RTSP,
-                    stream_main_url=(
-                        f"{base}/cameras/{device.code}/index.m3u8"
-                        if hls
-                        else f"rtsp://{_lan_address(rng)}:554/main"
-                    ),
-                    stream_sub_url=f"rtsp://{_lan_address(rng)}:554/sub",
+                    stream_protocol=StreamProtocol.RTSP,
+                    stream_main_url=f"{streams}/cameras/{device.code}/main",
+                    stream_sub_url=f"{streams}/cameras/{device.code}/sub",
                     snapshot_url=f"{base}/cameras/{device.code}/snapshot.jpg",
                     health_url=f"{base}/cameras/{device.code}/health",
                     ptz=rng.random() < 0.2,
