@@ -4,6 +4,9 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PYTHONPATH=/app \
     IOC_VAR_DIR=/var/lib/ioc IOC_STATIC_ROOT=/app/static IOC_HOST=0.0.0.0
 WORKDIR /app
+# FFmpeg (Debian's, with libx264 and libx265): the video relay's pulls.
+RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg \
+    && rm -rf /var/lib/apt/lists/*
 
 COPY pyproject.toml README.md ./
 COPY ioc ioc
