@@ -1,4 +1,5 @@
-"""ASGI entry point: Django for HTTP, Channels for the ``/ws/`` websockets."""
+"""ASGI entry point: Django for HTTP, Channels for the ``/ws/`` websockets and the video
+relay's ``/video/`` ones."""
 
 import os
 
@@ -12,13 +13,14 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from cameras.routing import websocket_urlpatterns as video_routes  # noqa: E402
 from dashboards.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            AuthMiddlewareStack(URLRouter([*websocket_urlpatterns, *video_routes]))
         ),
     }
 )

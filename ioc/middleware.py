@@ -81,17 +81,21 @@ def request_address(request: HttpRequest) -> str | None:
     client is the entry that many places from the right; whatever stands left of it was
     written by the client and proves nothing. With no trusted proxy the header is ignored.
     """
+    return forwarded_address(
+        request.META.get("HTTP_X_FORWARDED_FOR", ""), request.META.get("REMOTE_ADDR")
+    )
+
+
+def forwarded_address(forwarded_for: str, remote: str | None) -> str | None:
+    """The client's address from an ``X-Forwarded-For`` value and the connection's peer,
+    as ``request_address`` reads them (a websocket's scope gives the same two)."""
     hops = settings.IOC_TRUSTED_PROXY_HOPS
     if hops > 0:
-        forwarded = [
-            entry.strip()
-            for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-            if entry.strip()
-        ]
+        forwarded = [entry.strip() for entry in forwarded_for.split(",") if entry.strip()]
         if forwarded:
             # Fewer entries than proxies: the left-most was still written by one of ours.
             return forwarded[-min(hops, len(forwarded))]
-    return request.META.get("REMOTE_ADDR") or None
+    return remote or None
 
 
 class DatabaseUnavailableMiddleware:

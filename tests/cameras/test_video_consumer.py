@@ -1,0 +1,208 @@
+"""The relay's websocket (``/video/cameras/<code>/<quality>?jwt=…``) end to end in one
+process: a stream token from the platform, the simulator's RTSP camera, the real FFmpeg
+pull, MPEG-TS out; refusals say why; every watch is a viewing session."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+from channels.routing import URLRouter
+
+from cameras.models import CameraDetail, Device, ViewingSession
+from cameras.routing import websocket_urlpatterns
+from cameras.simulator.clips import SUB, ClipLibrary, encode_clip, scene_of
+from cameras.simulator.rtsp import RtspServer, StreamFault
+from cameras.video import consumer as video_consumer
+from cameras.video import ts
+from cameras.video.ffmpeg import ffmpeg_path
+from cameras.video.relay import Relay
+from cameras.video.tokens import stream_token_issue
+from ioc.models import User
+from tests.support import OWN_WARD, example_device
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("ffmpeg") is None and not os.environ.get("CI"), reason="needs FFmpeg"
+)
+PASSWORD = "relay-test-secret"
+
+
+@pytest.fixture
+def camera(demo_city_committed: Any, tmp_path: Any) -> Iterator[tuple[Device, RtspServer]]:
+    """Official1's first camera, streaming from the simulator's RTSP server on a free port."""
+    device = example_device(OWN_WARD)
+    ffmpeg = ffmpeg_path()
+    library = ClipLibrary(directory=tmp_path / "clips")
+    scene = scene_of(code=device.code)
+    library.path(scene=scene, profile=SUB).parent.mkdir(parents=True, exist_ok=True)
+    encode_clip(
+        ffmpeg=ffmpeg, scene=scene, profile=SUB, output=library.path(scene=scene, profile=SUB)
+    )
+    server = RtspServer(
+        clips=library, credentials={device.code: ("viewer", PASSWORD)}, ffmpeg=ffmpeg
+    )
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    listening = asyncio.run_coroutine_threadsafe(server.start(port=0), loop).result(5)
+    port = listening.sockets[0].getsockname()[1]
+    CameraDetail.objects.filter(device=device).update(
+        stream_sub_url=f"rtsp://127.0.0.1:{port}/cameras/{device.code}/sub",
+        username="viewer",
+        password=PASSWORD,
+    )
+    video_consumer._relay = Relay(linger=0.2)
+    try:
+        yield device, server
+    finally:
+        loop.call_soon_threadsafe(listening.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+
+
+class Communicator(ApplicationCommunicator):
+    """A websocket client of an ASGI app in this process (channels.testing's, without the
+    daphne import it brings)."""
+
+    def __init__(self, path: str, query: str) -> None:
+        scope = {
+            "type": "websocket",
+            "path": path,
+            "query_string": query.encode(),
+            "headers": [],
+            "client": ("127.0.0.1", 50000),
+            "subprotocols": [],
+        }
+        super().__init__(URLRouter(websocket_urlpatterns), scope)
+
+    async def connect(self) -> tuple[bool, Any]:
+        await self.send_input({"type": "websocket.connect"})
+        answer = await self.receive_output(timeout=10)
+        return answer["type"] == "websocket.accept", answer
+
+    async def disconnect(self) -> None:
+        await self.send_input({"type": "websocket.disconnect", "code": 1000})
+        await self.wait(timeout=10)
+
+
+def connect(path: str, token: str) -> Communicator:
+    return Communicator(f"/video/{path}", f"jwt={token}")
+
+
+async def received(communicator: Communicator, size: int) -> tuple[bytes, list[dict[str, Any]]]:
+    """Media bytes (at least ``size``) and the states the relay sent."""
+    media, states = b"", []
+    while len(media) < size:
+        message = await communicator.receive_output(timeout=15)
+        if message["type"] == "websocket.close":
+            break
+        if message.get("text"):
+            states.append(json.loads(message["text"]))
+        media += message.get("bytes") or b""
+    return media, states
+
+
+def test_the_own_wards_camera_plays_through_the_relay_and_the_watch_is_recorded(
+    camera: tuple[Device, RtspServer],
+) -> None:
+    device, _server = camera
+    official = User.objects.get(username="official1")
+    grant = stream_token_issue(user=official, device=device, quality="sub")
+
+    async def watch() -> tuple[bytes, list[dict[str, Any]]]:
+        communicator = connect(grant.path, grant.token)
+        connected, _ = await communicator.connect()
+        assert connected
+        result = await received(communicator, 30_000)
+        await communicator.disconnect()
+        await asyncio.sleep(0.5)  # the relay's linger, then the pull stops
+        return result
+
+    media, states = asyncio.run(watch())
+    assert states[0] == {"state": "live", "codec": "h264"}
+    heads = [ts.header(media[i : i + ts.PACKET]) for i in range(0, len(media) - 187, ts.PACKET)]
+    tables = {ts.PAT_PID, 0x11, 0x1000}  # PAT, SDT, and FFmpeg's PMT
+    first_video = next(i for i, h in enumerate(heads) if h.pid not in tables)
+    assert any(h.pid == ts.PAT_PID for h in heads[:first_video])  # the tables first
+    assert heads[first_video].random_access  # then a keyframe
+    session = ViewingSession.objects.get(user=official, device=device)
+    assert session.quality == "sub" and session.ended_at is not None
+    assert session.ended_at > session.started_at
+    assert not video_consumer.video_relay().feeds  # no pull left
+
+
+def test_a_token_for_another_stream_is_refused_before_any_pull(
+    camera: tuple[Device, RtspServer],
+) -> None:
+    device, _server = camera
+    official = User.objects.get(username="official1")
+    grant = stream_token_issue(user=official, device=device, quality="main")
+
+    async def watch() -> list[dict[str, Any]]:
+        communicator = connect(grant.path.replace("/main", "/sub"), grant.token)
+        await communicator.connect()
+        _media, states = await received(communicator, 1)
+        return states
+
+    assert asyncio.run(watch()) == [{"state": "unavailable", "reason": "path"}]
+    assert not ViewingSession.objects.exists()
+    assert not video_consumer.video_relay().feeds
+
+
+def test_a_scope_taken_away_after_the_token_refuses_the_stream(
+    camera: tuple[Device, RtspServer],
+) -> None:
+    device, _server = camera
+    official = User.objects.get(username="official1")
+    grant = stream_token_issue(user=official, device=device, quality="sub")
+    official.wards.set(User.objects.get(username="official2").wards.all())  # moved away
+
+    async def watch() -> list[dict[str, Any]]:
+        communicator = connect(grant.path, grant.token)
+        await communicator.connect()
+        _media, states = await received(communicator, 1)
+        return states
+
+    assert asyncio.run(watch()) == [{"state": "unavailable", "reason": "scope"}]
+
+
+def test_wrong_camera_credentials_are_said_and_no_process_is_left(
+    camera: tuple[Device, RtspServer],
+) -> None:
+    device, server = camera
+    server.fault_set(code=device.code, kind=StreamFault.UNAUTHORIZED)
+    official = User.objects.get(username="official1")
+    grant = stream_token_issue(user=official, device=device, quality="sub")
+
+    async def watch() -> list[dict[str, Any]]:
+        communicator = connect(grant.path, grant.token)
+        await communicator.connect()
+        _media, states = await received(communicator, 10**9)
+        return states
+
+    assert asyncio.run(watch()) == [{"state": "unavailable", "reason": "unauthorized"}]
+    assert not video_consumer.video_relay().feeds
+
+
+def test_a_stream_address_that_is_not_rtsp_is_said_without_a_pull(
+    camera: tuple[Device, RtspServer],
+) -> None:
+    device, _server = camera
+    CameraDetail.objects.filter(device=device).update(stream_sub_url="https://127.0.0.1/x.m3u8")
+    official = User.objects.get(username="official1")
+    grant = stream_token_issue(user=official, device=device, quality="sub")
+
+    async def watch() -> list[dict[str, Any]]:
+        communicator = connect(grant.path, grant.token)
+        await communicator.connect()
+        _media, states = await received(communicator, 1)
+        return states
+
+    assert asyncio.run(watch()) == [{"state": "unavailable", "reason": "not_rtsp"}]
