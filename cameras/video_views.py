@@ -26,10 +26,18 @@ WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
 
 
 def websocket_url(request: HttpRequest, url: str) -> str:
-    """``url`` as a browser opens it: a path is on the page's own origin, and http(s)
-    becomes ws(s), since the relay serves websockets."""
+    """``url`` as a browser opens it: a path is on the page's own host, and http(s)
+    becomes ws(s), since the relay serves websockets. A path goes to ``IOC_WS_PORT`` when
+    set, as the live channel does (``make serve`` answers pages on gunicorn and websockets
+    on uvicorn; behind the reverse proxy both share one port)."""
+    relative = url.startswith("/")
     parts = urlsplit(request.build_absolute_uri(url))
-    return urlunsplit((WEBSOCKET_SCHEMES.get(parts.scheme, parts.scheme), *parts[1:]))
+    netloc = parts.netloc
+    if relative and settings.IOC_WS_PORT and parts.hostname:
+        host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+        netloc = f"{host}:{settings.IOC_WS_PORT}"
+    scheme = WEBSOCKET_SCHEMES.get(parts.scheme, parts.scheme)
+    return urlunsplit((scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 @staff_required

@@ -77,6 +77,16 @@ def test_official_gets_a_stream_address_for_a_camera_of_their_ward(
     assert timezone.now() < datetime.fromisoformat(body["expires_at"])
 
 
+def test_without_a_proxy_the_address_goes_to_the_websocket_port_as_the_live_channel(
+    login: Any, demo_city: None, settings: Any
+) -> None:
+    # `make serve`: pages on gunicorn, websockets on uvicorn at IOC_WS_PORT.
+    settings.IOC_WS_PORT = "8001"
+    camera = example_device(OWN_WARD)
+    body = stream(login("official1"), camera.code).json()
+    assert body["url"].startswith(f"ws://testserver:8001/video/cameras/{camera.code}/sub?jwt=")
+
+
 @pytest.mark.parametrize("which", ["other ward's camera", "own ward's sensor", "no device"])
 def test_official_gets_404_for_another_wards_camera_or_a_sensor(
     login: Any, demo_city: None, which: str
