@@ -8,7 +8,6 @@ import asyncio
 import json
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,15 +17,14 @@ from channels.routing import URLRouter
 
 from cameras.models import CameraDetail, Device, ViewingSession
 from cameras.routing import websocket_urlpatterns
-from cameras.simulator.clips import SUB, ClipLibrary, encode_clip, scene_of
 from cameras.simulator.rtsp import RtspServer, StreamFault
 from cameras.video import consumer as video_consumer
 from cameras.video import ts
-from cameras.video.ffmpeg import ffmpeg_path
 from cameras.video.relay import Relay
 from cameras.video.tokens import stream_token_issue
 from ioc.models import User
 from tests.support import OWN_WARD, example_device
+from tests.support.video import simulated_cameras
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ffmpeg") is None and not os.environ.get("CI"), reason="needs FFmpeg"
@@ -38,33 +36,9 @@ PASSWORD = "relay-test-secret"
 def camera(demo_city_committed: Any, tmp_path: Any) -> Iterator[tuple[Device, RtspServer]]:
     """Official1's first camera, streaming from the simulator's RTSP server on a free port."""
     device = example_device(OWN_WARD)
-    ffmpeg = ffmpeg_path()
-    library = ClipLibrary(directory=tmp_path / "clips")
-    scene = scene_of(code=device.code)
-    library.path(scene=scene, profile=SUB).parent.mkdir(parents=True, exist_ok=True)
-    encode_clip(
-        ffmpeg=ffmpeg, scene=scene, profile=SUB, output=library.path(scene=scene, profile=SUB)
-    )
-    server = RtspServer(
-        clips=library, credentials={device.code: ("viewer", PASSWORD)}, ffmpeg=ffmpeg
-    )
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    listening = asyncio.run_coroutine_threadsafe(server.start(port=0), loop).result(5)
-    port = listening.sockets[0].getsockname()[1]
-    CameraDetail.objects.filter(device=device).update(
-        stream_sub_url=f"rtsp://127.0.0.1:{port}/cameras/{device.code}/sub",
-        username="viewer",
-        password=PASSWORD,
-    )
     video_consumer._relay = Relay(linger=0.2)
-    try:
+    with simulated_cameras([device], tmp_path / "clips") as server:
         yield device, server
-    finally:
-        loop.call_soon_threadsafe(listening.close)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(5)
 
 
 class Communicator(ApplicationCommunicator):

@@ -1,6 +1,8 @@
-// Device page: refresh a camera's snapshot every few seconds (through the server's proxy,
-// which holds the camera's login), and draw a sensor's last 24 hours per metric with uPlot
+// Device page: play a camera live (live_video.js, through the video relay), refresh its
+// snapshot every few seconds (through the server's proxy, which holds the camera's login),
+// and draw a sensor's last 24 hours per metric with uPlot
 // from the readings API. Both parts are shared modules (the /ops/ side panel uses them).
+import { startLiveVideos } from "./live_video.js";
 import { drawReadingsChart } from "./readings_chart.js";
 import { refreshImage } from "./snapshots.js";
 
@@ -30,4 +32,5 @@ async function startCharts() {
 }
 
 startSnapshots();
+startLiveVideos();
 startCharts().catch((error) => console.error(error));

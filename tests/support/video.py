@@ -1,0 +1,70 @@
+"""The simulator's RTSP server for a test: on a free port, in its own thread, serving the
+given demo cameras (their clips encoded into a temporary folder) with a test password; the
+cameras' stream addresses point at it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from cameras.models import CameraDetail, Device
+from cameras.simulator.clips import MAIN, MAIN_H265, SUB, ClipLibrary, encode_clip, scene_of
+from cameras.simulator.clips import main_is_h265 as main_is_h265  # re-exported for tests
+from cameras.simulator.rtsp import RtspServer
+from cameras.video.ffmpeg import ffmpeg_path
+
+PASSWORD = "relay-test-secret"
+
+
+@contextmanager
+def simulated_cameras(
+    devices: list[Device], folder: Path, *, main: bool = False
+) -> Iterator[RtspServer]:
+    """Serve ``devices``' sub streams (and main ones with ``main``) as the simulator does."""
+    ffmpeg = ffmpeg_path()
+    library = ClipLibrary(directory=folder)
+    for device in devices:
+        scene = scene_of(code=device.code)
+        profiles = [SUB] + ([MAIN_H265 if main_is_h265(code=device.code) else MAIN] if main else [])
+        for profile in profiles:
+            output = library.path(scene=scene, profile=profile)
+            if not output.exists():
+                output.parent.mkdir(parents=True, exist_ok=True)
+                encode_clip(ffmpeg=ffmpeg, scene=scene, profile=profile, output=output)
+    server = RtspServer(
+        clips=library,
+        credentials={device.code: ("viewer", PASSWORD) for device in devices},
+        ffmpeg=ffmpeg,
+    )
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    listening = asyncio.run_coroutine_threadsafe(server.start(port=0), loop).result(5)
+    port = listening.sockets[0].getsockname()[1]
+    for device in devices:
+        base = f"rtsp://127.0.0.1:{port}/cameras/{device.code}"
+        CameraDetail.objects.filter(device=device).update(
+            stream_main_url=f"{base}/main",
+            stream_sub_url=f"{base}/sub",
+            username="viewer",
+            password=PASSWORD,
+        )
+    try:
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(_shutdown(listening), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+async def _shutdown(listening: asyncio.Server) -> None:
+    """Stop listening and end every client's stream, inside the server's loop."""
+    listening.close()
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
