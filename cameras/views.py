@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from cameras import device_http
 from cameras.choices import DeviceKind, DeviceStatus
-from cameras.models import CameraDetail, Device
+from cameras.models import Device
 from cameras.selectors import (
     DeviceDossier,
     camera_snapshot_source,
@@ -40,6 +40,7 @@ from cameras.services.csv_io import (
 )
 from cameras.services.signal_commands import signal_command_allowed
 from cameras.video.labels import video_labels
+from cameras.video.sources import plays_live
 from ioc.access import staff_required
 from ioc.choices import Role
 from ioc.models import User
@@ -154,17 +155,9 @@ def device_detail(request: HttpRequest, code: str) -> HttpResponse:
             "chart": readings_chart(dossier),
             "snapshot_refresh_seconds": 10,
             # Played live through the relay: a camera with an RTSP stream.
-            "live_video": bool(dossier.camera and rtsp_stream(dossier.camera)),
+            "live_video": plays_live(dossier.camera),
             "video_labels": video_labels(),
         },
-    )
-
-
-def rtsp_stream(camera: CameraDetail) -> bool:
-    """Whether the camera has an RTSP stream the relay can play."""
-    return any(
-        url.lower().startswith(("rtsp://", "rtsps://"))
-        for url in (camera.stream_main_url, camera.stream_sub_url)
     )
 
 

@@ -18,6 +18,8 @@ from cameras.choices import DeviceStatus
 from cameras.models import Device
 from cameras.selectors import device_camera
 from cameras.services.polling import snapshot_path
+from cameras.video.labels import video_labels
+from cameras.video.sources import plays_live
 from cameras.views import device_snapshot
 from dashboards.selectors import wall_cameras
 from ioc import selectors
@@ -88,6 +90,7 @@ def wall_tile(device: Device) -> dict[str, Any]:
         "ward": device.ward.code,
         "has_snapshot": bool(camera and camera.snapshot_url),
         "down": device.status in (DeviceStatus.OFFLINE, DeviceStatus.FAULT),
+        "live": plays_live(camera),
     }
 
 
@@ -105,6 +108,7 @@ def camera_wall(request: HttpRequest) -> HttpResponse:
     wards = sorted(
         selectors.wards_visible_to(request.user), key=lambda w: vietnamese_sort_key(w.name)
     )
+    tiles = [wall_tile(device) for device in page.object_list]
     return render(
         request,
         "ops/camera_wall.html",
@@ -112,11 +116,13 @@ def camera_wall(request: HttpRequest) -> HttpResponse:
             "nav": "wall",
             "choice": choice,
             "page": page,
-            "tiles": [wall_tile(device) for device in page.object_list],
+            "tiles": tiles,
             "wards": wards,
             "grid_sizes": GRID_SIZES,
             "query": query.urlencode(),
             "refresh_seconds": REFRESH_SECONDS,
+            "video_labels": video_labels(),
+            "live_tiles": any(tile["live"] for tile in tiles),
             "wall_labels": {
                 "status": {value: str(label) for value, label in DeviceStatus.choices},
                 "snapshotAlt": _("Latest image from %(name)s"),

@@ -317,6 +317,13 @@ def pull_command(
         "tcp",
         "-timeout",
         str(int(timeout_seconds * 1_000_000)),
+        # Start at once: the SDP gives the parameters a copy needs, so probe little.
+        "-fflags",
+        "+nobuffer",
+        "-analyzeduration",
+        "500000",
+        "-probesize",
+        "500000",
         "-i",
         url,
         *extra,

@@ -32,6 +32,17 @@ class Source:
     host: str
 
 
+def plays_live(camera: CameraDetail | None) -> bool:
+    """Whether the camera has an RTSP stream the relay can play (the screens then show a
+    live player; the relay checks the rest when it pulls)."""
+    if camera is None:
+        return False
+    return any(
+        url.lower().startswith(tuple(f"{scheme}://" for scheme in RTSP_SCHEMES))
+        for url in (camera.stream_main_url, camera.stream_sub_url)
+    )
+
+
 def stream_source(*, code: str, quality: str) -> Source:
     """Camera ``code``'s ``quality`` stream ("main" or "sub"; a camera without a sub-stream
     gives its main one): an RTSP URL inside the device networks, with the camera's

@@ -136,3 +136,31 @@ def test_another_wards_camera_is_404_and_an_old_address_has_expired(
         url,
     )
     assert [json.loads(text) for text in said] == [{"state": "unavailable", "reason": "expired"}]
+
+
+def test_the_wall_plays_each_tiles_sub_stream(
+    cameras: list[Device], asgi_server: str, browser: Any
+) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    codes = ",".join(device.code for device in cameras)
+    submit_login(page, asgi_server, "operator")
+    page.goto(f"{asgi_server}/ops/cameras/wall/?grid=2&codes={codes}")
+    page.wait_for_function(
+        """() => {
+            const tiles = [...document.querySelectorAll('[data-live-video]')];
+            return tiles.length === 2 && tiles.every((t) => t.dataset.state === 'live');
+        }""",
+        timeout=30000,
+    )
+    frames = (
+        "() => [...document.querySelectorAll('[data-live-video] video')]"
+        ".map((v) => v.getVideoPlaybackQuality().totalVideoFrames)"
+    )
+    first = page.evaluate(frames)
+    page.wait_for_timeout(2000)
+    later = page.evaluate(frames)
+    assert all(b > a + 5 for a, b in zip(first, later, strict=True))  # every tile moves
+    qualities = page.evaluate(
+        "() => [...document.querySelectorAll('[data-live-video]')].map((t) => t.dataset.quality)"
+    )
+    assert qualities == ["sub", "sub"]

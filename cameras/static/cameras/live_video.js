@@ -42,18 +42,18 @@ function relayLoader(live) {
       socket.onopen = () => {
         this._status = LoaderStatus.kBuffering;
       };
-      socket.onmessage = (event) => {
-        if (typeof event.data === "string") {
+      socket.onmessage = (frame) => {
+        if (typeof frame.data === "string") {
           try {
-            live.relayState(JSON.parse(event.data));
+            live.relayState(JSON.parse(frame.data));
           } catch (error) {
             console.error(error);
           }
           return;
         }
         const start = this._received;
-        this._received += event.data.byteLength;
-        if (this._onDataArrival) this._onDataArrival(event.data, start, this._received);
+        this._received += frame.data.byteLength;
+        if (this._onDataArrival) this._onDataArrival(frame.data, start, this._received);
       };
       socket.onclose = () => {
         if (this._aborted) return;

@@ -1,6 +1,7 @@
 // The camera wall: refresh the snapshots of the tiles on screen (cache-busted, through the
 // server's proxy), mark offline and faulty cameras as device.status events arrive on the
 // live channel, and put the wall in full screen for a wall display.
+import { startLiveVideos } from "../cameras/live_video.js";
 import { refreshImage } from "../cameras/snapshots.js";
 import { LiveChannel } from "./live.js";
 
@@ -31,6 +32,11 @@ const observer = new IntersectionObserver((entries) => {
   }
 });
 
+/** Whether a tile plays its camera live (live_video.js sets its state). */
+function playing(tile) {
+  return tile.dataset.state === "live" || tile.dataset.state === "stalled";
+}
+
 for (const tile of wall.querySelectorAll("[data-tile]")) {
   observer.observe(tile);
   const image = tile.querySelector("[data-wall-image]");
@@ -40,9 +46,10 @@ for (const tile of wall.querySelectorAll("[data-tile]")) {
   const loading = tile.querySelector("[data-wall-loading]");
   refreshImage(image, {
     seconds,
-    active: () => !document.hidden && onScreen.has(code),
+    // A tile playing live needs no snapshot; one that cannot play shows it.
+    active: () => !document.hidden && onScreen.has(code) && !playing(tile),
     onState: (failed) => {
-      image.hidden = failed;
+      image.hidden = failed || playing(tile);
       empty.hidden = !failed;
       if (loading) loading.hidden = true;
       tile.dataset.image = failed ? "failed" : "ok";
@@ -87,3 +94,6 @@ button.addEventListener("click", () => {
   else wall.requestFullscreen?.().catch((error) => console.error(error));
 });
 document.addEventListener("fullscreenchange", renderButton);
+
+// Tiles of cameras with an RTSP stream play it live (the sub-stream), the snapshot standing in.
+startLiveVideos(wall);
