@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from channels.routing import URLRouter
+from django.db import connections
 
 from cameras.models import CameraDetail, Device, ViewingSession
 from cameras.routing import websocket_urlpatterns
@@ -37,8 +39,14 @@ def camera(demo_city_committed: Any, tmp_path: Any) -> Iterator[tuple[Device, Rt
     """Official1's first camera, streaming from the simulator's RTSP server on a free port."""
     device = example_device(OWN_WARD)
     video_consumer._relay = Relay(linger=0.2)
-    with simulated_cameras([device], tmp_path / "clips") as server:
-        yield device, server
+    try:
+        with simulated_cameras([device], tmp_path / "clips") as server:
+            yield device, server
+    finally:
+        # The consumer's database calls ran in asgiref's one thread for sync code: close
+        # that thread's connection, which would otherwise outlive the test (and hold the
+        # test database open for the processes' tests that wait for it to be alone).
+        asyncio.run(sync_to_async(connections.close_all)())
 
 
 class Communicator(ApplicationCommunicator):
