@@ -91,6 +91,18 @@ async def received(communicator: Communicator, size: int) -> tuple[bytes, list[d
     return media, states
 
 
+def states_until_closed(path: str, token: str) -> list[dict[str, Any]]:
+    """The states the relay says on ``path`` with ``token`` until it closes."""
+
+    async def watch() -> list[dict[str, Any]]:
+        communicator = connect(path, token)
+        await communicator.connect()
+        _media, states = await received(communicator, 10**9)
+        return states
+
+    return asyncio.run(watch())
+
+
 def test_the_own_wards_camera_plays_through_the_relay_and_the_watch_is_recorded(
     camera: tuple[Device, RtspServer],
 ) -> None:
@@ -126,14 +138,8 @@ def test_a_token_for_another_stream_is_refused_before_any_pull(
     device, _server = camera
     official = User.objects.get(username="official1")
     grant = stream_token_issue(user=official, device=device, quality="main")
-
-    async def watch() -> list[dict[str, Any]]:
-        communicator = connect(grant.path.replace("/main", "/sub"), grant.token)
-        await communicator.connect()
-        _media, states = await received(communicator, 1)
-        return states
-
-    assert asyncio.run(watch()) == [{"state": "unavailable", "reason": "path"}]
+    other = grant.path.replace("/main", "/sub")
+    assert states_until_closed(other, grant.token) == [{"state": "unavailable", "reason": "path"}]
     assert not ViewingSession.objects.exists()
     assert not video_consumer.video_relay().feeds
 
@@ -146,13 +152,9 @@ def test_a_scope_taken_away_after_the_token_refuses_the_stream(
     grant = stream_token_issue(user=official, device=device, quality="sub")
     official.wards.set(User.objects.get(username="official2").wards.all())  # moved away
 
-    async def watch() -> list[dict[str, Any]]:
-        communicator = connect(grant.path, grant.token)
-        await communicator.connect()
-        _media, states = await received(communicator, 1)
-        return states
-
-    assert asyncio.run(watch()) == [{"state": "unavailable", "reason": "scope"}]
+    assert states_until_closed(grant.path, grant.token) == [
+        {"state": "unavailable", "reason": "scope"}
+    ]
 
 
 def test_wrong_camera_credentials_are_said_and_no_process_is_left(
@@ -163,13 +165,9 @@ def test_wrong_camera_credentials_are_said_and_no_process_is_left(
     official = User.objects.get(username="official1")
     grant = stream_token_issue(user=official, device=device, quality="sub")
 
-    async def watch() -> list[dict[str, Any]]:
-        communicator = connect(grant.path, grant.token)
-        await communicator.connect()
-        _media, states = await received(communicator, 10**9)
-        return states
-
-    assert asyncio.run(watch()) == [{"state": "unavailable", "reason": "unauthorized"}]
+    assert states_until_closed(grant.path, grant.token) == [
+        {"state": "unavailable", "reason": "unauthorized"}
+    ]
     assert not video_consumer.video_relay().feeds
 
 
@@ -181,10 +179,6 @@ def test_a_stream_address_that_is_not_rtsp_is_said_without_a_pull(
     official = User.objects.get(username="official1")
     grant = stream_token_issue(user=official, device=device, quality="sub")
 
-    async def watch() -> list[dict[str, Any]]:
-        communicator = connect(grant.path, grant.token)
-        await communicator.connect()
-        _media, states = await received(communicator, 1)
-        return states
-
-    assert asyncio.run(watch()) == [{"state": "unavailable", "reason": "not_rtsp"}]
+    assert states_until_closed(grant.path, grant.token) == [
+        {"state": "unavailable", "reason": "not_rtsp"}
+    ]
