@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -510,6 +511,9 @@ IOC_VIDEO_TOKEN_SECONDS = int(os.environ.get("IOC_VIDEO_TOKEN_SECONDS", "60"))
 IOC_VIDEO_RELAY_URLS = env_list(
     "IOC_VIDEO_RELAY_URLS", os.environ.get("IOC_VIDEO_RELAY_URL", "/video/")
 )
+# This process's name as a relay, on every viewing session it records (docker-compose.yml
+# names its relay services video-1, video-2); the host's name by default.
+IOC_VIDEO_RELAY_NAME = os.environ.get("IOC_VIDEO_RELAY_NAME", "") or socket.gethostname()
 # Stream addresses one staff account may be issued a minute (0 = no limit): a camera wall
 # of 16 asks for 16 at once, and again when a stream drops.
 IOC_VIDEO_STREAMS_PER_MINUTE = int(os.environ.get("IOC_VIDEO_STREAMS_PER_MINUTE", "120"))

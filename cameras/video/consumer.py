@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from cameras.models import ViewingSession
 from cameras.services.viewing import viewing_end, viewing_start
@@ -31,7 +32,6 @@ logger = logging.getLogger(__name__)
 # Close codes: the browser reads them with the reason already sent as text.
 CLOSE_REFUSED = 4403
 CLOSE_UNAVAILABLE = 4502
-RELAY_LABEL = "asgi"
 
 _relay: Relay | None = None
 
@@ -73,7 +73,9 @@ class VideoConsumer(AsyncWebsocketConsumer):
                 raise StreamTokenRefused("user", "the token was issued to another account")
             source = await database_sync_to_async(stream_source)(code=code, quality=quality)
             self.session = await database_sync_to_async(viewing_start)(
-                claims=claims, address=scope_address(self.scope), relay=RELAY_LABEL
+                claims=claims,
+                address=scope_address(self.scope),
+                relay=settings.IOC_VIDEO_RELAY_NAME,
             )
         except StreamTokenRefused as exc:
             await self._refuse(exc.reason, CLOSE_REFUSED)

@@ -118,3 +118,42 @@ def test_the_proxy_logs_no_query_string() -> None:
         assert name in formats, name
         # $request and $request_uri carry the query string, as $args and $query_string are.
         assert not re.search(r"\$(request|request_uri|args|query_string)\b", formats[name])
+
+
+def test_each_video_relay_base_reaches_an_asgi_service_of_its_own_through_the_proxy() -> None:
+    """The compose stack's relays: every base of IOC_VIDEO_RELAY_URLS is a proxy location
+    that upgrades to a websocket and hands the relay /video/<path>, on a service of its own
+    running the ASGI application on the port the location names."""
+    services = compose()
+    default = re.fullmatch(
+        r"\$\{IOC_VIDEO_RELAY_URLS:-([^}]+)\}",
+        services["web"]["environment"]["IOC_VIDEO_RELAY_URLS"],
+    )
+    assert default is not None
+    bases = default.group(1).split(",")
+    assert len(bases) >= 2, "the stack shows scale-out: more than one relay"
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    locations = dict(re.findall(r"location (\S+) \{(.*?)\n    \}", nginx, flags=re.S))
+    relay_services = set()
+    for base in bases:
+        assert base in locations, f"no proxy location for the relay base {base}"
+        body = locations[base]
+        target = re.search(r"proxy_pass http://([\w-]+):(\d+)(/\S*);", body)
+        assert target is not None, base
+        name, port, path = target.groups()
+        assert path == "/video/", "the relay serves /video/cameras/<code>/<quality>"
+        assert "proxy_set_header Upgrade $http_upgrade;" in body
+        assert "proxy_buffering off;" in body
+        command = services[name]["command"]
+        assert command[:2] == ["uvicorn", "ioc.asgi:application"], name
+        assert command[command.index("--port") + 1] == port, name
+        assert name not in ("web", "ws"), "a relay runs beside the web processes, not in them"
+        assert services[name]["depends_on"]["migrate"]["condition"] == (
+            "service_completed_successfully"
+        )
+        relay_services.add(name)
+    assert len(relay_services) == len(bases), "each base is its own relay process"
+    # Every app service shares the volume holding the generated signing key, so the tokens
+    # the web processes sign verify on every relay.
+    for name in ("web", *relay_services):
+        assert "media:/var/lib/ioc" in services[name]["volumes"], name
