@@ -13,7 +13,6 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from cameras.video.mediamtx import mediamtx_config
 
@@ -21,7 +20,7 @@ from cameras.video.mediamtx import mediamtx_config
 class Command(BaseCommand):
     """Write MediaMTX's configuration for the platform's cameras."""
 
-    help = gettext_lazy(
+    help = (
         "Write a MediaMTX configuration serving the registry's cameras, with MediaMTX "
         "checking the platform's stream tokens against its published keys."
     )
@@ -30,32 +29,26 @@ class Command(BaseCommand):
         parser.add_argument(
             "--platform-url",
             default=settings.IOC_PUBLIC_URL,
-            help=gettext_lazy(
-                "where MediaMTX reaches the platform's /.well-known/jwks.json "
-                "(default: %(default)s)"
-            ),
+            help="where MediaMTX reaches the platform's /.well-known/jwks.json "
+            "(default: %(default)s)",
         )
         parser.add_argument(
             "--allow-origin",
             action="append",
             dest="origins",
-            help=gettext_lazy(
-                "an origin of the platform's pages allowed to play "
-                "(repeatable; default: the platform URL)"
-            ),
+            help="an origin of the platform's pages allowed to play "
+            "(repeatable; default: the platform URL)",
         )
         parser.add_argument(
             "--close-after",
             type=int,
             default=60,
-            help=gettext_lazy(
-                "seconds a camera stays pulled after its last reader (default: %(default)s)"
-            ),
+            help="seconds a camera stays pulled after its last reader (default: %(default)s)",
         )
         parser.add_argument(
             "--output",
             "-o",
-            help=gettext_lazy("the file to write (mode 0600); standard output without it"),
+            help="the file to write (mode 0600); standard output without it",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
