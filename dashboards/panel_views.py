@@ -30,6 +30,8 @@ from cameras.services.signal_commands import (
     MIN_DURATION_MINUTES,
     signal_command_allowed,
 )
+from cameras.video.labels import video_labels
+from cameras.video.sources import plays_live
 from cameras.views import readings_chart
 from ioc.access import staff_required
 from ioc.choices import AlertStatus
@@ -42,6 +44,8 @@ PANEL_PARTS = frozenset({"alerts", "signal"})
 PANEL_CHART_HOURS = 6
 SNAPSHOT_REFRESH_SECONDS = 5
 HLS_SCRIPT = "dashboards/vendor/hls/hls.min.js"
+# The relay's player (live_video.js reads window.mpegts), loaded by the panel on first need.
+LIVE_SCRIPT = "cameras/vendor/mpegts/mpegts.js"
 # The command form's suggestions and limits (the service checks them again).
 SUGGESTED_PLANS = ("P1", "P2", "P3")
 PLAN_PLACEHOLDER = "P2"
@@ -102,11 +106,15 @@ def panel_device(device: Device) -> dict[str, Any]:
 
 
 def panel_camera(dossier: DeviceDossier) -> dict[str, Any] | None:
-    """A camera's snapshot (through the server's proxy) and stream, without credentials."""
+    """A camera's snapshot (through the server's proxy) and stream, without credentials: an
+    RTSP camera plays live through the relay (``stream_url`` gives a viewing address, the
+    sub-stream first); an HLS camera without RTSP plays its HLS address."""
     camera = dossier.camera
     if camera is None:
         return None
     code = dossier.device.code
+    live = plays_live(camera)
+    hls = None if live else hls_url(camera)
     return {
         "snapshot_url": (
             reverse("ops-device-snapshot", kwargs={"code": code}) if camera.snapshot_url else None
@@ -114,8 +122,11 @@ def panel_camera(dossier: DeviceDossier) -> dict[str, Any] | None:
         "refresh_seconds": SNAPSHOT_REFRESH_SECONDS,
         "stream_protocol": camera.stream_protocol,
         "stream_protocol_label": camera.get_stream_protocol_display(),
-        "hls_url": hls_url(camera),
-        "hls_script": static(HLS_SCRIPT),
+        "live": live,
+        "stream_url": reverse("ops-device-stream", kwargs={"code": code}) if live else None,
+        "live_script": static(LIVE_SCRIPT) if live else None,
+        "hls_url": hls,
+        "hls_script": static(HLS_SCRIPT) if hls else None,
     }
 
 
@@ -253,6 +264,11 @@ def panel_labels() -> dict[str, object]:
         "liveStreamOf": _("Live stream of %(name)s"),
         "streamFailed": _("The stream could not be played."),
         "noBrowserStream": _("No stream a browser can play (%(protocol)s)."),
+        "snapshotAlt": _("Latest image from %(name)s"),
+        "noImage": _("No image"),
+        "fullscreen": _("Full screen"),
+        # What the live player says (live_video.js), as on the device page and the wall.
+        "video": video_labels(),
         # The sensor.
         "readings": ngettext(
             "Readings, last hour", "Readings, last %(hours)s hours", PANEL_CHART_HOURS

@@ -19,6 +19,8 @@ from django.utils import timezone
 from cameras.choices import DeviceKind, DeviceStatus, StreamProtocol
 from cameras.models import CameraDetail, Device, SignalDetail
 from cameras.services.polling import snapshot_path
+from cameras.video.labels import video_labels
+from dashboards.panel_views import panel_labels
 from ioc.choices import AlertStatus, Severity
 from ioc.models import Alert, Ward
 from tests.support import OTHER_WARD as OTHER
@@ -157,6 +159,9 @@ def test_panel_answers_json_about_a_device_of_the_users_ward_only(login: Any) ->
         "refresh_seconds",
         "stream_protocol",
         "stream_protocol_label",
+        "live",
+        "stream_url",
+        "live_script",
         "hls_url",
         "hls_script",
     }
@@ -214,7 +219,7 @@ def test_panel_of_a_sensor_carries_its_chart_config_for_a_few_hours(login: Any) 
     assert set(chart["labels"]) >= {"time", "avg", "min", "max", "empty", "error"}
 
 
-def test_panel_of_an_hls_camera_has_a_player_and_an_rtsp_camera_none(login: Any) -> None:
+def test_panel_plays_an_rtsp_camera_live_and_an_hls_only_camera_with_hls(login: Any) -> None:
     hls = (
         CameraDetail.objects.filter(
             device__ward__code=OWN, stream_protocol=StreamProtocol.HLS
@@ -224,11 +229,13 @@ def test_panel_of_an_hls_camera_has_a_player_and_an_rtsp_camera_none(login: Any)
     assert hls is not None
     hls.stream_protocol = StreamProtocol.HLS
     hls.stream_main_url = "http://viewer:secret@cam.example/live/index.m3u8"
+    hls.stream_sub_url = ""
     hls.snapshot_url = "http://viewer:secret@cam.example/snapshot.jpg"
     hls.save()
     rtsp = CameraDetail.objects.filter(device__ward__code=OWN).exclude(pk=hls.pk).first()
     assert rtsp is not None
     rtsp.stream_protocol = StreamProtocol.RTSP
+    rtsp.stream_main_url = "rtsp://viewer:secret@10.1.1.5:554/main"
     rtsp.snapshot_url = ""
     rtsp.save()
     client = login("official1")
@@ -237,12 +244,37 @@ def test_panel_of_an_hls_camera_has_a_player_and_an_rtsp_camera_none(login: Any)
     camera = response.json()["camera"]
     assert camera["hls_url"] == "http://cam.example/live/index.m3u8"  # no credentials
     assert camera["hls_script"].endswith("dashboards/vendor/hls/hls.min.js")
+    assert (camera["live"], camera["stream_url"], camera["live_script"]) == (False, None, None)
     assert camera["snapshot_url"] == f"/ops/devices/{hls.device.code}/snapshot.jpg"
     assert camera["refresh_seconds"] == 5
-    other = panel(client, rtsp.device.code)["camera"]
-    assert other["hls_url"] is None
+    response = client.get(f"/ops/panel/{rtsp.device.code}/")
+    assert "secret" not in response.content.decode() and "10.1.1.5" not in response.content.decode()
+    other = response.json()["camera"]
+    # Played live through the relay: the viewing address comes from the stream view.
+    assert other["live"] is True
+    assert other["stream_url"] == f"/ops/devices/{rtsp.device.code}/stream"
+    assert other["live_script"].endswith("cameras/vendor/mpegts/mpegts.js")
+    assert other["hls_url"] is None and other["hls_script"] is None
     assert (other["stream_protocol"], other["stream_protocol_label"]) == ("rtsp", "RTSP")
     assert other["snapshot_url"] is None
+
+
+def test_panel_plays_an_hls_camera_with_an_rtsp_sub_stream_live(login: Any) -> None:
+    """The relay plays what the camera gives over RTSP; HLS only when there is no RTSP."""
+    camera = CameraDetail.objects.filter(device__ward__code=OWN).first()
+    assert camera is not None
+    camera.stream_protocol = StreamProtocol.HLS
+    camera.stream_main_url = "http://cam.example/live/index.m3u8"
+    camera.stream_sub_url = "rtsp://10.1.1.5:554/sub"
+    camera.save()
+    answer = panel(login("official1"), camera.device.code)["camera"]
+    assert answer["live"] is True and answer["hls_url"] is None
+
+
+def test_panel_labels_carry_the_live_players_labels() -> None:
+    labels = panel_labels()
+    assert labels["video"] == video_labels()
+    assert {"snapshotAlt", "noImage", "fullscreen"} <= set(labels)
 
 
 def test_panel_offers_signal_commands_only_to_those_allowed_to_command(login: Any) -> None:

@@ -99,6 +99,7 @@ export class LiveVideo {
     this.lastTime = 0;
     this.lastProgress = 0;
     this.stopped = false;
+    this.run = 0; // counts starts: an attempt overtaken (restart, stop) while it awaited gives up
     this.watchdog = window.setInterval(() => this.check(), 1000);
     const full = root.querySelector("[data-video-fullscreen]");
     if (full) full.addEventListener("click", () => this.video.requestFullscreen?.());
@@ -132,6 +133,7 @@ export class LiveVideo {
 
   async start() {
     if (this.stopped) return;
+    const run = ++this.run;
     if (!window.mpegts || !window.mpegts.getFeatureList().mseLivePlayback) {
       this.show("unavailable", "unsupported");
       return;
@@ -141,6 +143,7 @@ export class LiveVideo {
     try {
       const url = `${this.root.dataset.streamUrl}?quality=${encodeURIComponent(this.quality)}`;
       const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (run !== this.run) return;
       if (response.status === 404 || response.status === 403) {
         this.show("unavailable", "not_allowed");
         return;
@@ -148,10 +151,14 @@ export class LiveVideo {
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       grant = await response.json();
     } catch (error) {
+      if (run !== this.run) return;
       console.error(error);
       this.fail("no_relay");
       return;
     }
+    // Stopped (a closed panel) or restarted (the other stream chosen) meanwhile: no player,
+    // no socket left behind.
+    if (run !== this.run) return;
     const mpegts = window.mpegts;
     this.player = mpegts.createPlayer(
       { type: "mpegts", isLive: true, url: grant.url },
@@ -214,6 +221,7 @@ export class LiveVideo {
   }
 
   restart(delay) {
+    this.run += 1;
     this.teardown();
     window.clearTimeout(this.timer);
     this.timer = window.setTimeout(() => this.start(), delay);
@@ -236,6 +244,7 @@ export class LiveVideo {
 
   stop() {
     this.stopped = true;
+    this.run += 1;
     window.clearInterval(this.watchdog);
     window.clearTimeout(this.timer);
     this.teardown();

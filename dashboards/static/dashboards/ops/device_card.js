@@ -1,5 +1,6 @@
 // The side panel's head for the selected device: name, code, kind, status, last seen, a
-// link to its page and a camera's snapshot. The rest of the panel (player, chart, signal
+// link to its page and a camera's snapshot (unless the panel plays the camera live and
+// shows the snapshot under its video). The rest of the panel (player, chart, signal
 // control, alerts) is panel.js's. The selection is the state's `selected`.
 import { format, stamp } from "./labels.js";
 
@@ -45,7 +46,8 @@ export class DeviceCard {
     panel.querySelector("[data-device-seen]").textContent = device.last_seen_at ? stamp(device.last_seen_at, this.labels.never) : (this.labels.never || "–");
     panel.querySelector("[data-device-link]").href = this.deviceURL(code);
     const figure = panel.querySelector("[data-device-snapshot]");
-    figure.hidden = device.kind !== "camera";
+    // A camera the panel plays live shows its snapshot under the video (panel.js), not here.
+    figure.hidden = device.kind !== "camera" || (!changed && this.panel.showsSnapshot);
     if (device.kind === "camera" && changed) {
       const image = figure.querySelector("[data-device-image]");
       const error = figure.querySelector("[data-device-image-error]");

@@ -2,9 +2,13 @@
 // snapshot; this module adds the rest). The server answers the selected device's panel as
 // JSON (/ops/panel/<code>/, scoped and permission-aware like the device page) and this
 // module builds it with dom.js's el(), every string from the server set as text, never
-// parsed as HTML; then it brings it to life: the snapshot refreshes, an HLS camera plays
-// (natively or with the vendored hls.js, loaded only then), a sensor's chart grows with
-// each device.reading, and alert actions and signal commands go through the existing APIs.
+// parsed as HTML; then it brings it to life: a camera with an RTSP stream plays its
+// sub-stream live through the relay (live_video.js, the vendored mpegts.js loaded only
+// then; the snapshot stands in while it cannot play), an HLS-only camera plays with the
+// browser's HLS or the vendored hls.js, another camera's snapshot refreshes, a sensor's
+// chart grows with each device.reading, and alert actions and signal commands go through
+// the existing APIs. Closing the panel or choosing another device stops the player.
+import { LiveVideo } from "../../cameras/live_video.js";
 import { drawReadingsChart } from "../../cameras/readings_chart.js";
 import { refreshImage } from "../../cameras/snapshots.js";
 import { el, readJSON } from "../../ioc/js/dom.js";
@@ -13,21 +17,26 @@ import { format, stamp } from "./labels.js";
 const REFRESH_DELAY_MS = 250;
 const NOTE_MAX_LENGTH = 500; // an alert's resolution note, as the device page's form
 const DASH = "–";
-let hlsScript = null;
+const scripts = new Map();
 
-/** The vendored hls.js, loaded once, on first need. */
-function loadHls(src) {
-  if (window.Hls) return Promise.resolve(window.Hls);
-  if (!hlsScript) {
-    hlsScript = new Promise((resolve, reject) => {
+/** A vendored classic script setting `window[name]` (hls.js, mpegts.js), loaded once, on first need. */
+function loadScript(src, name) {
+  if (window[name]) return Promise.resolve(window[name]);
+  if (!scripts.has(src)) {
+    scripts.set(src, new Promise((resolve, reject) => {
       const script = document.createElement("script");
       script.src = src;
-      script.onload = () => resolve(window.Hls);
-      script.onerror = () => { hlsScript = null; reject(new Error(`could not load ${src}`)); };
+      script.onload = () => resolve(window[name]);
+      script.onerror = () => { scripts.delete(src); reject(new Error(`could not load ${src}`)); };
       document.head.append(script);
-    });
+    }));
   }
-  return hlsScript;
+  return scripts.get(src);
+}
+
+/** Whether a live video element shows frames (live_video.js sets its state). */
+function playing(root) {
+  return root.dataset.state === "live" || root.dataset.state === "stalled";
 }
 
 /**
@@ -49,9 +58,40 @@ function errorText(body, fallback) {
 
 // --- Building the parts from the panel's JSON (dashboards/panel_views.py) ------------------
 
+/**
+ * A camera played live (live_video.js's markup, as a camera wall tile): the video over its
+ * frame, the snapshot under it as the fallback, the state said over both; the main
+ * stream and full screen a click away.
+ */
+function liveVideoPart(device, camera, labels) {
+  const video = el("video", {
+    "data-video": "", muted: "", playsinline: "", width: "640", height: "360",
+    "aria-label": format(labels.liveStreamOf, { name: device.name }),
+  });
+  video.muted = true; // the attribute alone mutes only an element the parser made
+  const fallback = el(
+    "span", { class: "panel-fallback", "data-video-fallback": "" },
+    camera.snapshot_url
+      ? el("img", { src: camera.snapshot_url, alt: format(labels.snapshotAlt, { name: device.name }), width: "640", height: "360", "data-panel-snapshot": "" })
+      : null,
+    el("span", { class: "panel-noimage", "data-panel-noimage": "", hidden: camera.snapshot_url ? "" : null, text: labels.noImage }),
+  );
+  return el(
+    "figure",
+    { class: "panel-video", "data-live-video": "", "data-quality": "sub", "data-state": "connecting", "data-stream-url": camera.stream_url },
+    el("div", { class: "panel-frame" }, fallback, video,
+      el("span", { class: "panel-video-state", "data-video-state": "", role: "status", text: labels.video.connecting })),
+    el("figcaption", {},
+      el("button", { type: "button", class: "button quiet", "data-video-quality": "", text: labels.video.showMain }),
+      el("button", { type: "button", class: "button quiet", "data-video-fullscreen": "", text: labels.fullscreen })),
+  );
+}
+
 function cameraPart(device, camera, labels) {
   const section = el("section", { class: "panel-part", "data-panel-part": "camera" });
-  if (camera?.hls_url) {
+  if (camera?.live && camera.stream_url) {
+    section.append(liveVideoPart(device, camera, labels));
+  } else if (camera?.hls_url) {
     const video = el("video", {
       class: "panel-player", "data-hls-player": "", controls: "", muted: "", playsinline: "", preload: "none",
       width: "640", height: "360", "aria-label": format(labels.liveStreamOf, { name: device.name }),
@@ -206,6 +246,7 @@ export class DevicePanel {
     this.stops = [];
     this.charts = new Map();
     this.hls = null;
+    this.live = null;
     this.pending = new Map();
     this.generation = 0;
     this.body = document.createElement("div");
@@ -221,6 +262,12 @@ export class DevicePanel {
 
   get kind() {
     return this.device?.kind || null;
+  }
+
+  /** Whether the panel shows the camera's snapshot itself (under its live video): the
+   *  head's snapshot figure (device_card.js) then stays hidden. */
+  get showsSnapshot() {
+    return Boolean(this.body.querySelector("[data-live-video]"));
   }
 
   /** Show the live parts of device `code` (called by device_card.js when the selection changes). */
@@ -243,6 +290,7 @@ export class DevicePanel {
     this.device = panel.device;
     this.body.replaceChildren(this.#build(panel));
     this.#refreshSnapshot(panel.camera);
+    this.#startLive(panel.camera, generation);
     this.#startPlayer(panel.camera);
     await this.#startCharts(panel.readings?.chart, generation);
     if (generation === this.generation) this.body.dataset.ready = "true";
@@ -253,6 +301,7 @@ export class DevicePanel {
     this.generation += 1;
     for (const stop of this.stops.splice(0)) stop();
     this.charts.clear();
+    if (this.live) { this.live.stop(); this.live = null; } // the websocket closes: the relay's viewer leaves
     if (this.hls) { this.hls.destroy(); this.hls = null; }
     for (const video of this.body.querySelectorAll("video")) { video.pause(); video.removeAttribute("src"); video.load(); }
     for (const timer of this.pending.values()) window.clearTimeout(timer);
@@ -287,14 +336,35 @@ export class DevicePanel {
   // --- Camera: refreshing snapshot (device_card.js's figure) and the live player -----------
 
   #refreshSnapshot(camera) {
-    const image = this.element.querySelector("[data-device-snapshot]:not([hidden]) [data-device-image]");
+    const live = this.body.querySelector("[data-live-video]");
+    const figure = this.element.querySelector("[data-device-snapshot]");
+    if (live && figure) figure.hidden = true; // the live video's own frame holds the snapshot
+    const image = live
+      ? live.querySelector("[data-panel-snapshot]")
+      : this.element.querySelector("[data-device-snapshot]:not([hidden]) [data-device-image]");
     if (!image || !camera?.snapshot_url) return;
-    const error = this.element.querySelector("[data-device-image-error]");
+    const error = live ? live.querySelector("[data-panel-noimage]") : this.element.querySelector("[data-device-image-error]");
     this.stops.push(refreshImage(image, {
       seconds: camera.refresh_seconds || 5,
-      active: () => !document.hidden && !this.element.hidden,
+      // A camera playing live needs no snapshot; one that cannot play shows it, fresh.
+      active: () => !document.hidden && !this.element.hidden && !(live && playing(live)),
       onState: (failed) => { image.hidden = failed; if (error) error.hidden = !failed; },
     }));
+  }
+
+  /** Play an RTSP camera's sub-stream through the relay, once mpegts.js is loaded. */
+  async #startLive(camera, generation) {
+    const root = this.body.querySelector("[data-live-video]");
+    if (!root) return;
+    try {
+      await loadScript(camera.live_script, "mpegts");
+    } catch (error) {
+      console.error(error); // LiveVideo says the browser cannot play it
+    }
+    if (generation !== this.generation) return; // closed, or another device chosen meanwhile
+    this.live = new LiveVideo(root, this.labels.video);
+    root.iocLiveVideo = this.live;
+    this.live.start();
   }
 
   #startPlayer(camera) {
@@ -315,7 +385,7 @@ export class DevicePanel {
       return;
     }
     const generation = this.generation;
-    loadHls(camera.hls_script).then((Hls) => {
+    loadScript(camera.hls_script, "Hls").then((Hls) => {
       if (generation !== this.generation) return;
       if (!Hls || !Hls.isSupported()) { failed(); return; }
       const hls = new Hls({ lowLatencyMode: true, backBufferLength: 30 });
