@@ -1,22 +1,32 @@
 """The side panel and the camera wall end to end: a real ASGI server and Celery worker on
 PostgreSQL and Redis, cameras answering with real JPEGs from a small HTTP server in the
-test, and Debian's chromium (Playwright) at a phone's and a wall screen's size."""
+test (and live video from the simulator's RTSP server, through the server's relay), and
+Debian's chromium (Playwright) at a phone's and a wall screen's size."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cameras.choices import DeviceKind, DeviceStatus, StreamProtocol
-from cameras.models import CameraDetail, Device
+from cameras.models import CameraDetail, Device, ViewingSession
 from cameras.services.registry import token_issue
 from ioc.choices import AlertKind, Severity
 from ioc.models import Alert
-from tests.support import OWN_WARD, Stack, jpeg, local_url, open_dashboard, push, serve_http, shot
+from tests.support import (
+    OWN_WARD,
+    Stack,
+    example_device,
+    open_dashboard,
+    outside_loop,
+    push,
+    shot,
+    wait_for,
+)
+from tests.support.video import simulated_cameras, snapshot_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -24,32 +34,11 @@ PHONE = {"width": 390, "height": 844}
 WALL = {"width": 1920, "height": 1080}
 
 
-@contextlib.contextmanager
-def camera_server() -> Iterator[str]:
-    """Cameras' snapshot endpoints: GET /<code>.jpg answers a JPEG of that code."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            code = self.path.strip("/").removesuffix(".jpg")
-            body = jpeg((640, 360), (38, 84, 124), label=code, quality=80)
-            self.send_response(200)
-            self.send_header("Content-Type", "image/jpeg")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    with serve_http(Handler) as server:
-        yield local_url(server)
-
-
 @pytest.fixture
 def wall_stack(stack: Stack) -> Iterator[dict[str, Any]]:
     """Four cameras of one ward answering snapshots (one offline, one with an open alert),
     a token to make another fail live, the server and a worker; read before the browser."""
-    with camera_server() as cameras_url:
+    with snapshot_server() as cameras_url:
         cameras = list(
             Device.objects.filter(
                 ward__code=OWN_WARD, kind=DeviceKind.CAMERA, gateway__isnull=False
@@ -272,8 +261,10 @@ def kinds_stack(stack: Stack) -> dict[str, Any]:
     metric = sensor.thresholds.all()[0].metric
     camera = CameraDetail.objects.select_related("device").order_by("device__code").first()
     assert camera is not None
-    CameraDetail.objects.filter(pk=camera.pk).update(
-        stream_protocol=StreamProtocol.HLS, stream_main_url="http://127.0.0.1:9/live/index.m3u8"
+    CameraDetail.objects.filter(pk=camera.pk).update(  # HLS only: no RTSP for the relay
+        stream_protocol=StreamProtocol.HLS,
+        stream_main_url="http://127.0.0.1:9/live/index.m3u8",
+        stream_sub_url="",
     )
     signal = Device.objects.filter(kind=DeviceKind.SIGNAL).order_by("code").first()
     assert signal is not None
@@ -362,5 +353,143 @@ def test_panel_charts_readings_live_plays_hls_and_sends_signal_commands(
     page.goto(f"{base}/ops/reports/")
     page.wait_for_selector("[data-report-chart][data-ready]")
     shot(page, "ops-reports")
+    assert page.errors == []
+    context.close()
+
+
+# --- A camera played live in the panel ------------------------------------------------------
+
+# Every websocket the page opens to the video relay, kept so the test can see them close.
+TRACK_VIDEO_SOCKETS = """(() => {
+    const Native = window.WebSocket;
+    const sockets = [];
+    window.__videoSockets = sockets;
+    window.WebSocket = class extends Native {
+        constructor(...args) {
+            super(...args);
+            if (String(args[0]).includes("/video/")) sockets.push(this);
+        }
+    };
+})();"""
+PANEL_VIDEO = "[data-device-panel] [data-live-video]"
+
+
+def open_viewings(code: str) -> list[str]:
+    """The qualities of camera ``code``'s viewing sessions the relay has not ended."""
+    return list(
+        ViewingSession.objects.filter(device__code=code, ended_at__isnull=True).values_list(
+            "quality", flat=True
+        )
+    )
+
+
+def panel_video(page: Any) -> dict[str, Any]:
+    """What the panel's live video shows."""
+    return page.evaluate(
+        """(selector) => {
+            const root = document.querySelector(selector);
+            const video = root.querySelector('video');
+            return {
+                state: root.dataset.state, quality: root.dataset.quality,
+                time: video.currentTime,
+                frames: video.getVideoPlaybackQuality().totalVideoFrames,
+                text: root.querySelector('[data-video-state]').textContent,
+                fallbackHidden: root.querySelector('[data-video-fallback]').hidden,
+                headSnapshotHidden: document.querySelector('[data-device-snapshot]').hidden,
+            };
+        }""",
+        PANEL_VIDEO,
+    )
+
+
+def sockets_closed(page: Any) -> None:
+    """Wait until every websocket the page opened to the relay is closed (readyState 3)."""
+    page.wait_for_function(
+        "() => window.__videoSockets.length > 0"
+        " && window.__videoSockets.every((socket) => socket.readyState === WebSocket.CLOSED)",
+        timeout=10000,
+    )
+
+
+def relay_viewers_left(code: str) -> None:
+    """Wait until the relay has ended every viewing session of camera ``code`` (its
+    consumer's disconnect leaves the feed and ends the session together)."""
+    wait_for(lambda: outside_loop(open_viewings, code=code) == [], 10, f"{code}'s viewers to leave")
+
+
+@pytest.fixture
+def live_panel(stack: Stack, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """A camera of official1's ward on the simulator's RTSP server, its snapshot on a small
+    HTTP server, a sensor to switch to, and the server; read before the browser."""
+    camera = example_device(OWN_WARD)
+    sensor = Device.objects.filter(kind=DeviceKind.SENSOR).order_by("code").first()
+    assert sensor is not None
+    with snapshot_server() as snapshots, simulated_cameras([camera], tmp_path / "clips"):
+        CameraDetail.objects.filter(device=camera).update(
+            snapshot_url=f"{snapshots}/{camera.code}.jpg"
+        )
+        yield {"url": stack.server(), "camera": camera.code, "sensor": sensor.code}
+
+
+def test_the_panel_plays_a_cameras_sub_stream_and_leaves_the_relay_when_closed(
+    live_panel: dict[str, Any], browser: Any
+) -> None:
+    base, camera = live_panel["url"], live_panel["camera"]
+    context = browser.new_context(viewport=WALL)
+    context.add_init_script(TRACK_VIDEO_SOCKETS)
+    page = open_dashboard(context, base)
+    open_panel(page, camera)
+    page.wait_for_selector(f"{PANEL_VIDEO}[data-state=live]", timeout=30000)
+    first = panel_video(page)
+    page.wait_for_timeout(2000)
+    later = panel_video(page)
+    assert later["time"] > first["time"] + 1  # frames advance: a moving picture
+    assert later["frames"] > first["frames"] + 5
+    assert (later["state"], later["quality"], later["text"]) == ("live", "sub", "Trực tiếp")
+    # The video lies where the snapshot was: neither the head's figure nor the fallback shows.
+    assert later["fallbackHidden"] is True and later["headSnapshotHidden"] is True
+    assert outside_loop(open_viewings, code=camera) == ["sub"]  # one viewer, of the sub-stream
+    shot(page, "ops-panel-live-video")
+
+    # Closing the panel stops the player: its socket closes and the relay's viewer leaves.
+    page.click("[data-device-close]")
+    sockets_closed(page)
+    assert page.locator(PANEL_VIDEO).count() == 0
+    relay_viewers_left(camera)
+    # And it stays closed (the search box, losing focus, does not search the code again).
+    page.wait_for_timeout(1000)
+    assert page.locator("[data-device-panel]").is_hidden()
+    assert page.locator(PANEL_VIDEO).count() == 0
+
+    # So does choosing another device while the camera plays.
+    open_panel(page, camera)
+    page.wait_for_selector(f"{PANEL_VIDEO}[data-state=live]", timeout=30000)
+    assert outside_loop(open_viewings, code=camera) == ["sub"]
+    open_panel(page, live_panel["sensor"])
+    sockets_closed(page)
+    relay_viewers_left(camera)
+    # The head's snapshot figure is the sensor's again: hidden, as for any sensor; and a
+    # camera that plays live hides it once more when chosen again.
+    assert page.locator("[data-device-snapshot]").is_hidden()
+
+    # A panel closed while its player still awaited its address opens no socket after.
+    opened = page.evaluate(
+        """async (code) => {
+            const panel = document.querySelector('script[src*="dashboard.js"]').src;
+            const { LiveVideo } = await import(new URL("../../cameras/live_video.js", panel));
+            const root = document.createElement('div');
+            root.dataset.streamUrl = `/ops/devices/${code}/stream`;
+            root.append(document.createElement('video'));
+            root.querySelector('video').dataset.video = '';
+            const before = window.__videoSockets.length;
+            const live = new LiveVideo(root, { reasons: {} });
+            live.start();
+            live.stop();
+            await new Promise((done) => setTimeout(done, 3000));
+            return window.__videoSockets.length - before;
+        }""",
+        camera,
+    )
+    assert opened == 0
     assert page.errors == []
     context.close()

@@ -249,11 +249,9 @@ def wait_for_other_db_sessions_to_end() -> None:
         raise AssertionError(f"{exc}: {others}") from None
 
 
-def in_thread(function: Any, /, **kwargs: Any) -> Any:
-    """Run ``function`` (a service) in a worker thread for asyncio code, closing that
-    thread's database connection afterwards (an open one would block dropping the test DB)."""
-    import asyncio
-
+def _closing_connection(function: Any, kwargs: dict[str, Any]) -> Any:
+    """``function(**kwargs)`` as a call that closes its thread's database connection after
+    (an open one would block dropping the test DB)."""
     from django.db import connections
 
     def call() -> Any:
@@ -262,7 +260,25 @@ def in_thread(function: Any, /, **kwargs: Any) -> Any:
         finally:
             connections.close_all()
 
-    return asyncio.to_thread(call)
+    return call
+
+
+def in_thread(function: Any, /, **kwargs: Any) -> Any:
+    """Run ``function`` (a service) in a worker thread for asyncio code, closing that
+    thread's database connection afterwards (an open one would block dropping the test DB)."""
+    import asyncio
+
+    return asyncio.to_thread(_closing_connection(function, kwargs))
+
+
+def outside_loop(function: Any, /, **kwargs: Any) -> Any:
+    """Run ``function`` (an ORM read) in a thread of its own and return its result: for a
+    test whose thread runs an event loop (Playwright's), where Django refuses ORM calls;
+    the thread's connection is closed afterwards."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_closing_connection(function, kwargs)).result()
 
 
 def session_cookie(username: str) -> str:

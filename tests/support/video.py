@@ -1,6 +1,6 @@
 """The simulator's RTSP server for a test: on a free port, in its own thread, serving the
 given demo cameras (their clips encoded into a temporary folder) with a test password; the
-cameras' stream addresses point at it."""
+cameras' stream addresses point at it. And cameras' snapshots from a small HTTP server."""
 
 from __future__ import annotations
 
@@ -8,15 +8,41 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
 
 from cameras.models import CameraDetail, Device
 from cameras.simulator.clips import MAIN, MAIN_H265, SUB, ClipLibrary, encode_clip, scene_of
 from cameras.simulator.clips import main_is_h265 as main_is_h265  # re-exported for tests
 from cameras.simulator.rtsp import RtspServer
 from cameras.video.ffmpeg import ffmpeg_path
+from tests.support.live import local_url, serve_http
+from tests.support.media import jpeg
 
 PASSWORD = "relay-test-secret"
+
+
+@contextmanager
+def snapshot_server() -> Iterator[str]:
+    """Cameras' snapshot endpoints: GET /<code>.jpg answers a JPEG of that code; yields
+    the base URL."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            code = self.path.strip("/").removesuffix(".jpg")
+            body = jpeg((640, 360), (38, 84, 124), label=code, quality=80)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/jpeg")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    with serve_http(Handler) as server:
+        yield local_url(server)
 
 
 @contextmanager

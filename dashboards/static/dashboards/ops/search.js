@@ -30,7 +30,9 @@ export class MapTools {
     this.form.addEventListener("submit", (event) => event.preventDefault());
     this.form.addEventListener("change", (event) => { if (event.target.name !== "q") this.apply(); });
     const box = this.form.querySelector("#device-search");
-    box.addEventListener("change", (event) => this.search(event.target.value));
+    // The box's change fires again when it loses focus after Enter searched: a second
+    // search of the same words would reopen the panel just closed.
+    box.addEventListener("change", (event) => { if (event.target.value !== this.searched) this.search(event.target.value); });
     box.addEventListener("keydown", (event) => {
       if (event.key === "Enter") { event.preventDefault(); this.search(event.target.value); }
     });
@@ -102,6 +104,7 @@ export class MapTools {
    * where that unit went, and the map shows it.
    */
   async search(query) {
+    this.searched = query;
     const note = this.root.querySelector("[data-search-note]");
     const wardFound = this.#findWard(query).catch(() => null);
     let code = this.#findLoaded(query);
