@@ -1,11 +1,13 @@
 """Live video in Debian's chromium, through the real ASGI server's relay, from the
 simulator's RTSP cameras: frames advance on the device page, a stream that cannot play says
-why and shows the snapshot, H.265 is said with the sub-stream offered, and the addresses
-are scoped (another ward's camera is a 404, an old address has expired)."""
+why and shows the snapshot, a stream that stops mid-way says so and comes back by itself,
+H.265 is said with the sub-stream offered, and the addresses are scoped (another ward's
+camera is a 404, an old address has expired)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,10 +17,11 @@ import pytest
 from django.utils import timezone
 
 from cameras.models import CameraDetail, Device
+from cameras.simulator.rtsp import RtspServer, StreamFault
 from cameras.video.tokens import stream_token_issue
 from ioc.models import User
 from tests.support import OTHER_WARD, OWN_WARD, example_device, submit_login
-from tests.support.video import main_is_h265, simulated_cameras
+from tests.support.video import main_is_h265, simulated_cameras, snapshot_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -72,6 +75,82 @@ def test_the_device_page_plays_the_camera_and_its_frames_advance(
     assert later["frames"] > first["frames"] + 10  # moving, not a still picture
     assert later["time"] > first["time"] + 1
     assert later["text"] == "Trực tiếp" and later["snapshotHidden"] is True
+
+
+# The simulated camera cuts its stream this long into each play.
+STOP_AFTER_SECONDS = 4
+
+
+@pytest.fixture
+def stopping_camera(asgi_server: str, tmp_path: Path) -> Iterator[tuple[Device, RtspServer]]:
+    """official1's H.264 camera on the simulator, its snapshot served, its stream cut
+    STOP_AFTER_SECONDS into every play until the test clears the fault."""
+    device = own_camera(h265=False)
+    with (
+        snapshot_server() as snapshots,
+        simulated_cameras([device], tmp_path / "clips", main=True) as server,
+    ):
+        CameraDetail.objects.filter(device=device).update(
+            snapshot_url=f"{snapshots}/{device.code}.jpg"
+        )
+        server.fault_set(code=device.code, kind=StreamFault.STOP, seconds=STOP_AFTER_SECONDS)
+        yield device, server
+
+
+# The element as it is the moment it leaves "live": what it says, and what is on screen.
+LEFT_LIVE = """() => {
+    const root = document.querySelector('[data-live-video]');
+    if (['live', 'connecting'].includes(root.dataset.state)) return false;
+    const labels = JSON.parse(document.getElementById('ioc-video-labels').textContent);
+    const frame = root.querySelector('.live-frame');
+    const video = root.querySelector('video');
+    const snapshot = document.querySelector('[data-video-fallback-for]');
+    const stalled = root.dataset.state === 'stalled';
+    return {
+        state: root.dataset.state, reason: root.dataset.reason,
+        text: root.querySelector('[data-video-state]').textContent,
+        said: stalled ? labels.stalled : labels.reasons[root.dataset.reason] || '',
+        frameShown: getComputedStyle(frame).display !== 'none' && !video.hidden,
+        snapshotShown: !snapshot.hidden && getComputedStyle(snapshot).display !== 'none',
+        snapshotWidth: snapshot.querySelector('img').naturalWidth,
+    };
+}"""
+
+
+def test_a_stream_that_stops_is_said_with_the_snapshot_and_comes_back_by_itself(
+    stopping_camera: tuple[Device, RtspServer], asgi_server: str, browser: Any
+) -> None:
+    device, server = stopping_camera
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    submit_login(page, asgi_server, "official1", f"/ops/devices/{device.code}/")
+    page.wait_for_selector("[data-live-video][data-state=live]", timeout=30000)
+
+    # The camera cuts the stream: the element leaves "live" and says why, the snapshot
+    # (a real picture) in place of the video's frame.
+    left = page.wait_for_function(LEFT_LIVE, timeout=STOP_AFTER_SECONDS * 1000 + 15000).json_value()
+    assert left["state"] in ("stalled", "unavailable"), left
+    assert left["said"] and left["text"].endswith(left["said"]), left
+    if left["state"] == "unavailable":  # stalled keeps the last picture on screen
+        assert left["frameShown"] is False, left  # no black rectangle
+        assert left["snapshotShown"] is True and left["snapshotWidth"] == 640, left
+
+    # The camera behaves again: the element reconnects by itself and stays live well past
+    # the moment the fault would have cut the stream again.
+    server.fault_set(code=device.code, kind=None)
+    page.wait_for_selector("[data-live-video][data-state=live]", timeout=20000)
+    first = video_state(page)
+    states = set()
+    for _ in range(2 * (STOP_AFTER_SECONDS + 2)):
+        page.wait_for_timeout(500)
+        states.add(video_state(page)["state"])
+    later = video_state(page)
+    assert states == {"live"}
+    assert later["time"] > first["time"] + STOP_AFTER_SECONDS
+    assert later["frames"] > first["frames"] + 10
+    assert later["snapshotHidden"] is True
+    assert errors == []
 
 
 def test_an_h265_main_stream_is_said_and_the_sub_stream_offered_plays(
