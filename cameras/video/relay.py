@@ -1,5 +1,8 @@
 """The video relay: each camera stream pulled once, by one FFmpeg process that remuxes it
 (``-c copy``: no transcoding) into MPEG-TS, and its packets fanned out to every viewer.
+A camera an administrator set to be transcoded (``CameraDetail.transcode_main``, for a
+main stream browsers cannot play) is decoded and encoded to H.264 instead: a feed of its
+own (``feed_key``), costly, so at most ``max_transcodes`` of them run at once.
 
 A ``Feed`` starts when its first viewer asks and stops ``linger`` seconds after its last
 viewer leaves. It keeps the program tables and the packets since the last keyframe, so a
@@ -36,6 +39,21 @@ REASONS: tuple[tuple[str, re.Pattern[str]], ...] = (
 GOP_LIMIT = 8 * 1024 * 1024
 # A viewer's queue, in chunks; beyond it the viewer skips to the next keyframe.
 VIEWER_QUEUE = 64
+# A transcoded picture is at most this many lines high (a camera's 4K main stream would
+# cost several cores): the cost stated to administrators holds for any camera.
+TRANSCODE_MAX_HEIGHT = 720
+
+
+class RelayBusy(Exception):
+    """No new transcoding feed: this relay already runs as many as it may (``busy``)."""
+
+    reason = "busy"
+
+
+def feed_key(path: str, *, transcode: bool) -> str:
+    """The relay's key of a stream's feed: a transcoded stream is another feed than its
+    copy, so a changed setting takes effect for the next feed while a running one ends."""
+    return f"{path}+h264" if transcode else path
 
 
 def reason_of(log: str, code: int | None) -> str:
@@ -52,7 +70,7 @@ class Message:
     or ``codec``)."""
 
     media: bytes = b""
-    state: dict[str, str] = field(default_factory=dict)
+    state: dict[str, str | bool] = field(default_factory=dict)
 
 
 class Viewer:
@@ -102,10 +120,12 @@ class Feed:
         *,
         linger: float,
         on_stopped: Callable[[Feed], None],
+        transcoded: bool = False,
     ) -> None:
         self.path = path
         self.command = list(command)
         self.linger = linger
+        self.transcoded = transcoded
         self.on_stopped = on_stopped
         self.viewers: set[Viewer] = set()
         self.process: asyncio.subprocess.Process | None = None
@@ -131,7 +151,7 @@ class Feed:
             self._idle.cancel()
             self._idle = None
         if self.codec:
-            viewer.put(Message(state={"state": self.state, "codec": self.codec}))
+            viewer.put(Message(state=self._codec_state(self.state)))
         if self.gop:
             viewer.put(Message(media=self._start_packets()))
         return viewer
@@ -147,6 +167,14 @@ class Feed:
     def _start_packets(self) -> bytes:
         """The tables, then the packets since the last keyframe."""
         return b"".join([*self.tables.values(), *self.gop])
+
+    def _codec_state(self, state: str) -> dict[str, str | bool]:
+        """The state with the codec viewers receive (and ``transcoded`` when the relay
+        makes it: the screens say so)."""
+        message: dict[str, str | bool] = {"state": state, "codec": self.codec}
+        if self.transcoded:
+            message["transcoded"] = True
+        return message
 
     def _broadcast(self, message: Message) -> None:
         for viewer in list(self.viewers):
@@ -224,7 +252,7 @@ class Feed:
         for stream_pid, codec in ts.stream_codecs(packet).items():
             if codec in ts.VIDEO_CODECS:
                 self.video_pid, self.codec, self.state = stream_pid, codec, "live"
-                self._broadcast(Message(state={"state": "live", "codec": codec}))
+                self._broadcast(Message(state=self._codec_state("live")))
                 break
 
     async def _ended(self) -> None:
@@ -266,21 +294,44 @@ class Feed:
 
 
 class Relay:
-    """The feeds of one process, by path: each stream pulled once however many watch."""
+    """The feeds of one process, by key (``feed_key``): each stream pulled once however
+    many watch; at most ``max_transcodes`` transcoding at once (``None``: no limit)."""
 
-    def __init__(self, *, linger: float = 60.0) -> None:
+    def __init__(self, *, linger: float = 60.0, max_transcodes: int | None = None) -> None:
         self.linger = linger
+        self.max_transcodes = max_transcodes
         self.feeds: dict[str, Feed] = {}
         self._starting: dict[str, asyncio.Lock] = {}
 
-    async def watch(self, path: str, command: Callable[[], Sequence[str]]) -> Viewer:
+    def transcoding(self) -> int:
+        """How many transcoding feeds run now."""
+        return sum(1 for f in self.feeds.values() if f.transcoded and not f.stopped.is_set())
+
+    async def watch(
+        self, path: str, command: Callable[[], Sequence[str]], *, transcode: bool = False
+    ) -> Viewer:
         """A viewer of ``path``, starting its pull with ``command()`` (FFmpeg's arguments,
-        built only when a pull starts: they carry the camera's credentials) if needed."""
+        built only when a pull starts: they carry the camera's credentials) if needed.
+        ``path`` is the feed's key: a transcoded stream's differs from its copy's
+        (``feed_key``). A new transcoding feed beyond ``max_transcodes``: RelayBusy (a
+        viewer joining a running one costs nothing more and is let in)."""
         lock = self._starting.setdefault(path, asyncio.Lock())
         async with lock:
             feed = self.feeds.get(path)
             if feed is None or feed.stopped.is_set():
-                feed = Feed(path, command(), linger=self.linger, on_stopped=self._forget)
+                if (
+                    transcode
+                    and self.max_transcodes is not None
+                    and self.transcoding() >= self.max_transcodes
+                ):
+                    raise RelayBusy(path)
+                feed = Feed(
+                    path,
+                    command(),
+                    linger=self.linger,
+                    on_stopped=self._forget,
+                    transcoded=transcode,
+                )
                 try:
                     await feed.start()
                 except OSError:  # FFmpeg itself could not start
@@ -303,10 +354,16 @@ class Relay:
 
 
 def pull_command(
-    ffmpeg: str, url: str, *, timeout_seconds: float = 5.0, extra: Sequence[str] = ()
+    ffmpeg: str,
+    url: str,
+    *,
+    timeout_seconds: float = 5.0,
+    extra: Sequence[str] = (),
+    transcode: bool = False,
 ) -> list[str]:
     """FFmpeg's arguments to pull an RTSP stream over TCP and remux its video, unchanged,
-    into MPEG-TS on standard output (tables before every keyframe)."""
+    into MPEG-TS on standard output (tables before every keyframe); with ``transcode``,
+    its video decoded and encoded to H.264 instead (``transcode_arguments``)."""
     return [
         ffmpeg,
         "-hide_banner",
@@ -329,8 +386,7 @@ def pull_command(
         *extra,
         "-map",
         "0:v:0",
-        "-c",
-        "copy",
+        *(transcode_arguments() if transcode else ["-c", "copy"]),
         "-f",
         "mpegts",
         "-mpegts_flags",
@@ -338,4 +394,33 @@ def pull_command(
         "-flush_packets",
         "1",
         "pipe:1",
+    ]
+
+
+def transcode_arguments() -> list[str]:
+    """Encode to H.264 every browser plays, for live viewing: x264's fastest sensible
+    preset with no lookahead or B-frames (``zerolatency``), 8-bit 4:2:0 (a 10-bit H.265
+    source would otherwise give a High 10 stream browsers refuse), at most
+    ``TRANSCODE_MAX_HEIGHT`` lines at the camera's frame rate, a keyframe every second
+    (where a late viewer starts), its bit rate capped, no audio."""
+    return [
+        "-an",
+        "-vf",
+        f"scale=-2:'min({TRANSCODE_MAX_HEIGHT},ih)'",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-tune",
+        "zerolatency",
+        "-pix_fmt",
+        "yuv420p",
+        "-force_key_frames",
+        "expr:gte(t,n_forced*1)",
+        "-crf",
+        "23",
+        "-maxrate",
+        "2500k",
+        "-bufsize",
+        "2500k",
     ]

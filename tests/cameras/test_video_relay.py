@@ -1,7 +1,8 @@
 """The video relay (``cameras.video.relay``) with real FFmpeg processes: one pull per stream
 however many watch, a late viewer starts at a keyframe with the tables, the pull stops after
 its last viewer (no process left), a failed pull says why, the codec is read from the
-stream, a slow viewer skips to a keyframe without holding the others back."""
+stream, a slow viewer skips to a keyframe without holding the others back; the pull copies
+unless told to transcode, and transcoding feeds are kept within their limit."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 import pytest
 
 from cameras.video import ts
-from cameras.video.relay import Relay, Viewer, pull_command, reason_of
+from cameras.video.relay import Relay, RelayBusy, Viewer, feed_key, pull_command, reason_of
 
 FFMPEG = shutil.which("ffmpeg") or "ffmpeg"
 pytestmark = pytest.mark.skipif(
@@ -43,7 +44,7 @@ def pid_alive(pid: int) -> bool:
 
 async def take(
     viewer: Viewer, size: int, timeout: float = 10.0
-) -> tuple[bytes, list[dict[str, str]]]:
+) -> tuple[bytes, list[dict[str, str | bool]]]:
     """Media bytes (at least ``size``) and the state messages a viewer received."""
     media, states = b"", []
 
@@ -196,3 +197,79 @@ def test_a_slow_viewer_skips_to_a_keyframe_and_the_others_go_on(
 )
 def test_ffmpegs_last_words_say_why(log: str, reason: str) -> None:
     assert reason_of(log, 1) == reason
+
+
+def option(command: list[str], name: str) -> str:
+    """The value FFmpeg's ``command`` gives option ``name``."""
+    return command[command.index(name) + 1]
+
+
+def test_the_pull_copies_unless_told_to_transcode() -> None:
+    copy = pull_command(FFMPEG, "rtsp://10.0.0.5/main")
+    assert option(copy, "-c") == "copy"
+    assert not {"libx264", "-c:v", "-vf"} & set(copy)
+    assert option(copy, "-f") == "mpegts" and copy[-1] == "pipe:1"
+
+
+def test_a_transcoding_pull_encodes_h264_for_live_viewing() -> None:
+    command = pull_command(FFMPEG, "rtsp://10.0.0.5/main", transcode=True)
+    assert "copy" not in command
+    assert option(command, "-c:v") == "libx264"
+    assert option(command, "-preset") == "veryfast"
+    assert option(command, "-tune") == "zerolatency"
+    assert option(command, "-pix_fmt") == "yuv420p"  # 8-bit 4:2:0, whatever the camera's
+    assert option(command, "-force_key_frames") == "expr:gte(t,n_forced*1)"  # every second
+    assert option(command, "-vf") == "scale=-2:'min(720,ih)'"  # at most 720 lines
+    assert "-an" in command
+    # The input's options before it, the output's after it, MPEG-TS on standard output.
+    assert command.index("-rtsp_transport") < command.index("-i") < command.index("-c:v")
+    assert option(command, "-f") == "mpegts" and command[-1] == "pipe:1"
+
+
+def test_a_transcoded_stream_is_another_feed_than_its_copy() -> None:
+    path = "cameras/A/main"
+    assert feed_key(path, transcode=False) == path
+    assert feed_key(path, transcode=True) not in (path, "cameras/A/sub")
+
+
+def test_transcoding_feeds_beyond_the_limit_are_busy_and_joining_one_is_not() -> None:
+    async def scenario() -> None:
+        relay = Relay(linger=0.1, max_transcodes=1)
+        try:
+            await within_the_limit(relay)
+        finally:
+            await relay.close()
+
+    async def within_the_limit(relay: Relay) -> None:
+        first = await relay.watch("cameras/F/main+h264", source, transcode=True)
+        _media, states = await take(first, 5_000)
+        assert states[0] == {"state": "live", "codec": "h264", "transcoded": True}
+        joining = await relay.watch("cameras/F/main+h264", source, transcode=True)
+        assert joining.feed is first.feed  # a viewer more on a running one costs nothing
+        _media, states = await take(joining, 1)
+        assert states[0] == {"state": "live", "codec": "h264", "transcoded": True}
+        with pytest.raises(RelayBusy):
+            await relay.watch("cameras/G/main+h264", source, transcode=True)
+        assert "cameras/G/main+h264" not in relay.feeds  # no FFmpeg started for it
+        copied = await relay.watch("cameras/G/main", source)  # a copy does not count
+        _media, states = await take(copied, 5_000)
+        assert states[0] == {"state": "live", "codec": "h264"}
+        assert relay.transcoding() == 1
+        relay.leave(first)
+        relay.leave(joining)
+        await asyncio.wait_for(first.feed.stopped.wait(), 5)
+        second = await relay.watch("cameras/G/main+h264", source, transcode=True)
+        await take(second, 5_000)  # the place freed, the other camera's transcoding starts
+        assert relay.transcoding() == 1
+
+    asyncio.run(scenario())
+
+
+def test_no_transcoding_at_all_with_a_limit_of_zero() -> None:
+    async def scenario() -> None:
+        relay = Relay(linger=0.1, max_transcodes=0)
+        with pytest.raises(RelayBusy) as refused:
+            await relay.watch("cameras/H/main+h264", source, transcode=True)
+        assert refused.value.reason == "busy" and not relay.feeds
+
+    asyncio.run(scenario())
