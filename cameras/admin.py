@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -49,6 +50,16 @@ class CameraDetailInline(admin.StackedInline):
     form = WriteOnlyPasswordForm
     extra = 0
     readonly_fields = ["snapshot_at"]
+
+    def formfield_for_dbfield(self, db_field: Any, request: Any, **kwargs: Any) -> Any:
+        """Transcoding's help says its cost (the model's text) and this server's limit."""
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "transcode_main" and field is not None:
+            limit = _("Here: at most %(count)d cameras at once per video relay.") % {
+                "count": settings.IOC_VIDEO_MAX_TRANSCODES
+            }
+            field.help_text = f"{db_field.help_text} {limit}"
+        return field
 
 
 class SignalDetailInline(admin.StackedInline):

@@ -517,6 +517,10 @@ IOC_VIDEO_RELAY_NAME = os.environ.get("IOC_VIDEO_RELAY_NAME", "") or socket.geth
 # Stream addresses one staff account may be issued a minute (0 = no limit): a camera wall
 # of 16 asks for 16 at once, and again when a stream drops.
 IOC_VIDEO_STREAMS_PER_MINUTE = int(os.environ.get("IOC_VIDEO_STREAMS_PER_MINUTE", "120"))
+# Cameras one relay process transcodes to H.264 at once (those an administrator set to be,
+# CameraDetail.transcode_main; each costs about a third of a CPU core, bench/transcode.py);
+# beyond it a viewer is told the relay is busy and offered the sub-stream. 0: none.
+IOC_VIDEO_MAX_TRANSCODES = int(os.environ.get("IOC_VIDEO_MAX_TRANSCODES", "2"))
 
 # --- Content-Security-Policy (django-csp) ---------------------------------------------------
 # Text from devices, citizens, integrators and staff is always set as text; this policy is

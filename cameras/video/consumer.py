@@ -2,9 +2,10 @@
 ``/ops/devices/<code>/stream`` after the device page's scoping) names exactly this stream
 and is used within its minute; the viewer must still see the camera. Then the stream
 flows as binary MPEG-TS, one FFmpeg pull per stream in this process however many watch,
-and a text frame says each change of state (``{"state": "live", "codec": "h264"}``, or
-``{"state": "unavailable", "reason": "unauthorized"}``) before the relay closes. Every
-watch is a viewing session, ended when the socket closes."""
+and a text frame says each change of state (``{"state": "live", "codec": "h264"}``, with
+``"transcoded": true`` when the relay transcodes the stream, or ``{"state": "unavailable",
+"reason": "unauthorized"}``) before the relay closes. Every watch is a viewing session,
+ended when the socket closes."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from django.conf import settings
 from cameras.models import ViewingSession
 from cameras.services.viewing import viewing_end, viewing_start
 from cameras.video.ffmpeg import FFmpegMissing, ffmpeg_path
-from cameras.video.relay import Relay, Viewer, pull_command
+from cameras.video.relay import Relay, RelayBusy, Viewer, feed_key, pull_command
 from cameras.video.sources import SourceProblem, stream_source
 from cameras.video.tokens import StreamTokenRefused, stream_path, stream_token_verify
 from ioc.middleware import forwarded_address
@@ -40,7 +41,7 @@ def video_relay() -> Relay:
     """This process's relay (one per process: its feeds are its FFmpeg pulls)."""
     global _relay
     if _relay is None:
-        _relay = Relay()
+        _relay = Relay(max_transcodes=settings.IOC_VIDEO_MAX_TRANSCODES)
     return _relay
 
 
@@ -85,8 +86,15 @@ class VideoConsumer(AsyncWebsocketConsumer):
             return
         await self.accept()
         try:
-            command = pull_command(ffmpeg_path(), source.url)
-            self.viewer = await video_relay().watch(path, lambda: command)
+            command = pull_command(ffmpeg_path(), source.url, transcode=source.transcode)
+            self.viewer = await video_relay().watch(
+                feed_key(path, transcode=source.transcode),
+                lambda: command,
+                transcode=source.transcode,
+            )
+        except RelayBusy as exc:
+            await self._unavailable(exc.reason)
+            return
         except (FFmpegMissing, OSError):
             logger.exception("relay %s: no pull", path)
             await self._unavailable("no_relay")
@@ -109,7 +117,7 @@ class VideoConsumer(AsyncWebsocketConsumer):
         async for message in self.viewer:
             if message.state:
                 await self.send(text_data=json.dumps(message.state))
-                ended = message.state.get("reason", ended)
+                ended = str(message.state.get("reason", ended))
             if message.media:
                 await self.send(bytes_data=message.media)
         with contextlib.suppress(Exception):

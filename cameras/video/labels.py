@@ -19,6 +19,7 @@ def video_labels() -> dict[str, object]:
         "unavailable": _("Cannot play: %(reason)s"),
         "showSub": _("Watch the sub-stream"),
         "showMain": _("Watch the main stream"),
+        "transcoded": _("Transcoded to H.264 by the platform"),
         "reasons": {
             "unauthorized": _("the camera refused its username or password"),
             "refused": _("the camera refused the connection"),
@@ -33,6 +34,9 @@ def video_labels() -> dict[str, object]:
             "no_stream": _("the camera has no stream address"),
             "no_relay": _("the video relay is not available"),
             "hevc": _("this browser cannot play H.265: watch the sub-stream"),
+            "busy": _(
+                "the platform is transcoding as many cameras as it may: watch the sub-stream"
+            ),
             "unsupported": _("this browser cannot play live video"),
             "scope": _("you may no longer watch this camera"),
             "not_allowed": _("you may not watch this camera"),

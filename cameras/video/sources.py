@@ -26,10 +26,12 @@ class SourceProblem(Exception):
 
 @dataclass(frozen=True)
 class Source:
-    """A camera stream as FFmpeg opens it (``url`` carries the credentials)."""
+    """A camera stream as FFmpeg opens it (``url`` carries the credentials), and whether
+    the relay transcodes it to H.264 (an administrator's setting for the main stream)."""
 
     url: str
     host: str
+    transcode: bool = False
 
 
 def plays_live(camera: CameraDetail | None) -> bool:
@@ -46,7 +48,8 @@ def plays_live(camera: CameraDetail | None) -> bool:
 def stream_source(*, code: str, quality: str) -> Source:
     """Camera ``code``'s ``quality`` stream ("main" or "sub"; a camera without a sub-stream
     gives its main one): an RTSP URL inside the device networks, with the camera's
-    username and password put in it for FFmpeg. SourceProblem otherwise."""
+    username and password put in it for FFmpeg, to be transcoded when it is the main
+    stream of a camera set so. SourceProblem otherwise."""
     detail = CameraDetail.objects.filter(device__code=code).first()
     if detail is None:
         raise SourceProblem("no_stream")
@@ -71,4 +74,8 @@ def stream_source(*, code: str, quality: str) -> Source:
         if detail.password:
             credentials += ":" + quote(detail.password, safe="")
         netloc = f"{credentials}@{netloc}"
-    return Source(url=urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), host=host)
+    return Source(
+        url=urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")),
+        host=host,
+        transcode=detail.transcode_main and url == detail.stream_main_url,
+    )

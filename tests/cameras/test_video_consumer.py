@@ -1,6 +1,7 @@
 """The relay's websocket (``/video/cameras/<code>/<quality>?jwt=…``) end to end in one
 process: a stream token from the platform, the simulator's RTSP camera, the real FFmpeg
-pull, MPEG-TS out; refusals say why; every watch is a viewing session."""
+pull, MPEG-TS out; refusals say why; every watch is a viewing session; a camera set to be
+transcoded reaches its viewers in H.264, within the relay's limit."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from cameras.video.relay import Relay
 from cameras.video.tokens import stream_token_issue
 from ioc.models import User
 from tests.support import OWN_WARD, example_device
-from tests.support.video import simulated_cameras
+from tests.support.video import example_camera, media_codecs, simulated_cameras
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ffmpeg") is None and not os.environ.get("CI"), reason="needs FFmpeg"
@@ -182,3 +183,115 @@ def test_a_stream_address_that_is_not_rtsp_is_said_without_a_pull(
     assert states_until_closed(grant.path, grant.token) == [
         {"state": "unavailable", "reason": "not_rtsp"}
     ]
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The clips of this module's H.265 camera, encoded once for its tests."""
+    return tmp_path_factory.mktemp("clips")
+
+
+@pytest.fixture
+def h265_camera(demo_city_committed: Any, clips: Any) -> Iterator[Device]:
+    """A camera of official1's ward whose main stream is H.265, on the simulator."""
+    device = example_camera(OWN_WARD, h265=True)
+    video_consumer._relay = Relay(linger=0.2, max_transcodes=1)
+    try:
+        with simulated_cameras([device], clips, main=True):
+            yield device
+    finally:
+        asyncio.run(sync_to_async(connections.close_all)())
+
+
+def watch_stream(
+    device: Device, size: int, quality: str = "main"
+) -> tuple[bytes, list[dict[str, Any]], list[str]]:
+    """official1 watches a stream of ``device`` through the relay: the media, the states,
+    and the feeds the relay ran meanwhile."""
+    official = User.objects.get(username="official1")
+    grant = stream_token_issue(user=official, device=device, quality=quality)
+
+    async def watch() -> tuple[bytes, list[dict[str, Any]], list[str]]:
+        communicator = connect(grant.path, grant.token)
+        connected, _ = await communicator.connect()
+        assert connected
+        media, states = await received(communicator, size)
+        feeds = list(video_consumer.video_relay().feeds)
+        await communicator.disconnect()
+        await asyncio.sleep(0.5)  # the relay's linger, then the pull stops
+        return media, states, feeds
+
+    return asyncio.run(watch())
+
+
+def test_an_h265_camera_set_to_be_transcoded_reaches_the_viewer_in_h264(
+    h265_camera: Device,
+) -> None:
+    CameraDetail.objects.filter(device=h265_camera).update(transcode_main=True)
+
+    media, states, feeds = watch_stream(h265_camera, 60_000)
+
+    assert states[0] == {"state": "live", "codec": "h264", "transcoded": True}
+    assert media_codecs(media) == {"h264"}  # the tables say H.264, not the camera's H.265
+    assert len(media) >= 60_000
+    assert feeds == [f"cameras/{h265_camera.code}/main+h264"]
+    assert not video_consumer.video_relay().feeds  # the FFmpeg process is gone
+
+
+def test_an_h265_camera_not_set_so_is_passed_on_unchanged(h265_camera: Device) -> None:
+    media, states, feeds = watch_stream(h265_camera, 20_000)
+
+    assert states[0] == {"state": "live", "codec": "hevc"}
+    assert media_codecs(media) == {"hevc"}
+    assert feeds == [f"cameras/{h265_camera.code}/main"]
+
+
+def test_a_changed_setting_takes_effect_for_the_next_viewer_without_cutting_the_first(
+    h265_camera: Device,
+) -> None:
+    official = User.objects.get(username="official1")
+    first = stream_token_issue(user=official, device=h265_camera, quality="main")
+    second = stream_token_issue(user=official, device=h265_camera, quality="main")
+
+    async def watch() -> tuple[list[dict[str, Any]], list[dict[str, Any]], set[str]]:
+        copying = connect(first.path, first.token)
+        await copying.connect()
+        _media, copied = await received(copying, 10_000)
+        await sync_to_async(
+            CameraDetail.objects.filter(device=h265_camera).update, thread_sensitive=True
+        )(transcode_main=True)
+        transcoding = connect(second.path, second.token)
+        await transcoding.connect()
+        _media, transcoded = await received(transcoding, 20_000)
+        feeds = set(video_consumer.video_relay().feeds)
+        more, _states = await received(copying, 5_000)  # the first goes on
+        assert len(more) >= 5_000
+        await copying.disconnect()
+        await transcoding.disconnect()
+        await asyncio.sleep(0.5)
+        return copied, transcoded, feeds
+
+    copied, transcoded, feeds = asyncio.run(watch())
+    assert copied[0]["codec"] == "hevc" and transcoded[0]["codec"] == "h264"
+    path = f"cameras/{h265_camera.code}/main"
+    assert feeds == {path, f"{path}+h264"}
+
+
+def test_beyond_the_transcoding_limit_the_viewer_is_told_the_relay_is_busy(
+    h265_camera: Device, settings: Any
+) -> None:
+    CameraDetail.objects.filter(device=h265_camera).update(transcode_main=True)
+    settings.IOC_VIDEO_MAX_TRANSCODES = 0
+    video_consumer._relay = None  # the relay as a process builds it, from the setting
+    relay = video_consumer.video_relay()
+    assert relay.max_transcodes == 0
+    relay.linger = 0.2
+    official = User.objects.get(username="official1")
+    grant = stream_token_issue(user=official, device=h265_camera, quality="main")
+
+    assert states_until_closed(grant.path, grant.token) == [
+        {"state": "unavailable", "reason": "busy"}
+    ]
+    assert not relay.feeds  # no FFmpeg started
+    media, states, _feeds = watch_stream(h265_camera, 10_000, quality="sub")
+    assert states[0] == {"state": "live", "codec": "h264"} and media  # the sub-stream plays

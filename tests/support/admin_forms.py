@@ -42,5 +42,7 @@ def camera_change_form(
         "camera-0-username": camera.username,
         "camera-0-password": "",
     }
+    if camera.transcode_main:  # a checkbox is sent only when ticked
+        form["camera-0-transcode_main"] = "on"
     form.update({f"camera-0-{name}": value for name, value in camera_changes.items()})
     return form

@@ -16,11 +16,32 @@ from cameras.models import CameraDetail, Device
 from cameras.simulator.clips import MAIN, MAIN_H265, SUB, ClipLibrary, encode_clip, scene_of
 from cameras.simulator.clips import main_is_h265 as main_is_h265  # re-exported for tests
 from cameras.simulator.rtsp import RtspServer
+from cameras.video import ts
 from cameras.video.ffmpeg import ffmpeg_path
+from tests.support.examples import example_device
 from tests.support.live import local_url, serve_http
 from tests.support.media import jpeg
 
 PASSWORD = "relay-test-secret"
+
+
+def example_camera(ward_code: str, *, h265: bool) -> Device:
+    """The demo's first camera of a ward whose simulated main stream is (or is not) H.265."""
+    index = 0
+    while True:
+        device = example_device(ward_code, index=index)
+        if main_is_h265(code=device.code) == h265:
+            return device
+        index += 1
+
+
+def media_codecs(media: bytes) -> set[str]:
+    """The video codecs MPEG-TS ``media`` announces in its program tables."""
+    packets = [media[i : i + ts.PACKET] for i in range(0, len(media) - ts.PACKET + 1, ts.PACKET)]
+    pmts = {pid for p in packets if ts.header(p).pid == ts.PAT_PID for pid in ts.pmt_pids(p)}
+    return {
+        codec for p in packets if ts.header(p).pid in pmts for codec in ts.stream_codecs(p).values()
+    }
 
 
 @contextmanager
