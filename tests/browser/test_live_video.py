@@ -1,8 +1,9 @@
 """Live video in Debian's chromium, through the real ASGI server's relay, from the
 simulator's RTSP cameras: frames advance on the device page, a stream that cannot play says
 why and shows the snapshot, a stream that stops mid-way says so and comes back by itself,
-H.265 is said with the sub-stream offered, and the addresses are scoped (another ward's
-camera is a 404, an old address has expired)."""
+H.265 is said with the sub-stream offered (or plays transcoded when an administrator set
+the camera so), and the addresses are scoped (another ward's camera is a 404, an old
+address has expired)."""
 
 from __future__ import annotations
 
@@ -20,20 +21,15 @@ from cameras.models import CameraDetail, Device
 from cameras.simulator.rtsp import RtspServer, StreamFault
 from cameras.video.tokens import stream_token_issue
 from ioc.models import User
-from tests.support import OTHER_WARD, OWN_WARD, example_device, submit_login
-from tests.support.video import main_is_h265, simulated_cameras, snapshot_server
+from tests.support import OTHER_WARD, OWN_WARD, example_device, shot, submit_login
+from tests.support.video import example_camera, simulated_cameras, snapshot_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
 def own_camera(*, h265: bool) -> Device:
     """A camera of official1's ward whose main stream is (or is not) H.265."""
-    index = 0
-    while True:
-        device = example_device(OWN_WARD, index=index)
-        if main_is_h265(code=device.code) == h265:
-            return device
-        index += 1
+    return example_camera(OWN_WARD, h265=h265)
 
 
 def video_state(page: Any) -> dict[str, Any]:
@@ -243,3 +239,38 @@ def test_the_wall_plays_each_tiles_sub_stream(
         "() => [...document.querySelectorAll('[data-live-video]')].map((t) => t.dataset.quality)"
     )
     assert qualities == ["sub", "sub"]
+
+
+@pytest.fixture
+def transcoded_camera(asgi_server: str, tmp_path: Path) -> Any:
+    """The H.265 camera of official1's ward, set by an administrator to be transcoded."""
+    device = own_camera(h265=True)
+    CameraDetail.objects.filter(device=device).update(transcode_main=True)
+    with simulated_cameras([device], tmp_path / "clips", main=True):
+        yield device
+
+
+def test_an_h265_camera_set_to_be_transcoded_plays_on_its_device_page_and_says_so(
+    transcoded_camera: Device, asgi_server: str, browser: Any
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    submit_login(page, asgi_server, "official1", f"/ops/devices/{transcoded_camera.code}/")
+    page.wait_for_selector("[data-live-video][data-state=live]", timeout=30000)
+    first = video_state(page)
+    page.wait_for_timeout(2000)
+    later = video_state(page)
+    assert later["frames"] > first["frames"] + 10  # the H.265 camera moves, in H.264
+    assert later["time"] > first["time"] + 1
+    assert later["reason"] == "" and later["snapshotHidden"] is True
+    said = page.evaluate(
+        """() => ({
+            transcoded: document.querySelector('[data-live-video]').dataset.transcoded,
+            note: document.querySelector('[data-video-transcoded]').hidden ? null
+                : document.querySelector('[data-video-transcoded]').textContent,
+            label: JSON.parse(document.getElementById('ioc-video-labels').textContent).transcoded,
+            fact: document.querySelector('[data-testid=main-relay]').textContent,
+        })"""
+    )
+    assert said["transcoded"] == "true"
+    assert said["note"] == said["label"] == said["fact"]  # "transcoded by the platform"
+    shot(page, "live-video-transcoded")

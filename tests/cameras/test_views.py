@@ -263,6 +263,25 @@ def test_camera_page_shows_the_snapshot_proxy_and_hls_stream_only(
     assert "viewer:pw" not in html
 
 
+def test_camera_page_says_whether_the_platform_transcodes_its_main_stream(
+    login: Any, demo_city: None
+) -> None:
+    camera = CameraDetail.objects.filter(device__ward__code=OWN).select_related("device").first()
+    assert camera is not None
+    client = login("official1")
+    client.cookies["ioc_language"] = "en"
+    camera.stream_main_url = "rtsp://10.0.0.9:554/main"
+    camera.save()
+    fact = re.compile(r'<dd data-testid="main-relay">([^<]*)</dd>')
+    html = page_html(client, f"/ops/devices/{camera.device.code}/")
+    assert fact.findall(html) == ["As the camera sends it"]
+    camera.transcode_main = True
+    camera.save()
+    html = page_html(client, f"/ops/devices/{camera.device.code}/")
+    assert fact.findall(html) == ["Transcoded to H.264 by the platform"]
+    assert "data-video-transcoded" in html  # the player's note, shown while it plays
+
+
 def test_sensor_page_charts_each_metric_with_its_thresholds_from_local_uplot(
     login: Any, demo_city: None
 ) -> None:

@@ -3,13 +3,15 @@
 // mpegts.js (vendored, window.mpegts) plays it through Media Source Extensions. The relay's
 // text frames (state, codec, reason) reach this module through mpegts.js's documented
 // customLoader hook. The element says connecting / live / stalled / unavailable with the
-// reason, shows the snapshot while it cannot play, and reconnects by itself.
+// reason, shows the snapshot while it cannot play, says when the platform transcodes the
+// stream (an administrator's setting for the camera), and reconnects by itself.
 
 const RETRY_FIRST_MS = 2000;
 const RETRY_MAX_MS = 30000;
 const STALL_MS = 6000;
 // Reasons a new attempt cannot fix: the element says so and stops.
-const FINAL = new Set(["not_rtsp", "outside_network", "no_stream", "scope", "not_allowed", "hevc", "unsupported"]);
+// ("busy": the relay transcodes as many cameras as it may; the sub-stream is offered.)
+const FINAL = new Set(["not_rtsp", "outside_network", "no_stream", "scope", "not_allowed", "hevc", "unsupported", "busy"]);
 // Reasons of a refused address: ask for a new one at once.
 const ADDRESS = new Set(["expired", "path", "signature", "audience", "issuer", "malformed", "user"]);
 const HEVC_TYPE = 'video/mp4; codecs="hvc1.1.6.L93.B0"';
@@ -78,8 +80,9 @@ function relayLoader(live) {
 export class LiveVideo {
   /**
    * @param {HTMLElement} root the element holding a <video data-video>, a [data-video-state]
-   *   and optionally a fallback [data-video-fallback] (the snapshot) and buttons
-   *   [data-video-quality] (the other stream) and [data-video-fullscreen]
+   *   and optionally a fallback [data-video-fallback] (the snapshot), buttons
+   *   [data-video-quality] (the other stream) and [data-video-fullscreen], and a note
+   *   [data-video-transcoded] shown while a stream the relay transcodes plays
    * @param {object} labels the server's translated labels (states and reasons)
    */
   constructor(root, labels) {
@@ -92,6 +95,8 @@ export class LiveVideo {
     this.fallback =
       root.querySelector("[data-video-fallback]") || root.parentElement?.querySelector("[data-video-fallback-for]");
     this.qualityButton = root.querySelector("[data-video-quality]");
+    this.transcodedNote = root.querySelector("[data-video-transcoded]");
+    this.transcoded = false;
     this.quality = root.dataset.quality || "sub";
     this.player = null;
     this.attempt = 0;
@@ -116,11 +121,16 @@ export class LiveVideo {
     this.root.dataset.state = state;
     this.root.dataset.reason = reason;
     this.root.dataset.quality = this.quality;
+    this.root.dataset.transcoded = String(this.transcoded);
     if (this.qualityButton) {
       this.qualityButton.textContent = this.quality === "main" ? this.labels.showSub : this.labels.showMain;
     }
     const playing = state === "live" || state === "stalled";
     this.video.hidden = !playing && state !== "connecting";
+    if (this.transcodedNote) {
+      this.transcodedNote.textContent = this.labels.transcoded || "";
+      this.transcodedNote.hidden = !(playing && this.transcoded);
+    }
     if (this.fallback) this.fallback.hidden = playing;
     if (!this.stateText) return;
     if (state === "unavailable") {
@@ -190,6 +200,7 @@ export class LiveVideo {
       this.show("unavailable", "hevc");
       return;
     }
+    if (message.state === "live") this.transcoded = message.transcoded === true;
     if (message.state === "unavailable") this.fail(message.reason || "failed");
   }
 
@@ -232,6 +243,7 @@ export class LiveVideo {
     const player = this.player;
     this.player = null;
     this.lastTime = 0;
+    this.transcoded = false;
     try {
       player.pause();
       player.unload();
