@@ -302,6 +302,7 @@ class Relay:
         self.max_transcodes = max_transcodes
         self.feeds: dict[str, Feed] = {}
         self._starting: dict[str, asyncio.Lock] = {}
+        self._transcode_starting = asyncio.Lock()
 
     def transcoding(self) -> int:
         """How many transcoding feeds run now."""
@@ -319,26 +320,31 @@ class Relay:
         async with lock:
             feed = self.feeds.get(path)
             if feed is None or feed.stopped.is_set():
-                if (
-                    transcode
-                    and self.max_transcodes is not None
-                    and self.transcoding() >= self.max_transcodes
-                ):
-                    raise RelayBusy(path)
-                feed = Feed(
-                    path,
-                    command(),
-                    linger=self.linger,
-                    on_stopped=self._forget,
-                    transcoded=transcode,
-                )
-                try:
-                    await feed.start()
-                except OSError:  # FFmpeg itself could not start
-                    logger.exception("relay %s: FFmpeg did not start", path)
-                    raise
-                self.feeds[path] = feed
+                if transcode:
+                    # One transcoding start at a time: two cameras starting together
+                    # must not both find the last place free.
+                    async with self._transcode_starting:
+                        limit = self.max_transcodes
+                        if limit is not None and self.transcoding() >= limit:
+                            raise RelayBusy(path)
+                        feed = await self._start(path, command, transcode=True)
+                else:
+                    feed = await self._start(path, command, transcode=False)
             return feed.join()
+
+    async def _start(
+        self, path: str, command: Callable[[], Sequence[str]], *, transcode: bool
+    ) -> Feed:
+        feed = Feed(
+            path, command(), linger=self.linger, on_stopped=self._forget, transcoded=transcode
+        )
+        try:
+            await feed.start()
+        except OSError:  # FFmpeg itself could not start
+            logger.exception("relay %s: FFmpeg did not start", path)
+            raise
+        self.feeds[path] = feed
+        return feed
 
     def leave(self, viewer: Viewer) -> None:
         """The viewer went."""

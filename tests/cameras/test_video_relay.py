@@ -273,3 +273,20 @@ def test_no_transcoding_at_all_with_a_limit_of_zero() -> None:
         assert refused.value.reason == "busy" and not relay.feeds
 
     asyncio.run(scenario())
+
+
+def test_two_cameras_starting_to_transcode_together_do_not_both_take_the_last_place() -> None:
+    async def scenario() -> None:
+        relay = Relay(linger=0.1, max_transcodes=1)
+        try:
+            started = await asyncio.gather(
+                relay.watch("cameras/J/main+h264", source, transcode=True),
+                relay.watch("cameras/K/main+h264", source, transcode=True),
+                return_exceptions=True,
+            )
+            assert sorted(type(result).__name__ for result in started) == ["RelayBusy", "Viewer"]
+            assert relay.transcoding() == 1 and len(relay.feeds) == 1
+        finally:
+            await relay.close()
+
+    asyncio.run(scenario())
