@@ -150,18 +150,18 @@ class CameraDetail(models.Model):
     username = models.CharField(_("username"), max_length=100, blank=True)
     password = models.CharField(_("password"), max_length=200, blank=True)
     # Set by an administrator only (the admin, audited): the figures are bench/transcode.py's
-    # on a 2-core server; the limit is IOC_VIDEO_MAX_TRANSCODES.
+    # on a 2-core server ("percent", not "%": gettext would take "% o" for a format).
     transcode_main = models.BooleanField(
         _("transcode the main stream to H.264"),
         default=False,
         help_text=_(
             "For a camera whose main stream browsers cannot play (H.265): the platform "
             "decodes it and encodes it again in H.264, at most 1280×720, for as long as "
-            "someone watches it. Costly: about 12 % of one CPU core of the video server "
-            "for a quiet 1280×720 picture at 15 frames a second, about 36 % for a busy one "
-            "at 25, against 0.3 % for a stream passed on unchanged. Each server transcodes "
-            "a limited number of cameras at once (IOC_VIDEO_MAX_TRANSCODES); beyond it a "
-            "viewer is offered the sub-stream."
+            "someone watches it. Costly: about 12 percent of one CPU core of the video "
+            "server for a quiet 1280×720 picture at 15 frames a second, about 36 percent "
+            "for a busy one at 25, against 0.3 percent for a stream passed on unchanged. "
+            "Each server transcodes a limited number of cameras at once "
+            "(IOC_VIDEO_MAX_TRANSCODES); beyond it a viewer is offered the sub-stream."
         ),
     )
     snapshot_at = models.DateTimeField(_("snapshot taken at"), null=True, blank=True)

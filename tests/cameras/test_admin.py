@@ -69,7 +69,7 @@ def test_an_administrator_sets_a_camera_to_be_transcoded_and_the_audit_says_befo
     admin.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the help's English words
     page = admin.get(f"/admin/cameras/device/{device.pk}/change/").content.decode()
     assert 'name="camera-0-transcode_main"' in page
-    assert "12 % of one CPU core" in page and "0.3 %" in page  # its cost, stated
+    assert "12 percent of one CPU core" in page and "0.3 percent" in page  # its cost
     assert "at most 3 cameras at once per video relay" in page  # and this server's limit
 
     form = camera_change_form(device, camera, transcode_main="on")
