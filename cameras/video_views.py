@@ -3,17 +3,19 @@ the media servers check them with. The tokens themselves: ``cameras.video.tokens
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.templatetags.static import static
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from cameras.choices import StreamQuality
 from cameras.selectors import camera_for_user
 from cameras.video.keys import jwks
-from cameras.video.tokens import stream_token_issue
+from cameras.video.tokens import PROTOCOL_HLS, StreamGrant, stream_token_issue
 from ioc.access import staff_required
 from ioc.models import User
 from ioc.ratelimit import over_limit
@@ -23,6 +25,9 @@ NO_STORE = {"Cache-Control": "no-store"}
 # caching spares the platform without holding a replaced key for long.
 JWKS_MAX_AGE_SECONDS = 300
 WEBSOCKET_SCHEMES = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
+# The player of MediaMTX's HLS (live_video.js loads it on first need; the side panel plays
+# HLS-only cameras with it too).
+HLS_SCRIPT = "dashboards/vendor/hls/hls.min.js"
 
 
 def websocket_url(request: HttpRequest, url: str) -> str:
@@ -64,15 +69,28 @@ def device_stream(request: HttpRequest, code: str) -> HttpResponse:
             headers={**NO_STORE, "Retry-After": "60"},
         )
     grant = stream_token_issue(user=user, device=device, quality=quality)
-    return JsonResponse(
-        {
-            "url": websocket_url(request, grant.url),
-            "expires_at": grant.expires_at.isoformat(),
-            "quality": quality,
-            "path": grant.path,
-        },
-        headers=NO_STORE,
-    )
+    return JsonResponse(grant_data(request, grant, quality), headers=NO_STORE)
+
+
+def grant_data(request: HttpRequest, grant: StreamGrant, quality: str) -> dict[str, Any]:
+    """A stream address as a player takes it (``live_video.js``): ``protocol`` says how to
+    play it. The relay's is a websocket address with the token in it; MediaMTX's an HLS
+    playlist without it, the ``token`` given apart for the player to send as
+    ``Authorization: Bearer`` and ``expires_in`` (its lifetime in seconds, whatever the
+    browser's clock says) for it to ask for the next one in time."""
+    data: dict[str, Any] = {
+        "url": websocket_url(request, grant.url),
+        "expires_at": grant.expires_at.isoformat(),
+        "quality": quality,
+        "path": grant.path,
+        "protocol": grant.protocol,
+    }
+    if grant.protocol == PROTOCOL_HLS:
+        data["url"] = request.build_absolute_uri(grant.url)
+        data["token"] = grant.token
+        data["script"] = static(HLS_SCRIPT)
+        data["expires_in"] = settings.IOC_VIDEO_TOKEN_SECONDS
+    return data
 
 
 @require_GET

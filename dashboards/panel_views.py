@@ -32,6 +32,7 @@ from cameras.services.signal_commands import (
 )
 from cameras.video.labels import video_labels
 from cameras.video.sources import plays_live
+from cameras.video_views import HLS_SCRIPT
 from cameras.views import readings_chart
 from ioc.access import staff_required
 from ioc.choices import AlertStatus
@@ -43,7 +44,6 @@ PANEL_PARTS = frozenset({"alerts", "signal"})
 # The panel charts a short window; the device page has the whole day.
 PANEL_CHART_HOURS = 6
 SNAPSHOT_REFRESH_SECONDS = 5
-HLS_SCRIPT = "dashboards/vendor/hls/hls.min.js"
 # The relay's player (live_video.js reads window.mpegts), loaded by the panel on first need.
 LIVE_SCRIPT = "cameras/vendor/mpegts/mpegts.js"
 # The command form's suggestions and limits (the service checks them again).

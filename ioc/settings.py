@@ -511,6 +511,15 @@ IOC_VIDEO_TOKEN_SECONDS = int(os.environ.get("IOC_VIDEO_TOKEN_SECONDS", "60"))
 IOC_VIDEO_RELAY_URLS = env_list(
     "IOC_VIDEO_RELAY_URLS", os.environ.get("IOC_VIDEO_RELAY_URL", "/video/")
 )
+# What serves the streams the tokens open: "relay" (the platform's own, MPEG-TS over a
+# websocket) or "mediamtx" (an existing MediaMTX, `manage.py mediamtx_config`, its HLS
+# played with hls.js; IOC_VIDEO_RELAY_URLS are then its HLS bases, such as
+# https://media.example:8888/, and the token travels in an Authorization header).
+IOC_VIDEO_MEDIA_SERVER = os.environ.get("IOC_VIDEO_MEDIA_SERVER", "relay").strip().lower()
+if IOC_VIDEO_MEDIA_SERVER not in {"relay", "mediamtx"}:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("IOC_VIDEO_MEDIA_SERVER must be “relay” or “mediamtx”.")
 # This process's name as a relay, on every viewing session it records (docker-compose.yml
 # names its relay services video-1, video-2); the host's name by default.
 IOC_VIDEO_RELAY_NAME = os.environ.get("IOC_VIDEO_RELAY_NAME", "") or socket.gethostname()
@@ -562,7 +571,7 @@ CONTENT_SECURITY_POLICY = {
             "'self'",
             *csp_websocket_sources(IOC_WS_PORT),
             *IOC_STREAM_ORIGINS,
-            # The video relays' websockets when they are not on the page's origin.
+            # The video relays' websockets, or MediaMTX's HLS, when not on the page's origin.
             *filter(None, map(csp_origin, IOC_VIDEO_RELAY_URLS)),
         ],
         # hls.js plays through MediaSource (blob: URLs) and runs its demuxer in a blob: worker.

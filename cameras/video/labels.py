@@ -33,6 +33,9 @@ def video_labels() -> dict[str, object]:
             "outside_network": _("the camera's address is outside the device networks"),
             "no_stream": _("the camera has no stream address"),
             "no_relay": _("the video relay is not available"),
+            "media_server_refused": _(
+                "the media server refused the viewing address: trying again shortly"
+            ),
             "hevc": _("this browser cannot play H.265: watch the sub-stream"),
             "busy": _(
                 "the platform is transcoding as many cameras as it may: watch the sub-stream"

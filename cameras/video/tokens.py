@@ -32,6 +32,10 @@ QUALITIES = tuple(StreamQuality.values)
 # Clocks of the platform and of the relays may differ by a few seconds.
 LEEWAY_SECONDS = 5
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "nbf", "exp", "jti", "cam", "quality", "path"]
+# How a grant's stream is played: the platform's relay sends MPEG-TS over a websocket (the
+# token in the address); MediaMTX serves HLS (the token in an Authorization header).
+PROTOCOL_RELAY = "mpegts-ws"
+PROTOCOL_HLS = "hls"
 
 
 class StreamTokenRefused(Exception):
@@ -45,13 +49,15 @@ class StreamTokenRefused(Exception):
 
 @dataclass(frozen=True)
 class StreamGrant:
-    """What a viewer is given: the token, the stream's address with it, when it must be
-    used by, and the stream's path."""
+    """What a viewer is given: the token, the stream's address (with the token for the
+    relay, without it for MediaMTX), when it must be used by, the stream's path, and how
+    the stream is played (``PROTOCOL_RELAY`` or ``PROTOCOL_HLS``)."""
 
     token: str
     url: str
     expires_at: datetime
     path: str
+    protocol: str = PROTOCOL_RELAY
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,17 @@ def relay_url_for(code: str) -> str:
     index = int.from_bytes(hashlib.sha256(code.encode()).digest()[:8], "big") % len(relays)
     base = relays[index]
     return base if base.endswith("/") else base + "/"
+
+
+def stream_address(*, code: str, path: str, token: str) -> tuple[str, str]:
+    """Where a viewer plays ``path`` and how: the relay's websocket with the token in the
+    query, or (``IOC_VIDEO_MEDIA_SERVER`` = mediamtx) MediaMTX's HLS playlist of the path,
+    without the token, which then travels as ``Authorization: Bearer`` and never in a URL
+    (URLs end up in logs and histories)."""
+    base = relay_url_for(code)
+    if settings.IOC_VIDEO_MEDIA_SERVER == "mediamtx":
+        return f"{base}{quote(path)}/index.m3u8", PROTOCOL_HLS
+    return f"{base}{quote(path)}?jwt={token}", PROTOCOL_RELAY
 
 
 def stream_token_issue(*, user: User, device: Device, quality: str) -> StreamGrant:
@@ -123,8 +140,8 @@ def stream_token_issue(*, user: User, device: Device, quality: str) -> StreamGra
         },
         ward_code=device.ward.code,
     )
-    url = f"{relay_url_for(device.code)}{quote(path)}?jwt={token}"
-    return StreamGrant(token=token, url=url, expires_at=expires, path=path)
+    url, protocol = stream_address(code=device.code, path=path, token=token)
+    return StreamGrant(token=token, url=url, expires_at=expires, path=path, protocol=protocol)
 
 
 def _verification_key(token: str) -> Any:

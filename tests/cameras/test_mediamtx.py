@@ -11,19 +11,18 @@ import stat
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-import jwt
 import pytest
 import yaml
 from django.core.management import CommandError, call_command
-from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from cameras.models import CameraDetail
 from cameras.video.tokens import stream_path, stream_token_issue
 from ioc.models import User
 from tests.support import OTHER_WARD, OWN_WARD, example_device
+from tests.support.mediamtx import mediamtx_allows
 
 PLATFORM = "https://ioc.thainguyen.example"
 
@@ -31,37 +30,10 @@ PLATFORM = "https://ioc.thainguyen.example"
 def written(*args: str) -> tuple[dict[str, Any], str, str]:
     """Run the command; its configuration (parsed as MediaMTX reads YAML), output, errors."""
     out, err = io.StringIO(), io.StringIO()
-    call_command("mediamtx_config", "--platform-url", PLATFORM, *args, stdout=out, stderr=err)
+    with translation.override("en"):  # the tests read the command's English msgids
+        call_command("mediamtx_config", "--platform-url", PLATFORM, *args, stdout=out, stderr=err)
     text = out.getvalue()
     return (yaml.safe_load(text) if "--output" not in args else {}), text, err.getvalue()
-
-
-def mediamtx_allows(config: dict[str, Any], token: str, *, path: str, action: str = "read") -> bool:
-    """What MediaMTX with ``authMethod: jwt`` decides for ``token`` on ``path``, following
-    the configuration: the key named by the token's ``kid`` in the JWKS at
-    ``authJWTJWKS`` (read here from the platform, as MediaMTX fetches it), the signature,
-    ``authJWTIssuer``, ``authJWTAudience`` and expiry, then the ``authJWTClaimKey`` claim's
-    permissions."""
-    assert config["authMethod"] == "jwt"
-    jwks = Client().get(urlsplit(config["authJWTJWKS"]).path).json()
-    kid = jwt.get_unverified_header(token)["kid"]
-    keys = [key for key in jwks["keys"] if key["kid"] == kid]
-    if not keys:
-        return False
-    try:
-        claims = jwt.decode(
-            token,
-            jwt.PyJWK(keys[0]).key,
-            algorithms=["RS256"],
-            issuer=config["authJWTIssuer"],
-            audience=config["authJWTAudience"],
-        )
-    except jwt.PyJWTError:
-        return False
-    return any(
-        grant.get("action") == action and grant.get("path") == path
-        for grant in claims.get(config["authJWTClaimKey"], [])
-    )
 
 
 @pytest.mark.django_db
