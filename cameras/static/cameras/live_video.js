@@ -5,6 +5,11 @@
 // customLoader hook. The element says connecting / live / stalled / unavailable with the
 // reason, shows the snapshot while it cannot play, says when the platform transcodes the
 // stream (an administrator's setting for the camera), and reconnects by itself.
+// An installation with MediaMTX instead of the relay (IOC_VIDEO_MEDIA_SERVER) gets "hls"
+// addresses: the vendored hls.js (loaded on first need) plays MediaMTX's low-latency HLS,
+// the token sent as an Authorization header on every request and never in a URL, and a new
+// token asked for before the current one expires (HLS asks for the playlist all along).
+import { loadScript } from "../ioc/js/scripts.js";
 
 const RETRY_FIRST_MS = 2000;
 const RETRY_MAX_MS = 30000;
@@ -15,6 +20,11 @@ const FINAL = new Set(["not_rtsp", "outside_network", "no_stream", "scope", "not
 // Reasons of a refused address: ask for a new one at once.
 const ADDRESS = new Set(["expired", "path", "signature", "audience", "issuer", "malformed", "user"]);
 const HEVC_TYPE = 'video/mp4; codecs="hvc1.1.6.L93.B0"';
+const HEVC_CODEC = /\b(hvc1|hev1)\b/i;
+// An HLS token is renewed when this share of its lifetime has passed; a renewal that fails
+// (the network, the rate limit) is tried again this soon, while the current token lasts.
+const RENEW_AT = 0.5;
+const RENEW_RETRY_MS = 2000;
 
 function format(template, values) {
   return String(template || "").replace(/%\((\w+)\)s/g, (_m, key) => (key in values ? values[key] : ""));
@@ -98,9 +108,11 @@ export class LiveVideo {
     this.transcodedNote = root.querySelector("[data-video-transcoded]");
     this.transcoded = false;
     this.quality = root.dataset.quality || "sub";
-    this.player = null;
+    this.player = null; // { close() } of the playing engine (mpegts.js or hls.js)
+    this.token = ""; // the HLS token sent on every request to the media server
     this.attempt = 0;
     this.timer = null;
+    this.renewTimer = null;
     this.lastTime = 0;
     this.lastProgress = 0;
     this.stopped = false;
@@ -144,22 +156,10 @@ export class LiveVideo {
   async start() {
     if (this.stopped) return;
     const run = ++this.run;
-    if (!window.mpegts || !window.mpegts.getFeatureList().mseLivePlayback) {
-      this.show("unavailable", "unsupported");
-      return;
-    }
     this.show("connecting");
-    let grant;
+    let answer;
     try {
-      const url = `${this.root.dataset.streamUrl}?quality=${encodeURIComponent(this.quality)}`;
-      const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
-      if (run !== this.run) return;
-      if (response.status === 404 || response.status === 403) {
-        this.show("unavailable", "not_allowed");
-        return;
-      }
-      if (!response.ok) throw new Error(`HTTP ${response.status}`);
-      grant = await response.json();
+      answer = await this.requestAddress();
     } catch (error) {
       if (run !== this.run) return;
       console.error(error);
@@ -169,8 +169,35 @@ export class LiveVideo {
     // Stopped (a closed panel) or restarted (the other stream chosen) meanwhile: no player,
     // no socket left behind.
     if (run !== this.run) return;
+    if (answer.status === 404 || answer.status === 403) {
+      this.show("unavailable", "not_allowed");
+      return;
+    }
+    if (!answer.grant) {
+      console.error(`stream address: HTTP ${answer.status}`);
+      this.fail("no_relay");
+      return;
+    }
+    if (answer.grant.protocol === "hls") await this.playHls(answer.grant, run);
+    else this.playRelay(answer.grant);
+  }
+
+  /** A new address of this stream from the platform: `{grant}`, or `{status}` when refused. */
+  async requestAddress() {
+    const url = `${this.root.dataset.streamUrl}?quality=${encodeURIComponent(this.quality)}`;
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!response.ok) return { status: response.status };
+    return { grant: await response.json() };
+  }
+
+  /** Play the relay's MPEG-TS websocket with mpegts.js (loaded with the page). */
+  playRelay(grant) {
+    if (!window.mpegts || !window.mpegts.getFeatureList().mseLivePlayback) {
+      this.show("unavailable", "unsupported");
+      return;
+    }
     const mpegts = window.mpegts;
-    this.player = mpegts.createPlayer(
+    const player = mpegts.createPlayer(
       { type: "mpegts", isLive: true, url: grant.url },
       {
         customLoader: relayLoader(this),
@@ -182,22 +209,128 @@ export class LiveVideo {
         liveBufferLatencyMinRemain: 0.3,
       },
     );
-    this.player.on(mpegts.Events.ERROR, (type, detail) => {
+    this.player = {
+      close() {
+        player.pause();
+        player.unload();
+        player.detachMediaElement();
+        player.destroy();
+      },
+    };
+    player.on(mpegts.Events.ERROR, (type, detail) => {
       console.warn("live video", type, detail);
       this.fail(type === mpegts.ErrorTypes.MEDIA_ERROR ? "invalid" : "failed");
     });
-    this.player.attachMediaElement(this.video);
-    this.player.load();
+    player.attachMediaElement(this.video);
+    player.load();
     this.lastProgress = Date.now();
-    const playing = this.player.play();
+    const playing = player.play();
     if (playing && playing.catch) playing.catch(() => {});
+  }
+
+  /** Play MediaMTX's HLS with hls.js, the grant's token in an Authorization header. */
+  async playHls(grant, run) {
+    let Hls = null;
+    try {
+      Hls = await loadScript(grant.script, "Hls");
+    } catch (error) {
+      console.error(error);
+    }
+    if (run !== this.run) return;
+    if (!Hls || !Hls.isSupported()) {
+      this.show("unavailable", "unsupported");
+      return;
+    }
+    this.token = grant.token;
+    const hls = new Hls({
+      lowLatencyMode: true,
+      backBufferLength: 30,
+      // Every request (playlists, segments, parts) carries the latest token, as a header:
+      // a URL would leave it in the media server's and proxies' logs.
+      xhrSetup: (xhr, url) => {
+        xhr.open("GET", url, true);
+        xhr.setRequestHeader("Authorization", `Bearer ${this.token}`);
+      },
+    });
+    const engine = { close: () => hls.destroy() };
+    this.player = engine;
+    hls.on(Hls.Events.MANIFEST_LOADED, (_event, data) => {
+      const codecs = (data.levels || []).map((level) => level.videoCodec || level.attrs?.CODECS || "");
+      if (!codecs.some((codec) => HEVC_CODEC.test(codec)) || this.canPlayHevc()) return;
+      // Out of hls.js's own event: it is destroyed here.
+      window.setTimeout(() => this.player === engine && this.unplayableHevc(), 0);
+    });
+    hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      const playing = this.video.play();
+      if (playing && playing.catch) playing.catch(() => {});
+    });
+    hls.on(Hls.Events.ERROR, (_event, data) => {
+      if (!data.fatal || this.player !== engine) return;
+      console.warn("live video", data.type, data.details);
+      this.fail(this.hlsReason(Hls, data));
+    });
+    hls.loadSource(grant.url);
+    hls.attachMedia(this.video);
+    this.lastProgress = Date.now();
+    this.scheduleRenewal(grant, run);
+  }
+
+  /** Why hls.js gave up, as the element says it. */
+  hlsReason(Hls, data) {
+    const status = data.response?.code ?? data.networkDetails?.status;
+    // The media server refused the token (expired, another path, a key it does not know):
+    // a new one is asked for after a pause, never in a tight loop.
+    if (status === 401 || status === 403) return "media_server_refused";
+    if (status === 404) return "not_found";
+    const described = `${data.mimeType || ""} ${data.error?.message || ""} ${data.reason || ""}`;
+    if (HEVC_CODEC.test(described) && !this.canPlayHevc()) return "hevc";
+    if (data.details === Hls.ErrorDetails.MANIFEST_INCOMPATIBLE_CODECS_ERROR) return "invalid";
+    if (data.type === Hls.ErrorTypes.MEDIA_ERROR) return "invalid";
+    if (data.type === Hls.ErrorTypes.NETWORK_ERROR) return status ? "failed" : "no_relay";
+    return "failed";
+  }
+
+  /** Ask for the next token before this one expires and send it from then on: playback
+   *  goes on (hls.js is not touched); a camera no longer in the viewer's scope stops. */
+  scheduleRenewal(grant, run) {
+    window.clearTimeout(this.renewTimer);
+    const lifetime = (Number(grant.expires_in) || 60) * 1000;
+    this.renewTimer = window.setTimeout(() => this.renew(run), Math.max(1000, lifetime * RENEW_AT));
+  }
+
+  async renew(run) {
+    let answer = null;
+    try {
+      answer = await this.requestAddress();
+    } catch (error) {
+      console.warn(error);
+    }
+    if (run !== this.run || !this.player) return;
+    if (answer?.grant?.token) {
+      this.token = answer.grant.token;
+      this.scheduleRenewal(answer.grant, run);
+    } else if (answer?.status === 404 || answer?.status === 403) {
+      this.teardown();
+      this.show("unavailable", "scope");
+    } else {
+      this.renewTimer = window.setTimeout(() => this.renew(run), RENEW_RETRY_MS);
+    }
+  }
+
+  canPlayHevc() {
+    return Boolean(window.MediaSource && MediaSource.isTypeSupported(HEVC_TYPE));
+  }
+
+  /** An H.265 stream this browser cannot play: said, the sub-stream offered. */
+  unplayableHevc() {
+    this.teardown();
+    this.show("unavailable", "hevc");
   }
 
   /** A state the relay sent. */
   relayState(message) {
-    if (message.codec === "hevc" && !(window.MediaSource && MediaSource.isTypeSupported(HEVC_TYPE))) {
-      this.teardown();
-      this.show("unavailable", "hevc");
+    if (message.codec === "hevc" && !this.canPlayHevc()) {
+      this.unplayableHevc();
       return;
     }
     if (message.state === "live") this.transcoded = message.transcoded === true;
@@ -239,16 +372,15 @@ export class LiveVideo {
   }
 
   teardown() {
+    window.clearTimeout(this.renewTimer);
     if (!this.player) return;
     const player = this.player;
     this.player = null;
+    this.token = "";
     this.lastTime = 0;
     this.transcoded = false;
     try {
-      player.pause();
-      player.unload();
-      player.detachMediaElement();
-      player.destroy();
+      player.close();
     } catch (error) {
       console.warn(error);
     }

@@ -12,27 +12,12 @@ import { LiveVideo } from "../../cameras/live_video.js";
 import { drawReadingsChart } from "../../cameras/readings_chart.js";
 import { refreshImage } from "../../cameras/snapshots.js";
 import { el, readJSON } from "../../ioc/js/dom.js";
+import { loadScript } from "../../ioc/js/scripts.js";
 import { format, stamp } from "./labels.js";
 
 const REFRESH_DELAY_MS = 250;
 const NOTE_MAX_LENGTH = 500; // an alert's resolution note, as the device page's form
 const DASH = "–";
-const scripts = new Map();
-
-/** A vendored classic script setting `window[name]` (hls.js, mpegts.js), loaded once, on first need. */
-function loadScript(src, name) {
-  if (window[name]) return Promise.resolve(window[name]);
-  if (!scripts.has(src)) {
-    scripts.set(src, new Promise((resolve, reject) => {
-      const script = document.createElement("script");
-      script.src = src;
-      script.onload = () => resolve(window[name]);
-      script.onerror = () => { scripts.delete(src); reject(new Error(`could not load ${src}`)); };
-      document.head.append(script);
-    }));
-  }
-  return scripts.get(src);
-}
 
 /** Whether a live video element shows frames (live_video.js sets its state). */
 function playing(root) {
