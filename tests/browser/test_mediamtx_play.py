@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import jwt
 import pytest
 from django.conf import settings
 
+from cameras.models import Device
 from cameras.video.mediamtx import mediamtx_config
 from cameras.video.tokens import stream_path
 from tests.support import OTHER_WARD, OWN_WARD, example_device, submit_login
@@ -43,12 +45,10 @@ class Stage:
     other_ward_camera: str
 
 
-@pytest.fixture
-def stage(stack: Stack, tmp_path: Path) -> Iterator[Stage]:
-    """official1's H.264 camera on the simulator, pulled by the stand-in MediaMTX, and the
-    platform's server sending its viewers there (the database read here, before the
-    browser: see tests/browser/test_live_video.py)."""
-    device = example_camera(OWN_WARD, h265=False)
+@contextmanager
+def staged(stack: Stack, tmp_path: Path, device: Device, *qualities: str) -> Iterator[Stage]:
+    """``device``'s streams on the simulator, those of ``qualities`` pulled by the stand-in
+    MediaMTX, and the platform's server sending its viewers there."""
     other = example_device(OTHER_WARD).code
     with (
         stand_in_mediamtx(tmp_path / "hls") as standin,
@@ -66,9 +66,27 @@ def stage(stack: Stack, tmp_path: Path) -> Iterator[Stage]:
             issuer=settings.IOC_VIDEO_TOKEN_ISSUER,
             allow_origins=[server],
         ).settings
-        path = stream_path(code=device.code, quality="main")
-        standin.pull(path)
+        for quality in qualities:
+            standin.pull(stream_path(code=device.code, quality=quality))
+        path = stream_path(code=device.code, quality=qualities[0])
         yield Stage(server, standin, device.code, path, other)
+
+
+# The database is read in fixtures, before the browser (see tests/browser/test_live_video.py).
+
+
+@pytest.fixture
+def stage(stack: Stack, tmp_path: Path) -> Iterator[Stage]:
+    """official1's H.264 camera, its main stream (the device page's) through MediaMTX."""
+    with staged(stack, tmp_path, example_camera(OWN_WARD, h265=False), "main") as ready:
+        yield ready
+
+
+@pytest.fixture
+def hevc_stage(stack: Stack, tmp_path: Path) -> Iterator[Stage]:
+    """official1's camera with an H.265 main stream, both streams through MediaMTX."""
+    with staged(stack, tmp_path, example_camera(OWN_WARD, h265=True), "main", "sub") as ready:
+        yield ready
 
 
 def video_state(page: Any) -> dict[str, Any]:
@@ -158,3 +176,18 @@ def test_a_media_server_refusing_the_tokens_is_said_and_asked_again_after_a_paus
     assert 1 <= len(attempts) <= 4, attempts
     assert all(d.refusal and d.status == 401 for d in stage.standin.decisions)
     assert video_state(page)["reason"] == "media_server_refused"
+
+
+def test_an_h265_main_stream_from_mediamtx_is_said_and_the_sub_stream_offered_plays(
+    hevc_stage: Stage, browser: Any
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    submit_login(page, hevc_stage.server, "official1", f"/ops/devices/{hevc_stage.camera}/")
+    page.wait_for_selector("[data-live-video][data-state=unavailable]", timeout=30000)
+    said = video_state(page)
+    assert said["reason"] == "hevc" and "H.265" in said["text"]
+    assert said["snapshotHidden"] is False
+    page.click("[data-video-quality]")  # "Xem luồng phụ"
+    page.wait_for_selector("[data-live-video][data-state=live][data-quality=sub]", timeout=30000)
+    sub = stream_path(code=hevc_stage.camera, quality="sub")
+    assert any(d.stream == sub and d.status == 200 for d in hevc_stage.standin.decisions)
