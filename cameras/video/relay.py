@@ -380,13 +380,14 @@ def pull_command(
         "tcp",
         "-timeout",
         str(int(timeout_seconds * 1_000_000)),
-        # Start at once: the SDP gives the parameters a copy needs, so probe little.
-        "-fflags",
-        "+nobuffer",
-        "-analyzeduration",
-        "500000",
+        # Start at once: the SDP (or the first keyframe's parameter sets) gives what a copy
+        # needs, so stop probing after the first packet. What the probe read is kept and
+        # sent: "-fflags +nobuffer" would drop it, first keyframe included, and leave the
+        # stream waiting for the camera's next one (a whole GOP, a second or more).
         "-probesize",
-        "500000",
+        "32",
+        "-analyzeduration",
+        "100000",
         "-i",
         url,
         *extra,

@@ -1,8 +1,9 @@
 """The video relay (``cameras.video.relay``) with real FFmpeg processes: one pull per stream
 however many watch, a late viewer starts at a keyframe with the tables, the pull stops after
 its last viewer (no process left), a failed pull says why, the codec is read from the
-stream, a slow viewer skips to a keyframe without holding the others back; the pull copies
-unless told to transcode, and transcoding feeds are kept within their limit."""
+stream, a slow viewer skips to a keyframe without holding the others back, a pull from the
+simulator's camera passes on its first keyframe at once; the pull copies unless told to
+transcode, and transcoding feeds are kept within their limit."""
 
 from __future__ import annotations
 
@@ -10,9 +11,13 @@ import asyncio
 import os
 import shutil
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from cameras.simulator.clips import SUB, ClipLibrary, encode_clip, scene_of
+from cameras.simulator.rtsp import RtspServer
 from cameras.video import ts
 from cameras.video.relay import Relay, RelayBusy, Viewer, feed_key, pull_command, reason_of
 
@@ -124,6 +129,46 @@ def test_a_viewer_back_within_the_linger_reuses_the_pull() -> None:
         assert feed.process is not None and feed.process.returncode is not None
 
     asyncio.run(scenario())
+
+
+class PlayTimedServer(RtspServer):
+    """The simulator's RTSP server, noting when it answered PLAY (its first frame, a
+    keyframe, goes out then)."""
+
+    played_at: float | None = None
+
+    def respond(self, request: Any, session: Any) -> Any:
+        if request.method == "PLAY" and self.played_at is None:
+            self.played_at = asyncio.get_running_loop().time()
+        return super().respond(request, session)
+
+
+def test_the_pull_passes_on_the_cameras_first_keyframe_at_once(tmp_path: Path) -> None:
+    # The camera's next keyframe comes a second later (its GOP): a pull that dropped what
+    # FFmpeg read while probing would only start with that one.
+    library = ClipLibrary(directory=tmp_path)
+    encode_clip(ffmpeg=FFMPEG, scene=0, profile=SUB, output=library.path(scene=0, profile=SUB))
+    code = next(f"CAM-{n}" for n in range(100) if scene_of(code=f"CAM-{n}") == 0)
+    server = PlayTimedServer(clips=library, credentials={code: ("viewer", "pw")})
+
+    async def scenario() -> float:
+        listening = await server.start(port=0)
+        port = listening.sockets[0].getsockname()[1]
+        url = f"rtsp://viewer:pw@127.0.0.1:{port}/cameras/{code}/sub"
+        relay = Relay(linger=0.1)
+        viewer = await relay.watch("cameras/F/sub", lambda: pull_command(FFMPEG, url))
+        try:
+            async for message in viewer:
+                if any(ts.header(p).random_access for p in packets(message.media)):
+                    return asyncio.get_running_loop().time()
+            raise AssertionError("no keyframe")
+        finally:
+            await relay.close()
+            listening.close()
+
+    keyframe_at = asyncio.run(scenario())
+    assert server.played_at is not None
+    assert keyframe_at - server.played_at < 0.6  # not the GOP's second later
 
 
 def test_a_refused_pull_tells_every_viewer_why_and_leaves_nothing() -> None:
