@@ -24,8 +24,13 @@ from cameras.models import ViewingSession
 from cameras.services.viewing import viewing_end, viewing_start
 from cameras.video.ffmpeg import FFmpegMissing, ffmpeg_path
 from cameras.video.relay import Relay, RelayBusy, Viewer, feed_key, pull_command
-from cameras.video.sources import SourceProblem, stream_source
-from cameras.video.tokens import StreamTokenRefused, stream_path, stream_token_verify
+from cameras.video.sources import Source, SourceProblem, stream_source
+from cameras.video.tokens import (
+    StreamClaims,
+    StreamTokenRefused,
+    stream_path,
+    stream_token_verify,
+)
 from ioc.middleware import forwarded_address
 
 logger = logging.getLogger(__name__)
@@ -53,6 +58,15 @@ def scope_address(scope: dict[str, Any]) -> str | None:
     return forwarded_address(forwarded, client[0] if client else None)
 
 
+def watch_begin(
+    *, claims: StreamClaims, code: str, quality: str, address: str | None
+) -> tuple[Source, ViewingSession]:
+    """The stream's source and the viewing session, in one trip to the database thread
+    (every consumer of the process shares that one thread: a wall's nine tiles queue there)."""
+    source = stream_source(code=code, quality=quality)
+    return source, viewing_start(claims=claims, address=address, relay=settings.IOC_VIDEO_RELAY_NAME)
+
+
 class VideoConsumer(AsyncWebsocketConsumer):
     """One viewer of one camera stream."""
 
@@ -61,6 +75,11 @@ class VideoConsumer(AsyncWebsocketConsumer):
     sender: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
+        # Accepted before any check, which then says its refusal as text: a browser opens
+        # one websocket to a host at a time (RFC 6455 4.1: no other may be "connecting"),
+        # so a handshake that waited for the database and FFmpeg would hold back every
+        # other tile of a wall, one after the other.
+        await self.accept()
         route = self.scope["url_route"]["kwargs"]
         code, quality = route["code"], route["quality"]
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
@@ -72,19 +91,15 @@ class VideoConsumer(AsyncWebsocketConsumer):
             if getattr(user, "is_authenticated", False) and user.pk != claims.user_id:
                 # A signed-in browser watches with its own addresses only.
                 raise StreamTokenRefused("user", "the token was issued to another account")
-            source = await database_sync_to_async(stream_source)(code=code, quality=quality)
-            self.session = await database_sync_to_async(viewing_start)(
-                claims=claims,
-                address=scope_address(self.scope),
-                relay=settings.IOC_VIDEO_RELAY_NAME,
+            source, self.session = await database_sync_to_async(watch_begin)(
+                claims=claims, code=code, quality=quality, address=scope_address(self.scope)
             )
         except StreamTokenRefused as exc:
-            await self._refuse(exc.reason, CLOSE_REFUSED)
+            await self._unavailable(exc.reason, CLOSE_REFUSED)
             return
         except SourceProblem as exc:
-            await self._refuse(exc.reason, CLOSE_UNAVAILABLE)
+            await self._unavailable(exc.reason, CLOSE_UNAVAILABLE)
             return
-        await self.accept()
         try:
             command = pull_command(ffmpeg_path(), source.url, transcode=source.transcode)
             self.viewer = await video_relay().watch(
@@ -101,13 +116,8 @@ class VideoConsumer(AsyncWebsocketConsumer):
             return
         self.sender = asyncio.create_task(self._send(), name=f"video {path}")
 
-    async def _refuse(self, reason: str, code: int) -> None:
-        """Say why, then close (accepted first: a refused handshake tells the browser
-        nothing)."""
-        await self.accept()
-        await self._unavailable(reason, code)
-
     async def _unavailable(self, reason: str, code: int = CLOSE_UNAVAILABLE) -> None:
+        """Say why, then close (a refused handshake would tell the browser nothing)."""
         await self.send(text_data=json.dumps({"state": "unavailable", "reason": reason}))
         await self.close(code=code)
 

@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -131,6 +132,37 @@ def test_the_own_wards_camera_plays_through_the_relay_and_the_watch_is_recorded(
     assert session.quality == "sub" and session.ended_at is not None
     assert session.ended_at > session.started_at
     assert not video_consumer.video_relay().feeds  # no pull left
+
+
+def test_the_handshake_is_accepted_before_the_database_and_the_pull(
+    camera: tuple[Device, RtspServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A browser opens one websocket to a host at a time: a wall's tiles would queue behind
+    # a handshake that waited for the camera's source, the viewing session and FFmpeg.
+    device, _server = camera
+    official = User.objects.get(username="official1")
+    grant = stream_token_issue(user=official, device=device, quality="sub")
+    released = threading.Event()
+    real = video_consumer.stream_source
+
+    def slow_source(**kwargs: Any) -> Any:
+        released.wait(10)
+        return real(**kwargs)
+
+    monkeypatch.setattr(video_consumer, "stream_source", slow_source)
+
+    async def watch() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        communicator = connect(grant.path, grant.token)
+        await communicator.send_input({"type": "websocket.connect"})
+        answer = await communicator.receive_output(timeout=2)  # while the source waits
+        released.set()
+        _media, states = await received(communicator, 1)
+        await communicator.disconnect()
+        return answer, states
+
+    answer, states = asyncio.run(watch())
+    assert answer["type"] == "websocket.accept"
+    assert states == [{"state": "live", "codec": "h264"}]
 
 
 def test_a_token_for_another_stream_is_refused_before_any_pull(
