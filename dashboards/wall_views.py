@@ -12,14 +12,16 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryD
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from cameras.choices import DeviceStatus
+from cameras.choices import DeviceStatus, StreamQuality
 from cameras.models import Device
 from cameras.selectors import device_camera
 from cameras.services.polling import snapshot_path
 from cameras.video.labels import video_labels
 from cameras.video.sources import plays_live
+from cameras.video_views import initial_stream_addresses
 from cameras.views import device_snapshot
 from dashboards.selectors import wall_cameras
 from ioc import selectors
@@ -96,8 +98,10 @@ def wall_tile(device: Device) -> dict[str, Any]:
 
 @staff_required
 @require_GET
+@never_cache  # it carries the tiles' short-lived stream addresses
 def camera_wall(request: HttpRequest) -> HttpResponse:
-    """The wall: grid size, paging, ward choice; tiles refreshed and marked by the script."""
+    """The wall: grid size, paging, ward choice; tiles refreshed and marked by the script,
+    those with a stream played live from addresses issued with the page."""
     choice = wall_choice(request)
     per_page = choice.grid * choice.grid
     page: Page[Device] = Paginator(
@@ -109,6 +113,7 @@ def camera_wall(request: HttpRequest) -> HttpResponse:
         selectors.wards_visible_to(request.user), key=lambda w: vietnamese_sort_key(w.name)
     )
     tiles = [wall_tile(device) for device in page.object_list]
+    live = [device for device, tile in zip(page.object_list, tiles, strict=True) if tile["live"]]
     return render(
         request,
         "ops/camera_wall.html",
@@ -122,7 +127,9 @@ def camera_wall(request: HttpRequest) -> HttpResponse:
             "query": query.urlencode(),
             "refresh_seconds": REFRESH_SECONDS,
             "video_labels": video_labels(),
-            "live_tiles": any(tile["live"] for tile in tiles),
+            "live_tiles": bool(live),
+            # Each tile's sub-stream address, issued with the page (its tiles start at once).
+            "stream_addresses": initial_stream_addresses(request, live, quality=StreamQuality.SUB),
             "wall_labels": {
                 "status": {value: str(label) for value, label in DeviceStatus.choices},
                 "snapshotAlt": _("Latest image from %(name)s"),

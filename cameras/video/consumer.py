@@ -64,7 +64,9 @@ def watch_begin(
     """The stream's source and the viewing session, in one trip to the database thread
     (every consumer of the process shares that one thread: a wall's nine tiles queue there)."""
     source = stream_source(code=code, quality=quality)
-    return source, viewing_start(claims=claims, address=address, relay=settings.IOC_VIDEO_RELAY_NAME)
+    return source, viewing_start(
+        claims=claims, address=address, relay=settings.IOC_VIDEO_RELAY_NAME
+    )
 
 
 class VideoConsumer(AsyncWebsocketConsumer):

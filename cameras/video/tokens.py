@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,8 +25,8 @@ from django.utils import timezone
 from cameras.choices import DeviceKind, StreamQuality
 from cameras.models import Device
 from cameras.video.keys import ALGORITHM, jwks, signing_key
-from ioc.models import User
-from ioc.services.audit import audit_record
+from ioc.models import AuditEntry, User
+from ioc.services.audit import audit_entry
 
 AUDIENCE = "ioc-video"
 QUALITIES = tuple(StreamQuality.values)
@@ -104,6 +105,24 @@ def stream_token_issue(*, user: User, device: Device, quality: str) -> StreamGra
     The caller has already found ``device`` through the user's scoping
     (``cameras.selectors.devices_visible_to``): this function does not widen or check it.
     """
+    grant, audited = _signed_grant(user=user, device=device, quality=quality)
+    audited.save()
+    return grant
+
+
+def stream_tokens_issue(
+    *, user: User, devices: Sequence[Device], quality: str
+) -> list[StreamGrant]:
+    """Tokens for several cameras' ``quality`` streams at once (the tiles of a camera
+    wall, issued with the page), each audited as ``stream_token_issue`` audits one, the
+    entries written together. The same caller's duty of scoping applies."""
+    signed = [_signed_grant(user=user, device=device, quality=quality) for device in devices]
+    AuditEntry.objects.bulk_create([audited for _grant, audited in signed])
+    return [grant for grant, _audited in signed]
+
+
+def _signed_grant(*, user: User, device: Device, quality: str) -> tuple[StreamGrant, AuditEntry]:
+    """A signed token for one stream, and its audit entry (not saved yet)."""
     if device.kind != DeviceKind.CAMERA:
         raise ValueError(f"{device.code} is not a camera")
     if quality not in QUALITIES:
@@ -128,7 +147,7 @@ def stream_token_issue(*, user: User, device: Device, quality: str) -> StreamGra
         "mediamtx_permissions": [{"action": "read", "path": path}],
     }
     token = jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
-    audit_record(
+    audited = audit_entry(
         actor=user,
         action="camera.stream_issued",
         obj=device,
@@ -141,7 +160,8 @@ def stream_token_issue(*, user: User, device: Device, quality: str) -> StreamGra
         ward_code=device.ward.code,
     )
     url, protocol = stream_address(code=device.code, path=path, token=token)
-    return StreamGrant(token=token, url=url, expires_at=expires, path=path, protocol=protocol)
+    grant = StreamGrant(token=token, url=url, expires_at=expires, path=path, protocol=protocol)
+    return grant, audited
 
 
 def _verification_key(token: str) -> Any:

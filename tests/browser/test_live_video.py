@@ -219,6 +219,8 @@ def test_the_wall_plays_each_tiles_sub_stream(
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     codes = ",".join(device.code for device in cameras)
     submit_login(page, asgi_server, "operator")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
     page.goto(f"{asgi_server}/ops/cameras/wall/?grid=2&codes={codes}")
     page.wait_for_function(
         """() => {
@@ -239,6 +241,8 @@ def test_the_wall_plays_each_tiles_sub_stream(
         "() => [...document.querySelectorAll('[data-live-video]')].map((t) => t.dataset.quality)"
     )
     assert qualities == ["sub", "sub"]
+    # The tiles played from the addresses issued with the page, without asking for any.
+    assert not [url for url in asked if "/stream?quality=" in url]
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ against the published JWKS), expiry, paths, audit, viewing sessions, the signing
 from __future__ import annotations
 
 import json
+import re
 import stat
 import threading
 from datetime import datetime, timedelta
@@ -361,3 +362,50 @@ def test_stream_addresses_are_rate_limited_per_user(
     client = login("official1")
     assert [stream(client, code).status_code for _ in range(3)] == [200, 200, 429]
     assert stream(login("operator"), code).status_code == 200
+
+
+# --- Addresses issued with the page (the camera wall) -----------------------------------------
+
+
+def addresses_of(html: str) -> dict[str, Any]:
+    """The stream addresses a page carries for its players, by their address endpoint."""
+    island = re.search(
+        r'<script id="ioc-video-addresses" type="application/json">(.*?)</script>', html
+    )
+    assert island is not None
+    found: dict[str, Any] = json.loads(island[1])
+    return found
+
+
+def test_the_wall_page_carries_each_tiles_sub_stream_address_audited(
+    login: Any, demo_city: None
+) -> None:
+    response = login("official1").get("/ops/cameras/wall/?grid=2")
+    assert "no-store" in response["Cache-Control"]
+    html = response.content.decode()
+    codes = re.findall(r'data-tile="([^"]+)"', html)
+    addresses = addresses_of(html)
+    assert len(codes) == 4 and sorted(addresses) == sorted(
+        f"/ops/devices/{c}/stream" for c in codes
+    )
+    official = example_user("official1")
+    for code in codes:
+        address = addresses[f"/ops/devices/{code}/stream"]
+        path = f"cameras/{code}/sub"
+        assert address["quality"] == "sub" and address["path"] == path
+        assert address["url"].startswith(f"ws://testserver/video/{path}?jwt=")
+        claims = stream_token_verify(token=token_of(address["url"]), path=path)
+        assert claims.user_id == official.pk
+    entries = AuditEntry.objects.filter(action="camera.stream_issued", actor=official)
+    assert sorted(entry.after["path"] for entry in entries if entry.after) == sorted(
+        f"cameras/{code}/sub" for code in codes
+    )
+
+
+def test_past_the_viewers_allowance_the_wall_leaves_the_other_tiles_to_ask(
+    login: Any, demo_city: None, settings: Any
+) -> None:
+    settings.IOC_VIDEO_STREAMS_PER_MINUTE = 3
+    client = login("official1")
+    assert len(addresses_of(client.get("/ops/cameras/wall/?grid=2").content.decode())) == 3
+    assert stream(client, example_device(OWN_WARD).code).status_code == 429

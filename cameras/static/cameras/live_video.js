@@ -94,10 +94,13 @@ export class LiveVideo {
    *   [data-video-quality] (the other stream) and [data-video-fullscreen], and a note
    *   [data-video-transcoded] shown while a stream the relay transcodes plays
    * @param {object} labels the server's translated labels (states and reasons)
+   * @param {object} [address] a stream address issued with the page (what the element's
+   *   data-stream-url answers): the first attempt uses it rather than ask
    */
-  constructor(root, labels) {
+  constructor(root, labels, address = null) {
     this.root = root;
     this.labels = labels;
+    this.address = address;
     this.video = root.querySelector("video[data-video]");
     this.stateText = root.querySelector("[data-video-state]");
     // The snapshot shown while the stream cannot play: inside the element (a wall tile)
@@ -157,29 +160,34 @@ export class LiveVideo {
     if (this.stopped) return;
     const run = ++this.run;
     this.show("connecting");
-    let answer;
-    try {
-      answer = await this.requestAddress();
-    } catch (error) {
+    // The address issued with the page, if any (the wall's tiles start at once); else ask.
+    let grant = this.issuedAddress();
+    if (!grant) {
+      let answer;
+      try {
+        answer = await this.requestAddress();
+      } catch (error) {
+        if (run !== this.run) return;
+        console.error(error);
+        this.fail("no_relay");
+        return;
+      }
+      // Stopped (a closed panel) or restarted (the other stream chosen) meanwhile: no
+      // player, no socket left behind.
       if (run !== this.run) return;
-      console.error(error);
-      this.fail("no_relay");
-      return;
+      if (answer.status === 404 || answer.status === 403) {
+        this.show("unavailable", "not_allowed");
+        return;
+      }
+      if (!answer.grant) {
+        console.error(`stream address: HTTP ${answer.status}`);
+        this.fail("no_relay");
+        return;
+      }
+      grant = answer.grant;
     }
-    // Stopped (a closed panel) or restarted (the other stream chosen) meanwhile: no player,
-    // no socket left behind.
-    if (run !== this.run) return;
-    if (answer.status === 404 || answer.status === 403) {
-      this.show("unavailable", "not_allowed");
-      return;
-    }
-    if (!answer.grant) {
-      console.error(`stream address: HTTP ${answer.status}`);
-      this.fail("no_relay");
-      return;
-    }
-    if (answer.grant.protocol === "hls") await this.playHls(answer.grant, run);
-    else this.playRelay(answer.grant);
+    if (grant.protocol === "hls") await this.playHls(grant, run);
+    else this.playRelay(grant);
   }
 
   /** A new address of this stream from the platform: `{grant}`, or `{status}` when refused. */
@@ -327,6 +335,14 @@ export class LiveVideo {
     this.show("unavailable", "hevc");
   }
 
+  /** The address issued with the page, once, if it is still for this stream and time. */
+  issuedAddress() {
+    const address = this.address;
+    this.address = null;
+    if (!address || address.quality !== this.quality) return null;
+    return Date.parse(address.expires_at) > Date.now() ? address : null;
+  }
+
   /** A state the relay sent. */
   relayState(message) {
     if (message.codec === "hevc" && !this.canPlayHevc()) {
@@ -395,13 +411,15 @@ export class LiveVideo {
   }
 }
 
-/** Start every [data-live-video] element on the page with the labels in #ioc-video-labels. */
+/** Start every [data-live-video] element on the page with the labels in #ioc-video-labels
+ *  and the stream addresses issued with the page in #ioc-video-addresses (if any). */
 export function startLiveVideos(root = document) {
   const island = document.getElementById("ioc-video-labels");
   if (!island) return [];
   const labels = JSON.parse(island.textContent);
+  const addresses = JSON.parse(document.getElementById("ioc-video-addresses")?.textContent || "{}");
   return [...root.querySelectorAll("[data-live-video]")].map((element) => {
-    const live = new LiveVideo(element, labels);
+    const live = new LiveVideo(element, labels, addresses[element.dataset.streamUrl]);
     element.iocLiveVideo = live;
     live.start();
     return live;

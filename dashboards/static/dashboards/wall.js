@@ -57,6 +57,11 @@ for (const tile of wall.querySelectorAll("[data-tile]")) {
   });
 }
 
+// Tiles of cameras with an RTSP stream play it live (the sub-stream), the snapshot standing in.
+// Before the live channel: a browser opens one websocket to a host at a time, and the
+// pictures are what a wall is opened for.
+startLiveVideos(wall);
+
 // --- Live status ---------------------------------------------------------------------------
 
 const indicator = document.querySelector("[data-live-status]");
@@ -94,6 +99,3 @@ button.addEventListener("click", () => {
   else wall.requestFullscreen?.().catch((error) => console.error(error));
 });
 document.addEventListener("fullscreenchange", renderButton);
-
-// Tiles of cameras with an RTSP stream play it live (the sub-stream), the snapshot standing in.
-startLiveVideos(wall);
