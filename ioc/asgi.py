@@ -12,6 +12,7 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import re_path  # noqa: E402
 
 from cameras.routing import websocket_urlpatterns as video_routes  # noqa: E402
 from dashboards.routing import websocket_urlpatterns  # noqa: E402
@@ -20,7 +21,14 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter([*websocket_urlpatterns, *video_routes]))
+            URLRouter(
+                [
+                    # The relay's routes carry their own session middleware: their consumer
+                    # reads the user after the handshake (cameras/routing.py says why).
+                    *video_routes,
+                    re_path(r"", AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+                ]
+            )
         ),
     }
 )

@@ -16,6 +16,7 @@ import logging
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -79,8 +80,8 @@ class VideoConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         # Accepted before any check, which then says its refusal as text: a browser opens
         # one websocket to a host at a time (RFC 6455 4.1: no other may be "connecting"),
-        # so a handshake that waited for the database and FFmpeg would hold back every
-        # other tile of a wall, one after the other.
+        # so a handshake that waited for the database (the session's user included) and
+        # FFmpeg would hold back every other tile of a wall, one after the other.
         await self.accept()
         route = self.scope["url_route"]["kwargs"]
         code, quality = route["code"], route["quality"]
@@ -89,8 +90,9 @@ class VideoConsumer(AsyncWebsocketConsumer):
         path = stream_path(code=code, quality=quality)
         try:
             claims = stream_token_verify(token=token, path=path)
-            user = self.scope.get("user")
-            if getattr(user, "is_authenticated", False) and user.pk != claims.user_id:
+            # The session's account is read here, after the handshake (cameras/routing.py).
+            user = await get_user(self.scope)
+            if user.is_authenticated and user.pk != claims.user_id:
                 # A signed-in browser watches with its own addresses only.
                 raise StreamTokenRefused("user", "the token was issued to another account")
             source, self.session = await database_sync_to_async(watch_begin)(

@@ -17,7 +17,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from channels.routing import URLRouter
+from django.conf import settings
 from django.db import connections
+from django.test import Client
 
 from cameras.models import CameraDetail, Device, ViewingSession
 from cameras.routing import websocket_urlpatterns
@@ -55,12 +57,12 @@ class Communicator(ApplicationCommunicator):
     """A websocket client of an ASGI app in this process (channels.testing's, without the
     daphne import it brings)."""
 
-    def __init__(self, path: str, query: str) -> None:
+    def __init__(self, path: str, query: str, cookie: str = "") -> None:
         scope = {
             "type": "websocket",
             "path": path,
             "query_string": query.encode(),
-            "headers": [],
+            "headers": [(b"cookie", cookie.encode())] if cookie else [],
             "client": ("127.0.0.1", 50000),
             "subprotocols": [],
         }
@@ -76,8 +78,8 @@ class Communicator(ApplicationCommunicator):
         await self.wait(timeout=10)
 
 
-def connect(path: str, token: str) -> Communicator:
-    return Communicator(f"/video/{path}", f"jwt={token}")
+def connect(path: str, token: str, cookie: str = "") -> Communicator:
+    return Communicator(f"/video/{path}", f"jwt={token}", cookie)
 
 
 async def received(communicator: Communicator, size: int) -> tuple[bytes, list[dict[str, Any]]]:
@@ -93,11 +95,11 @@ async def received(communicator: Communicator, size: int) -> tuple[bytes, list[d
     return media, states
 
 
-def states_until_closed(path: str, token: str) -> list[dict[str, Any]]:
+def states_until_closed(path: str, token: str, cookie: str = "") -> list[dict[str, Any]]:
     """The states the relay says on ``path`` with ``token`` until it closes."""
 
     async def watch() -> list[dict[str, Any]]:
-        communicator = connect(path, token)
+        communicator = connect(path, token, cookie)
         await communicator.connect()
         _media, states = await received(communicator, 10**9)
         return states
@@ -175,6 +177,24 @@ def test_a_token_for_another_stream_is_refused_before_any_pull(
     assert states_until_closed(other, grant.token) == [{"state": "unavailable", "reason": "path"}]
     assert not ViewingSession.objects.exists()
     assert not video_consumer.video_relay().feeds
+
+
+def test_a_browser_signed_in_to_another_account_is_refused_its_address(
+    camera: tuple[Device, RtspServer],
+) -> None:
+    # The session's user is read after the handshake now, by the consumer itself.
+    device, _server = camera
+    grant = stream_token_issue(
+        user=User.objects.get(username="official1"), device=device, quality="sub"
+    )
+    browser = Client()
+    browser.force_login(User.objects.get(username="official2"))
+    cookie = f"{settings.SESSION_COOKIE_NAME}={browser.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+    assert states_until_closed(grant.path, grant.token, cookie) == [
+        {"state": "unavailable", "reason": "user"}
+    ]
+    assert not ViewingSession.objects.exists()
 
 
 def test_a_scope_taken_away_after_the_token_refuses_the_stream(
