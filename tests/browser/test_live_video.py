@@ -241,6 +241,12 @@ def test_the_wall_plays_each_tiles_sub_stream(
         "() => [...document.querySelectorAll('[data-live-video]')].map((t) => t.dataset.quality)"
     )
     assert qualities == ["sub", "sub"]
+    # The test's cameras have no snapshot: a playing tile shows its video, not that note.
+    notes = page.evaluate(
+        """() => [...document.querySelectorAll('[data-live-video] [data-wall-noimage]')]
+            .map((note) => note.checkVisibility())"""
+    )
+    assert notes == [False, False]
     # The tiles played from the addresses issued with the page, without asking for any.
     assert not [url for url in asked if "/stream?quality=" in url]
 
