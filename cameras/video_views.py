@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -67,7 +67,8 @@ def device_stream(request: HttpRequest, code: str) -> HttpResponse:
     user = request.user
     device = camera_for_user(user, code)
     if device is None or not isinstance(user, User):
-        raise Http404("No such camera.")
+        # JSON whoever asks: this address is only ever read by the players' scripts.
+        return JsonResponse({"detail": _("No such camera.")}, status=404, headers=NO_STORE)
     if over_limit(
         f"video-stream:{user.pk}", limit=settings.IOC_VIDEO_STREAMS_PER_MINUTE, window_seconds=60
     ):

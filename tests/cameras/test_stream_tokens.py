@@ -98,7 +98,10 @@ def test_official_gets_404_for_another_wards_camera_or_a_sensor(
         "no device": lambda: "CAM-NOPE-999",
     }[which]()
     before = AuditEntry.objects.filter(action="camera.stream_issued").count()
-    assert stream(login("official1"), code).status_code == 404
+    response = stream(login("official1"), code)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"  # JSON, whatever the Accept
+    assert response.json()["detail"]
     assert AuditEntry.objects.filter(action="camera.stream_issued").count() == before
 
 
