@@ -22,7 +22,7 @@ from cameras.simulator.rtsp import RtspServer, StreamFault
 from cameras.video.tokens import stream_token_issue
 from ioc.models import User
 from tests.support import OTHER_WARD, OWN_WARD, example_device, shot, submit_login
-from tests.support.video import example_camera, simulated_cameras, snapshot_server
+from tests.support.video import example_camera, simulated_cameras, snapshot_server, video_state
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -30,21 +30,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 def own_camera(*, h265: bool) -> Device:
     """A camera of official1's ward whose main stream is (or is not) H.265."""
     return example_camera(OWN_WARD, h265=h265)
-
-
-def video_state(page: Any) -> dict[str, Any]:
-    return page.evaluate(
-        """() => {
-            const root = document.querySelector('[data-live-video]');
-            const video = root.querySelector('video');
-            return {
-                state: root.dataset.state, reason: root.dataset.reason,
-                frames: video.getVideoPlaybackQuality().totalVideoFrames,
-                time: video.currentTime, text: root.querySelector('[data-video-state]').textContent,
-                snapshotHidden: document.querySelector('[data-video-fallback-for]')?.hidden,
-            };
-        }"""
-    )
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from cameras.video.tokens import stream_path
 from tests.support import OTHER_WARD, OWN_WARD, example_device, submit_login
 from tests.support.live import Stack
 from tests.support.mediamtx import StandInMediaMtx, stand_in_mediamtx
-from tests.support.video import example_camera, simulated_cameras
+from tests.support.video import example_camera, simulated_cameras, video_state
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -87,22 +87,6 @@ def hevc_stage(stack: Stack, tmp_path: Path) -> Iterator[Stage]:
     """official1's camera with an H.265 main stream, both streams through MediaMTX."""
     with staged(stack, tmp_path, example_camera(OWN_WARD, h265=True), "main", "sub") as ready:
         yield ready
-
-
-def video_state(page: Any) -> dict[str, Any]:
-    return page.evaluate(
-        """() => {
-            const root = document.querySelector('[data-live-video]');
-            const video = root.querySelector('video');
-            return {
-                state: root.dataset.state, reason: root.dataset.reason,
-                frames: video.getVideoPlaybackQuality().totalVideoFrames,
-                time: video.currentTime,
-                text: root.querySelector('[data-video-state]').textContent,
-                snapshotHidden: document.querySelector('[data-video-fallback-for]')?.hidden,
-            };
-        }"""
-    )
 
 
 def test_the_device_page_plays_through_mediamtx_renewing_its_token_in_a_header(

@@ -115,3 +115,24 @@ async def _shutdown(listening: asyncio.Server) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def video_state(page: Any) -> dict[str, Any]:
+    """What the page's first live video element says and shows (a browser test's probe):
+    its state and reason, frames decoded, playback time, the words said, and whether the
+    snapshot beside it is hidden."""
+    return dict(
+        page.evaluate(
+            """() => {
+            const root = document.querySelector('[data-live-video]');
+            const video = root.querySelector('video');
+            return {
+                state: root.dataset.state, reason: root.dataset.reason,
+                frames: video.getVideoPlaybackQuality().totalVideoFrames,
+                time: video.currentTime,
+                text: root.querySelector('[data-video-state]').textContent,
+                snapshotHidden: document.querySelector('[data-video-fallback-for]')?.hidden,
+            };
+        }"""
+        )
+    )
