@@ -258,6 +258,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ioc.tasks.reorganisations_due_task",
         "schedule": crontab(minute="*/5"),
     },
+    # Audit rows past their retention (exported first). Daily work, looked for every hour:
+    # the embedded beat keeps no schedule file, so a box that is off at a fixed hour would
+    # never run it; a run with nothing due costs an indexed query.
+    "audit-retention": {
+        "task": "ioc.tasks.audit_prune_task",
+        "schedule": crontab(minute=40),
+    },
 }
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -465,6 +472,14 @@ IOC_PORTAL_MAX_UPLOAD_BYTES = int(
 # Wrong reporter keys (private links) and ratings or disputes without one that one client
 # address may present per hour before it is refused with 429 (0 = no limit).
 IOC_PORTAL_KEY_FAILURES_PER_HOUR = int(os.environ.get("IOC_PORTAL_KEY_FAILURES_PER_HOUR", "20"))
+
+# --- Personal data and records over time (Law 91/2025/QH15, Decree 356/2025) ------------------
+# The audit log is kept this many days (5 years by default; 0 = for ever). Whole months
+# only: a month is exported (gzip JSON Lines, one file per month, 0600, fsynced and read
+# back) to IOC_AUDIT_EXPORT_DIR before any of its rows is deleted, and the deletion is
+# itself audited.
+IOC_AUDIT_RETENTION_DAYS = int(os.environ.get("IOC_AUDIT_RETENTION_DAYS", "1826"))
+IOC_AUDIT_EXPORT_DIR = Path(os.environ.get("IOC_AUDIT_EXPORT_DIR", VAR_DIR / "audit-export"))
 
 # Where `manage.py simulate` serves the demo cameras' snapshots and the controllers' API.
 IOC_SIMULATOR_URL = os.environ.get("IOC_SIMULATOR_URL", "http://127.0.0.1:8100")

@@ -20,3 +20,12 @@ def reorganisations_due_task(today: str | None = None) -> list[int]:
     from ioc.services.reorganisation import reorganisations_apply_due
 
     return reorganisations_apply_due(today=date.fromisoformat(today) if today else None)
+
+
+@shared_task(ignore_result=True)
+def audit_prune_task() -> int:
+    """Export, then delete, the audit log's months past IOC_AUDIT_RETENTION_DAYS (the
+    beat, hourly; a month goes once); the number of entries deleted."""
+    from ioc.services.audit_retention import audit_prune_due
+
+    return sum(export.deleted for export in audit_prune_due())
