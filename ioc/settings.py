@@ -480,6 +480,10 @@ IOC_PORTAL_KEY_FAILURES_PER_HOUR = int(os.environ.get("IOC_PORTAL_KEY_FAILURES_P
 # itself audited.
 IOC_AUDIT_RETENTION_DAYS = int(os.environ.get("IOC_AUDIT_RETENTION_DAYS", "1826"))
 IOC_AUDIT_EXPORT_DIR = Path(os.environ.get("IOC_AUDIT_EXPORT_DIR", VAR_DIR / "audit-export"))
+# Camera snapshots: each camera's latest is kept (overwritten at every poll); any other file
+# in the snapshots folder (a deleted or renamed camera's, an interrupted write) is removed
+# once it is this many days old.
+IOC_SNAPSHOT_RETENTION_DAYS = int(os.environ.get("IOC_SNAPSHOT_RETENTION_DAYS", "30"))
 
 # Where `manage.py simulate` serves the demo cameras' snapshots and the controllers' API.
 IOC_SIMULATOR_URL = os.environ.get("IOC_SIMULATOR_URL", "http://127.0.0.1:8100")
