@@ -258,9 +258,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ioc.tasks.reorganisations_due_task",
         "schedule": crontab(minute="*/5"),
     },
-    # Audit rows past their retention (exported first). Daily work, looked for every hour:
-    # the embedded beat keeps no schedule file, so a box that is off at a fixed hour would
-    # never run it; a run with nothing due costs an indexed query.
+    # Retention (Law 91/2025/QH15): contact details due for erasure, camera snapshots no
+    # camera keeps, audit rows past their time (exported first). Daily work, looked for
+    # every hour: the embedded beat keeps no schedule file, so a box that is off at a fixed
+    # hour would never run it; a run with nothing due costs an indexed query each.
+    "privacy-retention": {
+        "task": "services.tasks.privacy_retention_task",
+        "schedule": crontab(minute=20),
+    },
     "audit-retention": {
         "task": "ioc.tasks.audit_prune_task",
         "schedule": crontab(minute=40),
@@ -474,6 +479,14 @@ IOC_PORTAL_MAX_UPLOAD_BYTES = int(
 IOC_PORTAL_KEY_FAILURES_PER_HOUR = int(os.environ.get("IOC_PORTAL_KEY_FAILURES_PER_HOUR", "20"))
 
 # --- Personal data and records over time (Law 91/2025/QH15, Decree 356/2025) ------------------
+# A reporter's name, phone, e-mail and private-link key are erased this many days after
+# their request ended (closed, rejected, or resolved and not disputed; a merged duplicate
+# when the request it joined ends). 180 days: the Law on Complaints (2011, art. 9) gives a
+# citizen 90 days from a decision to complain about it, and staff may need to reach the
+# reporter in that time; twice that covers a late dispute and a reopened case, and no
+# longer: the contact serves only to answer this request. 0: erased at the next hourly run
+# after the request ends.
+IOC_CONTACT_RETENTION_DAYS = int(os.environ.get("IOC_CONTACT_RETENTION_DAYS", "180"))
 # The audit log is kept this many days (5 years by default; 0 = for ever). Whole months
 # only: a month is exported (gzip JSON Lines, one file per month, 0600, fsynced and read
 # back) to IOC_AUDIT_EXPORT_DIR before any of its rows is deleted, and the deletion is

@@ -1,16 +1,22 @@
 """Admin of citizen services: categories (with their answer templates), fields, the
 announced days off and working days, and Open311 keys; requests are worked on
-/ops/requests/, not here."""
+/ops/requests/, not here. Reporters' data-subject requests are read here, beside the
+processing record (what personal data the platform holds, why, for how long)."""
 
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
+from cameras.views import is_admin
 from ioc.admin import AuditedAdmin, ReadOnlyAdmin
 from services.holidays import statutory_name
 from services.models import (
+    DataSubjectRequest,
     Holiday,
     Open311Key,
     ResponseTemplate,
@@ -82,3 +88,42 @@ class ServiceRequestAdmin(ReadOnlyAdmin):
     search_fields = ["code"]
     list_select_related = ["category", "ward"]
     exclude = ["reporter_key_hash"]  # of no use to anyone reading
+
+
+@admin.register(DataSubjectRequest)
+class DataSubjectRequestAdmin(ReadOnlyAdmin):
+    """Reporters' requests about their personal data, answered at once on the portal and
+    recorded here (what was done, by field name; never a value). The processing record
+    (``processing/``) says what personal data the platform holds, why and for how long."""
+
+    list_display = ["asked_at", "kind", "request", "outcome", "answered_at"]
+    list_filter = ["kind", "outcome"]
+    search_fields = ["request__code"]
+    list_select_related = ["request"]
+    date_hierarchy = "asked_at"
+    change_list_template = "admin/services/datasubjectrequest/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "processing/",
+                self.admin_site.admin_view(self.processing_view),
+                name="services_processing_record",
+            )
+        ]
+        return own + super().get_urls()
+
+    def processing_view(self, request: HttpRequest) -> HttpResponse:
+        """The processing record, for administrators: built from the settings in force
+        and the tables (``privacy_selectors.processing_record``)."""
+        from services.privacy_selectors import processing_record
+
+        if not is_admin(request.user):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Personal data: the processing record"),
+            "opts": self.model._meta,
+            "records": processing_record(),
+        }
+        return TemplateResponse(request, "admin/services/processing.html", context)

@@ -51,6 +51,7 @@ class EntryKind(models.TextChoices):
     ESCALATED = "escalated", _("Escalated")
     DEADLINE = "deadline", _("Deadline warning")
     MOVED = "moved", _("Moved to another unit")
+    ERASED = "erased", _("Personal data erased")
 
 
 class PhotoKind(models.TextChoices):
@@ -58,3 +59,19 @@ class PhotoKind(models.TextChoices):
 
     REPORT = "report", _("Report")
     AFTER = "after", _("After the work")
+
+
+class SubjectRequestKind(models.TextChoices):
+    """What a reporter asked about the personal data held for their request."""
+
+    ACCESS = "access", _("See what is held")
+    ERASURE = "erasure", _("Erase contact details")
+    ERASURE_PHOTOS = "erasure_photos", _("Erase contact details and photos")
+
+
+class SubjectRequestOutcome(models.TextChoices):
+    """How a data-subject request was answered."""
+
+    ANSWERED = "answered", _("Answered: what is held was shown")
+    ERASED = "erased", _("Erased")
+    NOTHING_HELD = "nothing_held", _("Nothing left to erase")

@@ -74,3 +74,38 @@ class DisputeForm(forms.Form):
     reason = forms.CharField(
         label=_("What is still wrong?"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+
+class SubjectKeyForm(forms.Form):
+    """The reporter proves it is their request: the private link, or the key in it."""
+
+    key = forms.CharField(label=_("Your private link"), max_length=500)
+
+    def clean_key(self) -> str:
+        """The key alone, from a pasted link (``…?key=<key>``) or the key itself."""
+        from urllib.parse import parse_qs, urlsplit
+
+        value = self.cleaned_data["key"].strip()
+        if "key=" in value:
+            found = parse_qs(urlsplit(value).query).get("key") or [""]
+            value = found[0]
+        return value
+
+
+class SubjectEraseForm(forms.Form):
+    """What the reporter asks to be erased, confirmed."""
+
+    what = forms.ChoiceField(
+        label=_("What to erase"),
+        choices=[
+            ("contact", _("My contact details")),
+            ("contact_photos", _("My contact details and the photos I sent")),
+        ],
+        widget=forms.RadioSelect,
+    )
+    confirm = forms.BooleanField(
+        label=_(
+            "I understand: this cannot be undone, and I will no longer hear of this "
+            "feedback's progress, rate it or dispute it."
+        )
+    )

@@ -14,7 +14,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ioc.models import Department, Incident, TimelineEntry, Ward
-from services.choices import EntryKind, PhotoKind, RequestLevel, RequestSource, RequestStatus
+from services.choices import (
+    EntryKind,
+    PhotoKind,
+    RequestLevel,
+    RequestSource,
+    RequestStatus,
+    SubjectRequestKind,
+    SubjectRequestOutcome,
+)
 
 OPEN_STATUSES = (
     RequestStatus.NEW,
@@ -23,6 +31,15 @@ OPEN_STATUSES = (
     RequestStatus.IN_PROGRESS,
     RequestStatus.REOPENED,
 )
+
+# The reporter's personal data on a request: erased together, by the retention or at the
+# reporter's request (services.services.privacy), and listed by the processing record the
+# administrator reads (services.privacy_selectors). The key's hash goes with them: once the
+# contact is gone nobody can prove to be the reporter, so nobody may act as them.
+CONTACT_FIELDS = ("reporter_name", "reporter_phone", "reporter_email", "reporter_key_hash")
+# What an Open311 client may say of its reporter (a staff-only timeline note, in its data):
+# erased with the contact details.
+CLIENT_DETAIL_KEYS = ("device_id", "account_id", "media_url")
 
 
 class ServiceGroup(models.Model):
@@ -176,6 +193,9 @@ class ServiceRequest(models.Model):
     # dispute; the tracking code only reads. Its SHA-256 only (``ioc.tokens``); empty for
     # requests filed before keys existed, which nobody can rate or dispute on the portal.
     reporter_key_hash = models.CharField(_("reporter's key hash"), max_length=64, blank=True)
+    # When the reporter's contact details (CONTACT_FIELDS) were erased: by the retention
+    # (IOC_CONTACT_RETENTION_DAYS after the request ended) or at the reporter's request.
+    contact_erased_at = models.DateTimeField(_("contact details erased at"), null=True, blank=True)
     created_at = models.DateTimeField(_("received at"), default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
     deadline_at = models.DateTimeField(_("deadline"))
@@ -236,6 +256,13 @@ class ServiceRequest(models.Model):
                 fields=["rated_at"],
                 name="request_rated_at",
                 include=["rating", "ward", "department", "merged_into"],
+            ),
+            # The retention's look for contact details due (services.privacy_selectors)
+            # reads only the requests that still hold them.
+            models.Index(
+                fields=["status", "closed_at", "resolved_at"],
+                name="request_contact_held",
+                condition=Q(contact_erased_at__isnull=True),
             ),
         ]
 
@@ -304,6 +331,36 @@ class RequestEntry(TimelineEntry):
 
     class Meta(TimelineEntry.Meta):
         pass
+
+
+class DataSubjectRequest(models.Model):
+    """A reporter's request about their personal data (Law 91/2025/QH15): to see what is
+    held for one of their requests, or to have it erased; proven with the request's private
+    link, answered at once, and recorded here (never the data itself) and in the audit log."""
+
+    request = models.ForeignKey(
+        ServiceRequest,
+        verbose_name=_("request"),
+        on_delete=models.PROTECT,
+        related_name="subject_requests",
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=SubjectRequestKind.choices)
+    asked_at = models.DateTimeField(_("asked at"), default=timezone.now, db_index=True)
+    answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
+    outcome = models.CharField(
+        _("outcome"), max_length=16, choices=SubjectRequestOutcome.choices, blank=True
+    )
+    # What was done, by name: the fields erased, the number of photos removed, the format
+    # an access was answered in. Never a value.
+    details = models.JSONField(_("details"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("data-subject request")
+        verbose_name_plural = _("data-subject requests")
+        ordering = ["-asked_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.asked_at:%Y-%m-%d %H:%M} {self.kind} {self.request_id}"
 
 
 class Holiday(models.Model):

@@ -15,6 +15,9 @@ urlpatterns: list[URLPattern] = [
     path("track/<str:code>/", views.track, name="portal-track"),
     path("track/<str:code>/rate/", views.track_rate, name="portal-track-rate"),
     path("track/<str:code>/dispute/", views.track_dispute, name="portal-track-dispute"),
+    path("track/<str:code>/my-data/", views.my_data, name="portal-my-data"),
+    path("track/<str:code>/my-data.json", views.my_data_json, name="portal-my-data-json"),
+    path("track/<str:code>/my-data/erase/", views.my_data_erase, name="portal-my-data-erase"),
     path("requests/", views.request_list, name="portal-requests"),
     path("requests.geojson", views.requests_geojson, name="portal-requests-geojson"),
     # Request photos, from the app in every mode, each looked up by its stored name (public

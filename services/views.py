@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
@@ -33,13 +34,22 @@ from ioc.api.wards import ward_feature
 from ioc.middleware import request_address
 from ioc.ratelimit import at_limit, count, over_limit
 from ioc.text import vietnamese_sort_key
+from services import privacy_selectors
 from services import selectors as request_selectors
 from services import services as svc
 from services.choices import PhotoKind, RequestStatus
-from services.forms import HONEYPOT, DisputeForm, FeedbackForm, RatingForm
+from services.forms import (
+    HONEYPOT,
+    DisputeForm,
+    FeedbackForm,
+    RatingForm,
+    SubjectEraseForm,
+    SubjectKeyForm,
+)
 from services.models import OPEN_STATUSES, ServiceCategory, ServiceRequest
 from services.photos import MAX_PHOTO_BYTES, MAX_PHOTOS
 from services.services.notify import reporter_url
+from services.services.privacy import subject_access_record, subject_erase
 
 PAGE_SIZE = 20
 MAP_LIMIT = 2000
@@ -221,6 +231,7 @@ def feedback_new(request: HttpRequest) -> HttpResponse:
         created.code: created.reporter_key,
     }
     _may_act_grant(request, created.code)
+    _subject_grant(request, created.code)
     return redirect("portal-feedback-sent", code=created.code)
 
 
@@ -294,6 +305,10 @@ def _not_found(request: HttpRequest, code: str) -> HttpResponse:
 MAY_ACT = "portal:may_act"
 NEW_KEYS = "portal:new_keys"
 MAY_ACT_KEPT = 20
+# The codes whose own key this browser showed (or which it filed): their reporter's data
+# may be seen and erased here. Unlike MAY_ACT, never the request a duplicate joined: that
+# request holds another reporter's data.
+SUBJECT = "portal:subject"
 
 
 def _may_act(request: HttpRequest, code: str) -> bool:
@@ -305,6 +320,22 @@ def _may_act_grant(request: HttpRequest, code: str) -> None:
     """Remember in the session that this browser may act on ``code`` (the latest few)."""
     codes = [known for known in request.session.get(MAY_ACT, []) if known != code]
     request.session[MAY_ACT] = [*codes[-(MAY_ACT_KEPT - 1) :], code]
+
+
+def _subject_grant(request: HttpRequest, code: str) -> None:
+    """Remember that this browser proved to be the reporter of exactly ``code``."""
+    codes = [known for known in request.session.get(SUBJECT, []) if known != code]
+    request.session[SUBJECT] = [*codes[-(MAY_ACT_KEPT - 1) :], code]
+
+
+def _subject_drop(request: HttpRequest, code: str) -> None:
+    """Forget ``code`` in this browser: its key no longer exists."""
+    for name in (SUBJECT, MAY_ACT):
+        request.session[name] = [known for known in request.session.get(name, []) if known != code]
+
+
+def _is_subject(request: HttpRequest, code: str) -> bool:
+    return code in request.session.get(SUBJECT, [])
 
 
 def _key_failures_name(request: HttpRequest) -> str:
@@ -364,6 +395,15 @@ def _track_page(
     rateable = item.status in (RequestStatus.RESOLVED, RequestStatus.CLOSED) and item.rating is None
     disputable = item.status == RequestStatus.RESOLVED
     may_act = _may_act(request, item.code)
+    # The reporter's own page: this request's, or a duplicate's this browser filed or
+    # showed the key of (its reporter's data stayed on it).
+    subject_code = item.code
+    if not _is_subject(request, item.code):
+        proven = set(request.session.get(SUBJECT, []))
+        subject_code = next(
+            (c for c in item.duplicates.values_list("code", flat=True) if c in proven),
+            item.code,
+        )
     return render(
         request,
         "portal/track.html",
@@ -381,6 +421,7 @@ def _track_page(
             "rating_form": rating_form or RatingForm(),
             "dispute_form": dispute_form or DisputeForm(),
             "errors": errors or [],
+            "subject_code": subject_code,
         },
         status=status,
     )
@@ -412,6 +453,7 @@ def _key_redeem(request: HttpRequest, code: str, found: ServiceRequest) -> HttpR
     if not request_selectors.reporter_key_matches(code, request.GET["key"]):
         return _key_refused(request, found)
     _may_act_grant(request, found.code)
+    _subject_grant(request, code.strip().upper())
     return redirect("portal-track", code=found.code)
 
 
@@ -448,6 +490,137 @@ def track_dispute(request: HttpRequest, code: str) -> HttpResponse:
     except ValidationError as exc:
         return _track_page(request, item, dispute_form=form, errors=exc.messages, status=400)
     return redirect(reverse("portal-track", kwargs={"code": item.code}) + "#disputed")
+
+
+# --- The reporter's personal data (Law 91/2025/QH15) --------------------------------------------
+
+
+def _subject_or_404(code: str) -> ServiceRequest:
+    try:
+        return privacy_selectors.subject_request_by_code(code)
+    except ServiceRequest.DoesNotExist as exc:
+        raise Http404(_("No request has this tracking code.")) from exc
+
+
+def _subject_page(
+    request: HttpRequest,
+    item: ServiceRequest,
+    *,
+    key_form: SubjectKeyForm | None = None,
+    erase_form: SubjectEraseForm | None = None,
+    key_refused: bool = False,
+    status: int = 200,
+) -> HttpResponse:
+    proven = _is_subject(request, item.code)
+    held = privacy_selectors.subject_data(item) if proven else None
+    response = render(
+        request,
+        "portal/my_data.html",
+        {
+            "item": item,
+            "proven": proven,
+            "held": held,
+            "contact": [
+                (field.verbose_name, held["contact"][field.name])
+                for field in ServiceRequest._meta.concrete_fields
+                if field.name in ("reporter_name", "reporter_phone", "reporter_email")
+            ]
+            if held
+            else [],
+            "key_form": key_form or SubjectKeyForm(),
+            "erase_form": erase_form or SubjectEraseForm(),
+            "key_refused": key_refused,
+        },
+        status=status,
+    )
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _subject_refused(request: HttpRequest, item: ServiceRequest, **forms: Any) -> HttpResponse:
+    """No proof, or a wrong one: 403 with the way to prove it (counted like a wrong key
+    for rating or disputing), 429 past the address's limit."""
+    if _over_key_failures(request):
+        return _too_many(request, keys=True)
+    count(_key_failures_name(request), window_seconds=RATE_WINDOW_SECONDS)
+    return _subject_page(request, item, key_refused=True, status=403, **forms)
+
+
+@never_cache
+def my_data(request: HttpRequest, code: str) -> HttpResponse:
+    """What the platform holds about the reporter of request ``code`` (that request
+    itself, not one it was merged into), for the browser that proved to be its reporter
+    (the private link, or filing it); POST ``key``: prove it here. Each showing is
+    recorded as a data-subject request."""
+    item = _subject_or_404(code)
+    if request.method == "POST":
+        form = SubjectKeyForm(request.POST)
+        if _over_key_failures(request):
+            return _too_many(request, keys=True)
+        if not form.is_valid() or not request_selectors.reporter_key_matches(
+            item.code, form.cleaned_data["key"]
+        ):
+            return _subject_refused(request, item, key_form=form)
+        _subject_grant(request, item.code)
+        return redirect("portal-my-data", code=item.code)
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST"})
+    if not _is_subject(request, item.code):
+        return _subject_refused(request, item)
+    subject_access_record(request=item, answer_format="page")
+    return _subject_page(request, item)
+
+
+@never_cache
+@require_GET
+def my_data_json(request: HttpRequest, code: str) -> JsonResponse:
+    """The same as a JSON download, for the browser that proved to be the reporter; a
+    JSON 403 (429 past the limit) otherwise."""
+    item = _subject_or_404(code)
+    if not _is_subject(request, item.code):
+        if _over_key_failures(request):
+            response = JsonResponse({"error": _("Too many attempts.")}, status=429)
+            response["Retry-After"] = str(RATE_WINDOW_SECONDS)
+            return response
+        count(_key_failures_name(request), window_seconds=RATE_WINDOW_SECONDS)
+        return JsonResponse(
+            {"error": _("This needs the private link of this feedback.")}, status=403
+        )
+    subject_access_record(request=item, answer_format="json")
+    response = JsonResponse(
+        privacy_selectors.subject_data(item), json_dumps_params={"ensure_ascii": False}
+    )
+    response["Content-Disposition"] = f'attachment; filename="{item.code}-personal-data.json"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_POST
+def my_data_erase(request: HttpRequest, code: str) -> HttpResponse:
+    """The reporter has their contact details (and, if they choose, the photos they sent)
+    erased, at once; this browser then forgets the request's key, which no longer exists."""
+    item = _subject_or_404(code)
+    form = SubjectEraseForm(request.POST)
+    if not _is_subject(request, item.code):
+        return _subject_refused(request, item, erase_form=form)
+    if not form.is_valid():
+        return _subject_page(request, item, erase_form=form, status=400)
+    subject_erase(request=item, photos=form.cleaned_data["what"] == "contact_photos")
+    _subject_drop(request, item.code)
+    messages.success(
+        request,
+        _(
+            "Your contact details have been erased. The feedback goes on without them; "
+            "you will no longer hear of its progress."
+        )
+        if form.cleaned_data["what"] == "contact"
+        else _(
+            "Your contact details and the photos you sent have been erased. The feedback "
+            "goes on without them; you will no longer hear of its progress."
+        ),
+    )
+    return redirect("portal-track", code=item.code)
 
 
 # --- Public list and map ------------------------------------------------------------------------
