@@ -534,7 +534,9 @@ def _subject_page(
         status=status,
     )
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    # Not "no-referrer": a browser then sends "Origin: null" with the page's own forms,
+    # which the CSRF check refuses. The address holds no key; other sites hear nothing.
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
