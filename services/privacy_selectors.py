@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -412,6 +413,28 @@ def _viewing_processing() -> Processing:
     )
 
 
+def _sessions_processing(now: datetime) -> Processing:
+    return Processing(
+        key="sessions",
+        what=_text(_("Browser sessions")),
+        fields=[
+            _text(_("a portal session: the tracking codes its browser filed or proved")),
+            _text(_("a staff session: the account signed in")),
+        ],
+        why=_text(_("To remember, between pages, what a browser may do.")),
+        kept=_text(
+            _(
+                "%(hours)s hours after the last visit (IOC_SESSION_HOURS); expired "
+                "sessions are deleted by the hourly retention run. Limits on filings and "
+                "private links count client addresses in the cache for two hours at most."
+            )
+        )
+        % {"hours": f"{settings.SESSION_COOKIE_AGE / 3600:g}"},
+        who=_text(_("Nobody reads them; the browser holding the cookie uses its own.")),
+        figures=[(_text(_("sessions")), Session.objects.filter(expire_date__gte=now).count())],
+    )
+
+
 def processing_record(now: datetime | None = None) -> list[Processing]:
     """The processing record: each kind of personal data the platform holds, read from
     the settings in force and the tables as they are."""
@@ -424,4 +447,5 @@ def processing_record(now: datetime | None = None) -> list[Processing]:
         _snapshot_processing(),
         _staff_processing(),
         _viewing_processing(),
+        _sessions_processing(now),
     ]

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from importlib import import_module
 from typing import Any
 
 from django.conf import settings
+from django.contrib.sessions.models import Session
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import DateTimeField, F, Value
@@ -233,11 +235,32 @@ def _files_delete(names: list[str]) -> None:
             logger.warning("photo file %s could not be deleted", name, exc_info=True)
 
 
+def sessions_clear_expired(*, chunk_size: int = 5000) -> int:
+    """Delete expired browser sessions, ``chunk_size`` at a time. A portal session names
+    the requests its browser filed or proved to be the reporter of, a staff session its
+    account; Django leaves expired ones in the table until something removes them."""
+    if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
+        import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
+        return 0
+    now = timezone.now()
+    done = 0
+    while keys := list(
+        Session.objects.filter(expire_date__lt=now).values_list("pk", flat=True)[:chunk_size]
+    ):
+        done += Session.objects.filter(pk__in=keys).delete()[0]
+    return done
+
+
 def privacy_retention_run() -> dict[str, int]:
-    """The retention's hourly run: contact details due, then camera snapshots no camera
-    keeps. One failing does not stop the other (each is retried at the next run)."""
+    """The retention's hourly run: contact details due, camera snapshots no camera keeps,
+    expired sessions. One failing does not stop the others (each is tried again at the
+    next run)."""
     done: dict[str, int] = {}
-    jobs = (("contacts_erased", contacts_erase_due), ("snapshots_removed", snapshots_prune))
+    jobs = (
+        ("contacts_erased", contacts_erase_due),
+        ("snapshots_removed", snapshots_prune),
+        ("sessions_cleared", sessions_clear_expired),
+    )
     for name, job in jobs:
         try:
             done[name] = job()

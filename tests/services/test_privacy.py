@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.sessions.models import Session
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
@@ -217,10 +218,23 @@ def test_after_erasure_the_request_works_without_contact(
 
 
 def test_the_retention_runs_hourly_from_the_beat_as_one_task(demo_city: Any) -> None:
+    Session.objects.filter(expire_date__lt=timezone.now()).delete()
     schedule = {entry["task"] for entry in django_settings.CELERY_BEAT_SCHEDULE.values()}
     assert {"services.tasks.privacy_retention_task", "ioc.tasks.audit_prune_task"} <= schedule
     request = closed(reported(), days_ago=181)
-    assert privacy_retention_task() == {"contacts_erased": 1, "snapshots_removed": 0}
+    expired = Session.objects.create(
+        session_key="x" * 32, session_data="", expire_date=timezone.now() - timedelta(hours=1)
+    )
+    live = Session.objects.create(
+        session_key="y" * 32, session_data="", expire_date=timezone.now() + timedelta(hours=1)
+    )
+    assert privacy_retention_task() == {
+        "contacts_erased": 1,
+        "snapshots_removed": 0,
+        "sessions_cleared": 1,
+    }
+    assert not Session.objects.filter(pk=expired.pk).exists()
+    assert Session.objects.filter(pk=live.pk).exists()
     request.refresh_from_db()
     assert request.contact_erased_at is not None
 
