@@ -1,11 +1,14 @@
-"""Processing accepted batches in a worker, exactly once: the stored events read back,
-readings appended, each device's reports applied in time order (rules, status, latest
-state), and what changed written in bulk at the end of one transaction."""
+"""Processing accepted batches in a worker, exactly once: the events taken from the outbox
+row (read back only for a replay's batch), readings appended, each device's reports applied
+in time order (rules, status, latest state), and what changed written in bulk at the end of
+one transaction."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -106,8 +109,10 @@ def _error_text(exc: BaseException) -> str:
 def _locked_batches(batch_id: int, companions: int) -> list[IngestBatch]:
     """The batch (if pending and not locked by another worker) and up to ``companions``
     other pending ones, locked for this transaction."""
-    pending = IngestBatch.objects.select_for_update(skip_locked=True).filter(
-        processed_at__isnull=True
+    pending = (
+        IngestBatch.objects.select_for_update(skip_locked=True)
+        .filter(processed_at__isnull=True)
+        .only("received_at", "payload", "attempts")  # the ids, if need be, when needed
     )
     batch = pending.filter(pk=batch_id).first()
     if batch is None:
@@ -141,7 +146,7 @@ def _process_together(batch_id: int, *, counted: bool) -> ProcessResult:
         batches = _locked_batches(batch_id, BATCHES_PER_TRANSACTION - 1)
         if not batches:
             return ProcessResult(processed=False)
-        result = _process(_received(batches))
+        result = _process([event for batch in batches for event in _events(batch)])
         _mark_processed(batches, counted=batch_id if counted else None)
         return result
 
@@ -158,14 +163,14 @@ def _process_apart(batch_id: int, *, counted: bool) -> ProcessResult:
         for batch in batches:
             try:
                 with transaction.atomic():
-                    _merge(result, _process(_received([batch])))
+                    _merge(result, _process(_events(batch)))
             except TRANSIENT_ERRORS:
                 raise
             except Exception:
-                for pk in batch.events:
+                for pk, load in _one_by_one(batch):
                     try:
                         with transaction.atomic():
-                            _merge(result, _process({pk: batch.received_at}))
+                            _merge(result, _process(load()))
                     except TRANSIENT_ERRORS:
                         raise
                     except Exception as exc:
@@ -200,16 +205,39 @@ def _set_aside(event_pk: int, batch: IngestBatch, exc: BaseException) -> None:
     )
 
 
-def _received(batches: list[IngestBatch]) -> dict[int, datetime]:
-    """The batches' events: when each reached the platform, by event row id."""
-    received: dict[int, datetime] = {}
-    for batch in batches:
-        received.update(dict.fromkeys(batch.events, batch.received_at))
-    return received
+# One event as processing takes it: (row id, device id, event id as sent, type, ts, data,
+# when it reached the platform).
+Event = tuple[int, int, str, str, datetime, dict[str, Any], datetime]
+# What _process_device needs of one of a device's events: (type, ts, data, received at).
+DeviceReport = tuple[str, datetime, dict[str, Any], datetime]
 
 
-# One stored event as processing reads it: (event id, type, ts, data, received at).
-StoredEvent = tuple[str, str, datetime, dict[str, Any], datetime]
+def _events(batch: IngestBatch) -> list[Event]:
+    """A batch's events: from its payload, or read back when it has none (a replay's batch,
+    or one accepted before payloads were written)."""
+    if batch.payload:
+        return _payload_events(orjson.loads(batch.payload), batch.received_at)
+    return _stored_events(batch.events, batch.received_at)
+
+
+def _one_by_one(batch: IngestBatch) -> list[tuple[int, Callable[[], list[Event]]]]:
+    """A batch's events one at a time, for a batch that failed: each event's row id and how
+    to take it (so that an event that cannot even be read fails alone)."""
+    received_at = batch.received_at
+    if batch.payload:
+        return [
+            (row[0], functools.partial(_payload_events, [row], received_at))
+            for row in orjson.loads(batch.payload)
+        ]
+    return [(pk, functools.partial(_stored_events, [pk], received_at)) for pk in batch.events]
+
+
+def _payload_events(rows: list[Any], received_at: datetime) -> list[Event]:
+    """Events from an outbox payload: [row id, device id, event id, type, ts, data] each."""
+    return [
+        (pk, device_id, event_id, kind, datetime.fromisoformat(ts), data, received_at)
+        for pk, device_id, event_id, kind, ts, data in rows
+    ]
 
 
 @dataclass
@@ -222,26 +250,27 @@ class _Pending:
     devices: list[Device] = field(default_factory=list)
 
 
-def _process(received: dict[int, datetime]) -> ProcessResult:
-    """The work of ingest_batch_process, for the events of batches already locked (by
-    event row id, with when each was received)."""
+def _process(events: list[Event]) -> ProcessResult:
+    """The work of ingest_batch_process, for the events of batches already locked."""
     result = ProcessResult(processed=True)
-    by_device: dict[int, list[StoredEvent]] = defaultdict(list)
-    for pk, device_id, event_id, kind, ts, data in _stored_events(list(received)):
-        by_device[device_id].append((event_id, kind, ts, data, received[pk]))
+    by_device: dict[int, list[DeviceReport]] = defaultdict(list)
+    for _pk, device_id, _event_id, kind, ts, data, received_at in events:
+        by_device[device_id].append((kind, ts, data, received_at))
     devices = {
         device.pk: device
         for device in Device.objects.select_for_update(of=("self",))
         .select_related("ward")
+        # JSON that processing never reads (a ward's boundary is kilobytes to parse)
+        .defer("tags", "ward__boundary")
         .filter(pk__in=sorted(by_device))
         .order_by("pk")
     }
     pending = _Pending(thresholds=Thresholds.load(list(devices)))
-    for device_id, events in by_device.items():
+    for device_id, reports in by_device.items():
         device = devices.get(device_id)
         if device is None:
             continue  # deleted since it was accepted
-        _process_device(device, events, pending, result)
+        _process_device(device, reports, pending, result)
     copy_readings(pending.readings)
     pending.thresholds.save()
     StatusChange.objects.bulk_create(pending.changes)
@@ -251,15 +280,15 @@ def _process(received: dict[int, datetime]) -> ProcessResult:
 
 
 def _process_device(
-    device: Device, events: list[StoredEvent], pending: _Pending, result: ProcessResult
+    device: Device, events: list[DeviceReport], pending: _Pending, result: ProcessResult
 ) -> None:
     """Apply one device's events in time order; its writes are left in ``pending``."""
-    events.sort(key=lambda item: item[2])
+    events.sort(key=lambda item: item[1])
     previous_seen = device.last_seen_at
     latest = dict(device.latest)
     status = device.status
     newest: tuple[datetime, datetime] | None = None
-    for _event_id, kind, ts, data, received_at in events:
+    for kind, ts, data, received_at in events:
         values = numeric_values(data) if kind == EventType.READING else {}
         pending.readings.extend((device.pk, metric, ts, value) for metric, value in values.items())
         if kind == EventType.DETECTION:
@@ -302,18 +331,18 @@ def _process_device(
         )
 
 
-def _stored_events(pks: list[int]) -> list[tuple[int, int, str, str, datetime, Any]]:
-    """The accepted events ``pks`` as (pk, device id, event id, type, ts, data) rows.
+def _stored_events(pks: list[int], received_at: datetime) -> list[Event]:
+    """The accepted events ``pks``, read back (a batch without a payload).
 
     On PostgreSQL one array parameter instead of thousands of placeholders, and ``data``
-    read as text and parsed by orjson: for eight batches of 500 events about a fifth of
-    the worker's time went to building the IN list and to ``json.loads``."""
+    read as text and parsed by orjson."""
     if connection.vendor != "postgresql":
-        return list(
-            DeviceEvent.objects.filter(pk__in=pks).values_list(
-                "pk", "device_id", "event_id", "type", "ts", "data"
-            )
-        )
+        return [
+            (pk, device_id, event_id, kind, ts, data, received_at)
+            for pk, device_id, event_id, kind, ts, data in DeviceEvent.objects.filter(
+                pk__in=pks
+            ).values_list("pk", "device_id", "event_id", "type", "ts", "data")
+        ]
     table = connection.ops.quote_name(DeviceEvent._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -322,6 +351,6 @@ def _stored_events(pks: list[int]) -> list[tuple[int, int, str, str, datetime, A
             [pks],
         )
         return [
-            (pk, device_id, event_id, kind, ts, orjson.loads(data))
+            (pk, device_id, event_id, kind, ts, orjson.loads(data), received_at)
             for pk, device_id, event_id, kind, ts, data in cursor.fetchall()
         ]

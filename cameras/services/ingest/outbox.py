@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from cameras.models import IngestBatch
-from cameras.services.ingest.copy import insert_new_events
+from cameras.services.ingest.copy import batch_store
 from cameras.services.ingest.validation import ParsedEvent
 
 logger = logging.getLogger(__name__)
@@ -27,22 +26,14 @@ class AcceptResult:
 
 def ingest_accept(*, events: list[ParsedEvent], source: str) -> AcceptResult:
     """Store a validated batch durably and queue its processing after commit."""
-    received_at = timezone.now()
     with transaction.atomic():
-        # The same event twice in one batch, or again later: the database keeps one.
-        new_ids = insert_new_events(events, received_at)
-        batch_id = None
-        if new_ids:
-            # The outbox names the stored events; the worker reads them from there.
-            batch = IngestBatch.objects.create(
-                received_at=received_at,
-                source=source[:80],
-                last_queued_at=received_at,
-                events=new_ids,
-            )
-            batch_id = batch.pk
-            transaction.on_commit(lambda: enqueue_batch(batch.pk))
-    return AcceptResult(len(new_ids), len(events) - len(new_ids), batch_id)
+        # The same event twice in one batch, or again later: the database keeps one. The
+        # outbox row names the stored events and carries what the worker needs of them.
+        stored = batch_store(events, received_at=timezone.now(), source=source[:80])
+        batch_id = stored.batch_id
+        if batch_id is not None:
+            transaction.on_commit(lambda: enqueue_batch(batch_id))
+    return AcceptResult(stored.accepted, len(events) - stored.accepted, batch_id)
 
 
 def enqueue_batch(batch_id: int, *, retry: bool = False) -> None:

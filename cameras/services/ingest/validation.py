@@ -3,6 +3,7 @@ push for (``ingest_parse``); what fails is refused whole, with the HTTP answer t
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -88,7 +89,9 @@ def _too_deep(value: Any, depth: int) -> bool:
 
 def data_problem(data: dict[str, Any]) -> str:
     """Why an event's ``data`` cannot be taken (too deep, too large), or ""."""
-    if _too_deep(data, MAX_DATA_DEPTH):
+    # Most reports are flat: their depth needs no walk.
+    nested = any(type(value) is dict or type(value) is list for value in data.values())
+    if nested and _too_deep(data, MAX_DATA_DEPTH):
         return f"nested more than {MAX_DATA_DEPTH} levels deep"
     try:
         size = len(orjson.dumps(data))
@@ -111,17 +114,25 @@ def signal_text_problem(data: dict[str, Any]) -> str:
 METRIC_NAME = re.compile(r"^[\w.\-]{1,32}$")
 
 
+@functools.lru_cache(maxsize=4096)
+def is_metric_name(key: str) -> bool:
+    """Whether a key of a reading names a series (letters, digits, ``_.-``, 32 at most);
+    remembered, since devices send the same few names again and again."""
+    return METRIC_NAME.match(key) is not None
+
+
 def numeric_values(data: dict[str, Any]) -> dict[str, float]:
-    """The finite numbers of a reading's data, by metric name (letters, digits, ``_.-``;
-    other keys are kept in the event but are not series)."""
-    return {
-        key: float(value)
-        for key, value in data.items()
-        if isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-        and METRIC_NAME.match(key)
-    }
+    """The finite numbers of a reading's data, by metric name (other keys are kept in the
+    event but are not series). Run for every event twice (checked, then processed): plain
+    type tests rather than isinstance, so booleans are left out without a second test."""
+    values: dict[str, float] = {}
+    for key, value in data.items():
+        kind = type(value)
+        if (kind is float or kind is int) and is_metric_name(key):
+            number = float(value)
+            if math.isfinite(number):
+                values[key] = number
+    return values
 
 
 EVENT_TYPES = frozenset(EventType.values)
