@@ -12,24 +12,29 @@ import orjson
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cameras.choices import DeviceStatus
 from cameras.models import Device, DeviceEvent, Gateway, IngestBatch, Reading, StatusChange
 from cameras.services import (
     devices_offline_sweep,
+    ingest_accept,
     ingest_batch_process,
     ingest_purge,
     ingest_sweep,
 )
+from cameras.services.devices import device_delete
+from cameras.services.ingest.validation import IngestRejected, ParsedEvent
 from cameras.services.registry import token_issue
 from ioc import ratelimit
 from ioc.choices import AlertStatus
 from ioc.models import Alert
 from tests.support import OTHER_WARD as OTHER
 from tests.support import OWN_WARD as OWN
-from tests.support import GroupListener, example_device, gateway_code
+from tests.support import GroupListener, example_device, example_user, gateway_code
 
 URL = "/api/v1/ingest/events"
 VN = "+07:00"
@@ -627,3 +632,123 @@ def test_one_transaction_takes_several_pending_batches(
     assert not IngestBatch.objects.filter(processed_at__isnull=True).exists()
     assert all(not ingest_batch_process(pk).processed for pk in others)
     assert Reading.objects.filter(device=aq).count() == 3
+
+
+# --- The outbox carries its events (the worker never reads them back) -----------------------
+
+
+def test_the_outbox_row_carries_only_the_new_events_and_the_worker_reads_no_event_back(
+    gateway_token: str, aq: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    """On a table partitioned by day a read by id alone probes every partition: the worker
+    takes what it needs from the outbox row the accept wrote with the events."""
+    send(
+        gateway_token,
+        [event(aq.code, "old", "reading", pm25=1)],
+        django_capture_on_commit_callbacks,
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        response = post(
+            gateway_token,
+            {
+                "events": [
+                    event(aq.code, "old", "reading", pm25=1),  # stored already
+                    at(event(aq.code, "n1", "reading", pm25=7, pm10=9), T0 + timedelta(seconds=5)),
+                    at(event(aq.code, "n1", "reading", pm25=7, pm10=9), T0 + timedelta(seconds=5)),
+                ]
+            },
+        )
+    assert response.json() == {"accepted": 1, "duplicates": 2}
+    batch = IngestBatch.objects.get(processed_at__isnull=True)
+    stored = DeviceEvent.objects.get(device=aq, event_id="n1")
+    assert batch.events == [stored.pk]
+    [(pk, device_id, event_id, kind, ts, data)] = orjson.loads(batch.payload)
+    assert (pk, device_id, event_id, kind, data) == (stored.pk, aq.pk, "n1", "reading", stored.data)
+    assert datetime.fromisoformat(ts) == stored.ts
+
+    with CaptureQueriesContext(connection) as queries:
+        assert ingest_batch_process(batch.pk).processed
+    assert not [q["sql"] for q in queries if DeviceEvent._meta.db_table in q["sql"]]
+    assert sorted(Reading.objects.filter(device=aq).values_list("metric", "value")) == [
+        ("pm10", 9.0),
+        ("pm25", 1.0),
+        ("pm25", 7.0),
+    ]
+    aq.refresh_from_db()
+    assert aq.latest == {"pm25": 7.0, "pm10": 9.0}
+    assert aq.last_seen_at == T0 + timedelta(seconds=5)
+
+
+def test_a_batch_without_payload_is_processed_from_its_stored_events_once(
+    gateway_token: str, aq: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    """An outbox row of an older version (or an administrator's replay) names its events
+    only: the worker reads them back, and a second delivery of its task adds nothing."""
+    with django_capture_on_commit_callbacks(execute=False):
+        post(gateway_token, {"events": [event(aq.code, "r1", "reading", pm25=12, pm10=3)]})
+    batch = IngestBatch.objects.get()
+    IngestBatch.objects.filter(pk=batch.pk).update(payload="")
+
+    assert ingest_batch_process(batch.pk).processed
+    assert ingest_batch_process(batch.pk).processed is False
+    assert ingest_batch_process(batch.pk, retry=True).processed is False  # the sweeper's
+    assert sorted(Reading.objects.filter(device=aq).values_list("metric", "value")) == [
+        ("pm10", 3.0),
+        ("pm25", 12.0),
+    ]
+    aq.refresh_from_db()
+    assert aq.latest == {"pm25": 12.0, "pm10": 3.0}
+
+
+def test_a_batch_posted_again_and_its_task_delivered_twice_is_counted_once(
+    gateway_token: str, aq: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The gateway retries the whole request (its answer was lost) while the first
+    delivery's task is redelivered and the sweeper re-queues it too: one outbox row, its
+    readings once, one attempt counted per run that started."""
+    events = [event(aq.code, f"e{n}", "reading", pm25=n) for n in range(3)]
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        first = post(gateway_token, {"events": events})
+        again = post(gateway_token, {"events": events})
+    assert (first.json(), again.json()) == (
+        {"accepted": 3, "duplicates": 0},
+        {"accepted": 0, "duplicates": 3},
+    )
+    assert len(queued) == 1  # nothing new, nothing queued
+    batch = IngestBatch.objects.get()
+    assert ingest_batch_process(batch.pk, retry=True).processed  # the sweeper's, first
+    assert ingest_batch_process(batch.pk).processed is False  # the original task
+    assert ingest_batch_process(batch.pk).processed is False  # redelivered
+    assert Reading.objects.filter(device=aq).count() == 3
+    assert IngestBatch.objects.get().attempts == 1
+
+
+def test_deleting_a_device_deletes_its_readings_and_events(
+    gateway_token: str, aq: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The events and readings tables keep no foreign key in the database (its check cost
+    ingest as much as the row): deleting a device still takes its history with it."""
+    send(
+        gateway_token,
+        [event(aq.code, "d1", "reading", pm25=5), event(aq.code, "d2", "heartbeat")],
+        django_capture_on_commit_callbacks,
+    )
+    assert Reading.objects.filter(device_id=aq.pk).exists()
+    device_delete(actor=example_user("admin"), device=aq)
+    assert not Reading.objects.filter(device_id=aq.pk).exists()
+    assert not DeviceEvent.objects.filter(device_id=aq.pk).exists()
+
+
+def test_events_of_a_device_deleted_after_the_check_are_refused_not_stored(
+    aq: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A device deleted between the batch's check and its storing: nothing of the batch is
+    stored (the database no longer checks a foreign key), the answer is a 403."""
+    checked = ParsedEvent(aq.pk, aq.code, "late", "reading", T0, {"pm25": 1.0})
+    device_delete(actor=example_user("admin"), device=aq)
+    with pytest.raises(IngestRejected) as refused:
+        ingest_accept(events=[checked], source="test")
+    assert refused.value.status == 403
+    assert refused.value.body["devices"] == [aq.code]
+    assert not DeviceEvent.objects.filter(event_id="late").exists()
+    assert not IngestBatch.objects.exists()

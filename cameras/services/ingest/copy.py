@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 from django.db import connection
 
-from cameras.models import DeviceEvent, IngestBatch, Reading
-from cameras.services.ingest.validation import ParsedEvent
+from cameras.models import Device, DeviceEvent, IngestBatch, Reading
+from cameras.services.ingest.validation import IngestRejected, ParsedEvent
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ def batch_store(events: list[ParsedEvent], *, received_at: datetime, source: str
     JSON, what the worker needs of each new event (``payload``), so that the worker never
     reads them back.
     """
+    _devices_hold(events)
     new = _events_insert(events, received_at)
     if not new:
         return StoredBatch(None, 0)
@@ -54,6 +55,32 @@ def batch_store(events: list[ParsedEvent], *, received_at: datetime, source: str
         payload=orjson.dumps(payload).decode(),
     )
     return StoredBatch(batch.pk, len(payload))
+
+
+def _devices_hold(events: list[ParsedEvent]) -> None:
+    """Hold the batch's devices until commit, or refuse the batch (403) if one has been
+    deleted since it was checked.
+
+    The events and readings tables have no foreign key in the database (its check, per
+    row, cost as much as the row): this does its job once per device. On PostgreSQL the
+    rows are held FOR KEY SHARE, so a device deleted meanwhile (``device_delete`` locks it
+    FOR UPDATE, then deletes its events) waits for this commit and takes these events
+    with it; SQLite writes one transaction at a time."""
+    wanted = {event.device_id: event.device_code for event in events}
+    table = connection.ops.quote_name(Device._meta.db_table)
+    lock = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE id IN ({', '.join(['%s'] * len(wanted))}){lock}",  # noqa: S608
+            list(wanted),
+        )
+        for (pk,) in cursor.fetchall():
+            wanted.pop(pk, None)
+    if wanted:
+        gone = sorted(wanted.values())
+        raise IngestRejected(
+            403, f"Unknown devices (deleted): {', '.join(gone[:20])}.", devices=gone[:100]
+        )
 
 
 # An inserted event as RETURNING gives it: (device id, event id, its time as _ts_key has it).

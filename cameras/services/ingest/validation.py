@@ -7,9 +7,8 @@ import functools
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from django.conf import settings
@@ -51,9 +50,9 @@ class IngestRejected(Exception):
         self.body = {"detail": detail, **extra}
 
 
-@dataclass(frozen=True)
-class ParsedEvent:
-    """One validated event."""
+class ParsedEvent(NamedTuple):
+    """One validated event (a named tuple: a batch makes a thousand of them, at a third of
+    a frozen dataclass's cost each)."""
 
     device_id: int
     device_code: str
