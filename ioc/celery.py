@@ -1,10 +1,11 @@
 """The Celery application; configuration comes from Django settings (``CELERY_*``)."""
 
+import gc
 import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import task_postrun, task_prerun, worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ioc.settings")
 
@@ -27,3 +28,12 @@ def _database_connections_as_requests(task: Any = None, **_kwargs: Any) -> None:
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@worker_process_init.connect
+def _collector_spares_the_start(**_kwargs: Any) -> None:
+    """As gunicorn.conf.py does for a web worker: what the pool process inherited (Django,
+    the apps, about 100,000 objects) goes to the collector's permanent generation, so the
+    full collections that an ingest batch's thousands of rows set off no longer rescan it
+    (a sixth of the worker's time, py-spy)."""
+    gc.freeze()
