@@ -142,10 +142,10 @@ def _mark_processed(batches: list[IngestBatch], *, counted: int | None) -> None:
 def _process_together(batch_id: int, *, counted: bool) -> ProcessResult:
     """The fast way: the batch and its companions in one transaction."""
     with transaction.atomic():
-        _relax_commit()
         batches = _locked_batches(batch_id, BATCHES_PER_TRANSACTION - 1)
-        if not batches:
+        if not batches:  # a companion of another transaction: most tasks, under load
             return ProcessResult(processed=False)
+        _relax_commit()
         result = _process([event for batch in batches for event in _events(batch)])
         _mark_processed(batches, counted=batch_id if counted else None)
         return result
