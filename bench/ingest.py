@@ -533,8 +533,10 @@ def one_run(options: argparse.Namespace) -> dict[str, Any]:
             )
             cursor.execute("DELETE FROM cameras_ingestbatch")
     else:
-        figures["copy_temporary"] = raw_copy_rate(expected_events, temporary=True)
-        figures["copy_logged"] = raw_copy_rate(expected_events, temporary=False)
+        # the best of three: a single COPY lasts a second, and one other process's burst on
+        # the same two cores halves it
+        for kind, temporary in (("copy_temporary", True), ("copy_logged", False)):
+            figures[kind] = max(raw_copy_rate(expected_events, temporary=temporary) for _ in "abc")
     connections.close_all()
     if not options.preloaded:
         drop_database()
@@ -637,8 +639,8 @@ def main() -> None:
         runs.append(run_child([*sys.argv[1:], "--run", "preloaded"]))
     copy_temporary, copy_logged = runs[0]["copy_temporary"], runs[0]["copy_logged"]
     print(
-        f"raw COPY, same rows, same run:  {copy_temporary:,.0f} rows/s into a temporary table, "
-        f"{copy_logged:,.0f} into a logged one"
+        f"raw COPY, same rows, same run (best of 3):  {copy_temporary:,.0f} rows/s into a "
+        f"temporary table, {copy_logged:,.0f} into a logged one"
     )
     for run in runs:
         print("preloaded database" if run["preloaded"] else "empty database (the demo city)")
