@@ -48,8 +48,10 @@ class ProcessResult:
 
 
 # A worker takes the batch it was asked for plus up to this many other pending ones in one
-# transaction: fewer commits and device-row updates when the queue is long.
-BATCHES_PER_TRANSACTION = 8
+# transaction: fewer commits and device-row updates when the queue is long. A transaction
+# costs about 30 ms whatever its size (the devices locked, read and updated, their live
+# events): 16 batches of 500 took a quarter less CPU per event than 8, 32 little less.
+BATCHES_PER_TRANSACTION = 16
 # Errors of the connection or the server, not of the events: the batch stays pending and
 # is tried again (by the sweeper), never set aside for them.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
