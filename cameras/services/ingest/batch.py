@@ -260,7 +260,9 @@ def _process(events: list[Event]) -> ProcessResult:
         by_device[device_id].append((kind, ts, data, received_at))
     devices = {
         device.pk: device
-        for device in Device.objects.select_for_update(of=("self",))
+        # FOR NO KEY UPDATE: it keeps two workers off a device, but not the accepts, which
+        # hold their devices FOR KEY SHARE (as the foreign key's check did) until commit
+        for device in Device.objects.select_for_update(of=("self",), no_key=True)
         .select_related("ward")
         # JSON that processing never reads (a ward's boundary is kilobytes to parse)
         .defer("tags", "ward__boundary")
