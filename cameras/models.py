@@ -231,9 +231,14 @@ class SignalDetail(models.Model):
 
 
 class DeviceEvent(models.Model):
-    """One event as a device sent it; unique per device and event id (idempotent ingest)."""
+    """One event as a device sent it, identified by device, event id and device time
+    (idempotent ingest). The time is part of what identifies an event so that PostgreSQL
+    can partition the table by day (a unique key must hold the partition key): the same id
+    sent again with another time is another event. On PostgreSQL the table is partitioned
+    by ``ts`` and its primary key is (id, ts); Django still addresses rows by ``id``
+    (``cameras.services.history.partitions``)."""
 
-    # No index of its own: the unique (device, event id) index serves lookups by device.
+    # No index of its own: the unique (device, event id, ts) index serves lookups by device.
     # No constraint in the database either: its check on every row cost ingest as much as
     # the row itself (bench/ingest.py); deleting a device still deletes its events (Django
     # cascades), and ingest only stores events of devices it has just read.
@@ -254,7 +259,7 @@ class DeviceEvent(models.Model):
         verbose_name = _("device event")
         verbose_name_plural = _("device events")
         constraints = [
-            models.UniqueConstraint(fields=["device", "event_id"], name="event_device_id")
+            models.UniqueConstraint(fields=["device", "event_id", "ts"], name="event_device_id_ts")
         ]
         indexes = [models.Index(fields=["device", "ts"], name="event_device_ts")]
 
@@ -263,7 +268,9 @@ class DeviceEvent(models.Model):
 
 
 class Reading(models.Model):
-    """One numeric value of a sensor reading, for series and charts."""
+    """One numeric value of a sensor reading, for series and charts: kept
+    ``IOC_RAW_RETENTION_DAYS`` once rolled up (``ReadingMinute``, ``ReadingHour``). On
+    PostgreSQL partitioned by day on ``ts``, primary key (id, ts)."""
 
     # No index of its own: the (device, metric, ts) index serves lookups by device. No
     # constraint in the database either, as for DeviceEvent: its check doubled a COPY.
@@ -343,8 +350,15 @@ class IngestFailure(models.Model):
     """An accepted event that processing could not take, set aside with its error so the
     events around it go on; an administrator replays it once the cause is fixed."""
 
+    # No foreign key in the database: PostgreSQL cannot point one at a partitioned table's
+    # ``id`` alone. The device's deletion takes its failures (``device`` below); an event
+    # dropped by retention leaves its failure, removed by the same run.
     event = models.OneToOneField(
-        DeviceEvent, verbose_name=_("event"), on_delete=models.CASCADE, related_name="failure"
+        DeviceEvent,
+        verbose_name=_("event"),
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="failure",
     )
     # Copied from the event: the admin lists them without reading the event's own row,
     # which may be what cannot be read.
@@ -434,3 +448,87 @@ class ViewingSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} watching {self.device_id} from {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ReadingRollup(models.Model):
+    """A device's metric over one minute or hour: count, extremes, total (mean = total /
+    count, exact to merge) and the last value with its time. Written only by
+    ``cameras.services.history.rollups``."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="+", db_index=False)
+    metric = models.CharField(_("metric"), max_length=32)
+    bucket = models.DateTimeField(_("from"))
+    count = models.PositiveIntegerField(_("count"))
+    minimum = models.FloatField(_("minimum"))
+    maximum = models.FloatField(_("maximum"))
+    total = models.FloatField(_("total"))
+    last_value = models.FloatField(_("last value"))
+    last_at = models.DateTimeField(_("last value at"))
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.device_id} {self.metric} @ {self.bucket:%Y-%m-%d %H:%M}: {self.count}"
+
+
+class ReadingMinute(ReadingRollup):
+    """One minute of a metric (kept ``IOC_ROLLUP_MINUTE_RETENTION_DAYS``); on PostgreSQL
+    partitioned by day on ``bucket``."""
+
+    class Meta:
+        verbose_name = _("reading minute")
+        verbose_name_plural = _("reading minutes")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "metric", "bucket"], name="reading_minute_key"
+            )
+        ]
+
+
+class ReadingHour(ReadingRollup):
+    """One hour of a metric (kept ``IOC_ROLLUP_RETENTION_DAYS``); on PostgreSQL
+    partitioned by month on ``bucket``."""
+
+    class Meta:
+        verbose_name = _("reading hour")
+        verbose_name_plural = _("reading hours")
+        constraints = [
+            models.UniqueConstraint(fields=["device", "metric", "bucket"], name="reading_hour_key")
+        ]
+
+
+class RollupState(models.Model):
+    """Where the rollups stand (one row). Readings before ``marked_until`` arriving now are
+    late: the database marks their hour (``RollupLateHour``) as they are written."""
+
+    marked_until = models.DateTimeField(_("late before"), null=True)
+    minutes_until = models.DateTimeField(_("minutes complete before"), null=True)
+    hours_until = models.DateTimeField(_("hours complete before"), null=True)
+    # Raw readings before this were deleted by retention: a late reading before it is
+    # merged into its rollups (and deleted), not recomputed from what raw is left.
+    raw_dropped_before = models.DateTimeField(_("raw readings dropped before"), null=True)
+
+    class Meta:
+        verbose_name = _("rollup state")
+        verbose_name_plural = _("rollup state")
+
+    def __str__(self) -> str:
+        return f"rollups until {self.minutes_until}"
+
+
+class RollupLateHour(models.Model):
+    """A device's hour that received readings after its minutes were rolled up (a
+    gateway's backlog): rolled up again by the next run. Written by a database trigger on
+    readings, so every way of writing readings marks them."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="+", db_index=False)
+    hour = models.DateTimeField(_("hour"))
+
+    class Meta:
+        verbose_name = _("late reading hour")
+        verbose_name_plural = _("late reading hours")
+        constraints = [models.UniqueConstraint(fields=["device", "hour"], name="rollup_late_key")]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} {self.hour:%Y-%m-%d %H:00}"

@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from cameras import services
-from cameras.services import polling, signal_command_delivery
+from cameras.services import history, polling, signal_command_delivery
 
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -48,3 +48,22 @@ def cameras_poll_task() -> int:
 def signals_poll_task() -> int:
     """Read the traffic-signal controllers' state; returns how many answered."""
     return polling.signals_poll().healthy
+
+
+@shared_task(ignore_result=True)
+def rollups_compute_task() -> bool:
+    """Roll readings up per minute and hour, late ones included (every minute)."""
+    return history.rollups_compute().caught_up
+
+
+@shared_task(ignore_result=True)
+def partitions_ensure_task() -> int:
+    """Create the history tables' partitions from the retention cutoff to a week ahead."""
+    return len(history.partitions_ensure().created)
+
+
+@shared_task(ignore_result=True)
+def history_retain_task() -> int:
+    """Remove readings, events and rollups past their retention; returns the partitions
+    dropped."""
+    return len(history.history_retain().partitions)

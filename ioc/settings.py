@@ -270,6 +270,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ioc.tasks.audit_prune_task",
         "schedule": crontab(minute=40),
     },
+    # Readings rolled up per minute and hour, late ones included (cameras.services.history).
+    "rollups-compute": {
+        "task": "cameras.tasks.rollups_compute_task",
+        "schedule": timedelta(minutes=1),
+    },
+    # The history's partitions a week ahead (PostgreSQL; also after migrate), then what is
+    # past its retention, at night in Vietnam time.
+    "partitions-ensure": {
+        "task": "cameras.tasks.partitions_ensure_task",
+        "schedule": crontab(hour=1, minute=10),
+    },
+    "history-retain": {
+        "task": "cameras.tasks.history_retain_task",
+        "schedule": crontab(hour=1, minute=40),
+    },
 }
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -465,6 +480,21 @@ IOC_INGEST_MAX_ATTEMPTS = int(os.environ.get("IOC_INGEST_MAX_ATTEMPTS", "5"))
 # How far ahead of the server a device's clock may be; events further in the future are
 # refused (400), since they would freeze the device's latest state until that time.
 IOC_INGEST_MAX_FUTURE_SECONDS = float(os.environ.get("IOC_INGEST_MAX_FUTURE_SECONDS", "300"))
+# --- History: how long readings and device events are kept -----------------------------
+# Raw readings and device events, in city days; readings go only once rolled up.
+IOC_RAW_RETENTION_DAYS = int(os.environ.get("IOC_RAW_RETENTION_DAYS", "90"))
+# Hour rollups (count, min, max, mean, last per device and metric): five years.
+IOC_ROLLUP_RETENTION_DAYS = int(os.environ.get("IOC_ROLLUP_RETENTION_DAYS", "1826"))
+# Minute rollups: at the sensors' rates a minute holds about one reading, so minutes cost
+# about what raw readings cost; kept as long as raw by default, hours beyond.
+IOC_ROLLUP_MINUTE_RETENTION_DAYS = int(
+    os.environ.get("IOC_ROLLUP_MINUTE_RETENTION_DAYS", str(IOC_RAW_RETENTION_DAYS))
+)
+# Readings are rolled up to the end of the last complete minute less this lag; one written
+# later with an earlier time is late, and its hour is rolled up again.
+IOC_ROLLUP_LAG_SECONDS = float(os.environ.get("IOC_ROLLUP_LAG_SECONDS", "30"))
+# PostgreSQL: days of partitions created ahead of need.
+IOC_PARTITIONS_AHEAD_DAYS = int(os.environ.get("IOC_PARTITIONS_AHEAD_DAYS", "7"))
 # A 5 MB batch must reach the ingest view's own size check (Django's default is 2.5 MB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 6 * 1024 * 1024
 
