@@ -132,7 +132,7 @@ class DeviceReadingsView(APIView):
             raise BadParameter(f"points must be a whole number from 1 to {MAX_POINTS}.") from exc
         if not 1 <= points <= MAX_POINTS:
             raise BadParameter(f"points must be a whole number from 1 to {MAX_POINTS}.")
-        buckets = reading_series(device, metric=metric, start=start, end=end, points=points)
+        series = reading_series(device, metric=metric, start=start, end=end, points=points)
         threshold = next((t for t in device.thresholds.all() if t.metric == metric), None)
         return Response(
             {
@@ -141,10 +141,12 @@ class DeviceReadingsView(APIView):
                 "unit": threshold.unit if threshold else "",
                 "low": threshold.low if threshold else None,
                 "high": threshold.high if threshold else None,
-                "from": _local_iso(start),
-                "to": _local_iso(end),
-                "points": points,
-                "bucket_seconds": (end - start).total_seconds() / points,
+                # The grid the buckets are on: the one asked, or aligned on whole minutes
+                # or hours where rollups serve the range (reading_series).
+                "from": _local_iso(series.start),
+                "to": _local_iso(series.end),
+                "points": series.points,
+                "bucket_seconds": series.bucket_seconds,
                 "buckets": [
                     {
                         "start": _local_iso(b.start),
@@ -153,7 +155,7 @@ class DeviceReadingsView(APIView):
                         "max": b.max,
                         "count": b.count,
                     }
-                    for b in buckets
+                    for b in series.buckets
                 ],
             }
         )

@@ -27,21 +27,19 @@ from django.db.models import Exists, Min, OuterRef
 from django.utils import timezone
 
 from cameras.models import DeviceEvent, IngestBatch, IngestFailure, Reading
+from cameras.reading_selectors import HOUR, cutoff, floor_to
 from cameras.services.history.partitions import (
     EVENTS,
     HOURS,
     MINUTES,
     READINGS,
     PartitionedTable,
-    city_day,
     is_partitioned,
     partitions_droppable,
     period_bounds,
 )
 from cameras.services.history.rollups import (
-    HOUR,
     LATE_HOURS_PER_TRANSACTION,
-    floor_to,
     late_hours_roll,
     maintenance,
     rollup_state,
@@ -73,11 +71,6 @@ class RetentionResult:
         self.rows[table] = self.rows.get(table, 0) + max(rows, 0)
 
 
-def cutoff(days: int, now: datetime) -> datetime:
-    """The start of the oldest city day kept when ``days`` days are kept."""
-    return period_bounds("day", city_day(now) - timedelta(days=days))[0]
-
-
 def history_retain(*, now: datetime | None = None, pause_seconds: float = 0.05) -> RetentionResult:
     """Remove what is past its retention (see the module's docstring); logged and audited
     once. Does nothing while another rollup or retention run holds the maintenance lock."""
@@ -93,9 +86,10 @@ def history_retain(*, now: datetime | None = None, pause_seconds: float = 0.05) 
         _rollups(result, HOURS, cutoff(settings.IOC_ROLLUP_RETENTION_DAYS, now), pause_seconds)
     if result.rows or result.partitions:
         logger.info(
-            "retention: removed %s; partitions dropped: %s",
+            "retention: removed %s; %s partitions dropped%s",
             ", ".join(f"{table} {rows}" for table, rows in sorted(result.rows.items())),
-            ", ".join(result.partitions) or "none",
+            len(result.partitions),
+            f" ({result.partitions[0]} ... {result.partitions[-1]})" if result.partitions else "",
         )
         audit_record(
             actor=None,
@@ -127,6 +121,9 @@ def _partition_drop(
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL lock_timeout = '5s'")
+            # Deferred foreign-key checks of rows written earlier in this transaction
+            # (none outside tests) would forbid the DROP: run them now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"LOCK TABLE {spec.table} IN ACCESS EXCLUSIVE MODE")
             if spec is READINGS:
                 state = rollup_state(for_update=True)

@@ -30,7 +30,7 @@ import time as monotonic_time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from django.conf import settings
@@ -39,6 +39,7 @@ from django.db.models import Min
 from django.utils import timezone
 
 from cameras.models import Reading, RollupLateHour, RollupState
+from cameras.reading_selectors import HOUR, MINUTE, floor_to
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,6 @@ logger = logging.getLogger(__name__)
 # MAINTENANCE_LOCK.
 LATE_LOCK = 7_340_016
 MAINTENANCE_LOCK = 7_340_017
-MINUTE = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
 # Late hours rolled up again per transaction.
 LATE_HOURS_PER_TRANSACTION = 500
 _embedded_maintenance = threading.Lock()
@@ -56,13 +55,6 @@ _embedded_maintenance = threading.Lock()
 Level = Literal["minute", "hour"]
 TABLE = {"minute": "cameras_readingminute", "hour": "cameras_readinghour"}
 COLUMNS = "device_id, metric, bucket, count, minimum, maximum, total, last_value, last_at"
-
-
-def floor_to(moment: datetime, step: timedelta) -> datetime:
-    """``moment`` rounded down to a whole ``step`` (minutes and hours: UTC and the city's
-    agree, Vietnam's offset being whole hours)."""
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    return epoch + ((moment - epoch) // step) * step
 
 
 def sql_time(moment: datetime) -> Any:
