@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time as monotonic_time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -51,14 +51,12 @@ from ioc.services import audit_record
 logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 5_000
-# A pending outbox batch older than this holds up the dropping of device events: its
-# events may be in a day about to go.
-STUCK_BATCH = timedelta(minutes=10)
 
 
 @dataclass
 class RetentionResult:
-    """What one run removed: rows per table (estimated for whole partitions), the
+    """What one run removed: rows per table (the planner's estimate for an analysed
+    partition), the
     partitions dropped, and the raw readings' new bound."""
 
     ran: bool = True
@@ -80,7 +78,7 @@ def history_retain(*, now: datetime | None = None, pause_seconds: float = 0.05) 
             return RetentionResult(ran=False)
         result = RetentionResult()
         _readings(result, cutoff(settings.IOC_RAW_RETENTION_DAYS, now), pause_seconds)
-        _events(result, cutoff(settings.IOC_RAW_RETENTION_DAYS, now), now, pause_seconds)
+        _events(result, cutoff(settings.IOC_RAW_RETENTION_DAYS, now), pause_seconds)
         minute_cutoff = cutoff(settings.IOC_ROLLUP_MINUTE_RETENTION_DAYS, now)
         _rollups(result, MINUTES, minute_cutoff, pause_seconds)
         _rollups(result, HOURS, cutoff(settings.IOC_ROLLUP_RETENTION_DAYS, now), pause_seconds)
@@ -103,20 +101,33 @@ def history_retain(*, now: datetime | None = None, pause_seconds: float = 0.05) 
     return result
 
 
-def _estimated_rows(cursor: Any, table: str) -> int:
-    cursor.execute(
-        "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE relname = %s", [table]
-    )
+def _partition_rows(cursor: Any, table: str) -> int:
+    """A partition's rows: the planner's estimate once autovacuum has analysed it (a
+    partition past retention long since has), else counted."""
+    cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s", [table])
     row = cursor.fetchone()
-    return int(row[0]) if row else 0
+    if row and row[0] > 0:
+        return int(row[0])
+    cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - our own name
+    return int(cursor.fetchone()[0])
+
+
+class _Kept(Exception):
+    """A partition that must stay for now."""
 
 
 def _partition_drop(
-    result: RetentionResult, spec: PartitionedTable, name: str, first: Any, end: datetime
+    result: RetentionResult,
+    spec: PartitionedTable,
+    name: str,
+    first: Any,
+    end: datetime,
+    *,
+    waiting: list[int] | None = None,
 ) -> bool:
-    """Drop one partition in a transaction of its own (a lock not had within 5 s: left
-    for the next run). For raw readings, the late hours of its day are rolled up again
-    first, while the lock holds every writer off."""
+    """Drop one partition in a transaction of its own (a lock not had within 5 s, or an
+    event of ``waiting`` in it: left for the next run). For raw readings, the late hours
+    of its day are rolled up again first, while the lock holds every writer off."""
     started = monotonic_time.monotonic()
     try:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -132,11 +143,18 @@ def _partition_drop(
                     LATE_HOURS_PER_TRANSACTION
                 ):
                     pass
-            rows = _estimated_rows(cursor, name)
+            if waiting:
+                cursor.execute(
+                    f"SELECT EXISTS (SELECT 1 FROM {name} WHERE id = ANY(%s))",  # noqa: S608
+                    [waiting],
+                )
+                if cursor.fetchone()[0]:
+                    raise _Kept(f"{name} holds events an outbox batch waits to process")
+            rows = _partition_rows(cursor, name)
             cursor.execute(f"DROP TABLE {name}")
             if spec is READINGS:
                 _raw_dropped(result, end)
-    except OperationalError as exc:
+    except (OperationalError, _Kept) as exc:
         logger.warning("retention: %s not dropped now (%s); next run", name, exc)
         return False
     result.count(spec.table, rows)
@@ -205,33 +223,32 @@ def _readings_hours(
             monotonic_time.sleep(pause_seconds)
 
 
-def _events(result: RetentionResult, raw_cutoff: datetime, now: datetime, pause: float) -> None:
+def _events(result: RetentionResult, raw_cutoff: datetime, pause: float) -> None:
     """Device events before the cutoff, except those an outbox batch still waits to
-    process; then the set-aside failures whose events went with them."""
-    pending = IngestBatch.objects.filter(processed_at__isnull=True).aggregate(
-        oldest=Min("received_at")
-    )["oldest"]
-    received_before = pending - STUCK_BATCH if pending is not None else now
-    if is_partitioned(EVENTS.table):
-        if pending is not None and pending < now - STUCK_BATCH:
-            logger.warning("retention: device events kept while the outbox has a stuck batch")
-        else:
-            with connection.cursor() as cursor:
-                droppable = partitions_droppable(cursor, EVENTS, raw_cutoff)
-            for name, first, end in droppable:
-                if not _partition_drop(result, EVENTS, name, first, end):
-                    break
-        table = EVENTS.default
-    else:
-        table = EVENTS.table
-    _chunks_delete(
-        result,
-        EVENTS.table,
-        table,
-        "ts < %s AND received_at < %s",
-        [sql_time(raw_cutoff), sql_time(received_before)],
-        pause,
+    process (a partition holding one is kept to the next run); then the set-aside
+    failures whose events went with them."""
+    waiting = sorted(
+        {
+            pk
+            for events in IngestBatch.objects.filter(processed_at__isnull=True).values_list(
+                "events", flat=True
+            )
+            for pk in events
+        }
     )
+    table = EVENTS.table
+    if is_partitioned(EVENTS.table):
+        with connection.cursor() as cursor:
+            droppable = partitions_droppable(cursor, EVENTS, raw_cutoff)
+        for name, first, end in droppable:
+            if not _partition_drop(result, EVENTS, name, first, end, waiting=waiting):
+                break
+        table = EVENTS.default
+    where, params = "ts < %s", [sql_time(raw_cutoff)]
+    if waiting:
+        where += f" AND id NOT IN ({', '.join(['%s'] * len(waiting))})"
+        params += waiting
+    _chunks_delete(result, EVENTS.table, table, where, params, pause)
     dangling = IngestFailure.objects.filter(
         ~Exists(DeviceEvent.objects.filter(pk=OuterRef("event_id")))
     )
