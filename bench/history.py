@@ -138,7 +138,8 @@ def build(readings: int, sensors: int) -> datetime:
         f"\nraw readings of the last 90 days: {raw_rows:,} in {time.perf_counter() - began:.0f} s"
     )
     began = time.perf_counter()
-    month = t0
+    # Whole hours from the first: a chunk's last hour is not another's first.
+    month = t0.replace(minute=0)
     hour_rows = 0
     while month < raw_from:
         following = min(month + timedelta(days=7), raw_from)

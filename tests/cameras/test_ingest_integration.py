@@ -7,7 +7,7 @@ lose no accepted batch and store nothing twice.
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -30,23 +30,35 @@ BATCHES = 8 * BATCHES_PER_TRANSACTION
 PER_BATCH = 500  # two metrics each: 1,000 readings a batch
 
 
-def post_batches(url: str, token: str, devices: list[str], batches: int, tag: str) -> int:
+def batch_events(devices: list[str], tag: str, b: int, start: datetime) -> list[dict[str, Any]]:
+    """The ``b``-th batch of readings a gateway sends from ``start``."""
+    return [
+        {
+            "id": f"{tag}-{b}-{n}",
+            "device": devices[n % len(devices)],
+            # a millisecond apart: the clock stays within the accepted few minutes
+            "ts": (start + timedelta(milliseconds=b * PER_BATCH + n)).isoformat(),
+            "type": "reading",
+            "data": {"pm25": float(n % 80), "pm10": float(n % 120)},
+        }
+        for n in range(PER_BATCH)
+    ]
+
+
+def post_batches(
+    url: str,
+    token: str,
+    devices: list[str],
+    batches: int,
+    tag: str,
+    start: datetime | None = None,
+) -> int:
     """Push reading batches as a gateway would; returns the events accepted."""
     accepted = 0
-    start = timezone.now()  # newer than anything the demo devices reported
+    start = start or timezone.now()  # newer than anything the demo devices reported
     with httpx.Client(base_url=url, timeout=30) as client:
         for b in range(batches):
-            events = [
-                {
-                    "id": f"{tag}-{b}-{n}",
-                    "device": devices[n % len(devices)],
-                    # a millisecond apart: the clock stays within the accepted few minutes
-                    "ts": (start + timedelta(milliseconds=b * PER_BATCH + n)).isoformat(),
-                    "type": "reading",
-                    "data": {"pm25": float(n % 80), "pm10": float(n % 120)},
-                }
-                for n in range(PER_BATCH)
-            ]
+            events = batch_events(devices, tag, b, start)
             response = client.post(
                 "/api/v1/ingest/events",
                 json={"events": events},
@@ -124,23 +136,15 @@ def test_a_retried_batch_after_processing_is_all_duplicates(stack: Stack) -> Non
     token, devices = gateway_with_devices()
     url = stack.server()
     stack.worker()
-    post_batches(url, token, devices, 1, "again")
+    start = timezone.now()
+    post_batches(url, token, devices, 1, "again", start)
     wait_for(all_processed, 60, "the batch to be processed")
     with httpx.Client(base_url=url, timeout=30) as client:
-        start = timezone.now() - timedelta(hours=1)
-        events: list[dict[str, Any]] = [
-            {
-                "id": f"again-0-{n}",
-                "device": devices[n % len(devices)],
-                "ts": (start + timedelta(seconds=n)).isoformat(),
-                "type": "reading",
-                "data": {"pm25": 1.0},
-            }
-            for n in range(PER_BATCH)
-        ]
+        # The same events again, as a gateway retries them: an event is identified by its
+        # device, id and time.
         response = client.post(
             "/api/v1/ingest/events",
-            json={"events": events},
+            json={"events": batch_events(devices, "again", 0, start)},
             headers={"Authorization": f"Gateway {token}"},
         )
     assert response.json() == {"accepted": 0, "duplicates": PER_BATCH}
