@@ -81,6 +81,7 @@ def test_rollups_past_their_retention_go(sensor: Device, short: Any) -> None:
     ancient = NOW - timedelta(days=9)
     readings_add(sensor, "pm25", readings_scattered(ancient, ancient + timedelta(hours=2), 100))
     readings_add(sensor, "pm25", readings_scattered(OLD, OLD + timedelta(hours=2), 100))
+    rollups_compute(now=ancient + timedelta(hours=3))  # rolled up while they were young
     rollups_compute(now=NOW)
     assert ReadingHour.objects.filter(bucket__lt=ancient + timedelta(hours=2)).exists()
     history_retain(now=NOW, pause_seconds=0)

@@ -38,7 +38,7 @@ from django.db import connection, transaction
 from django.db.models import Min
 from django.utils import timezone
 
-from cameras.models import Reading, RollupLateHour, RollupState
+from cameras.models import Reading, ReadingMinute, RollupLateHour, RollupState
 from cameras.reading_selectors import HOUR, MINUTE, floor_to
 
 logger = logging.getLogger(__name__)
@@ -204,8 +204,10 @@ def _mark(now: datetime) -> None:
     mark = floor_to(now - timedelta(seconds=settings.IOC_ROLLUP_LAG_SECONDS), MINUTE)
     first: datetime | None = None
     if rollup_state().marked_until is None:
-        # Read before the writers' lock: a full scan must not hold up ingest.
-        first = Reading.objects.aggregate(first=Min("ts"))["first"]
+        # Read before the writers' lock: a full scan must not hold up ingest. Readings
+        # older than the hours are kept (a clock years off) are not worth rolling up.
+        kept = mark - timedelta(days=settings.IOC_ROLLUP_RETENTION_DAYS)
+        first = Reading.objects.filter(ts__gte=kept).aggregate(first=Min("ts"))["first"]
     with transaction.atomic():
         writers_hold()
         state = rollup_state(for_update=True)
@@ -263,8 +265,14 @@ def _hours(result: RollupResult, deadline: float) -> bool:
                 hours_from_minutes_sql("bucket >= %s AND bucket < %s"),
                 [sql_time(start), sql_time(end)],
             )
-            result.hour_rows += max(cursor.rowcount, 0)
+            written = max(cursor.rowcount, 0)
+            if not written:  # nothing here: on to the next minute rolled up
+                following = ReadingMinute.objects.filter(
+                    bucket__gte=end, bucket__lt=complete
+                ).aggregate(first=Min("bucket"))["first"]
+                end = complete if following is None else max(end, floor_to(following, HOUR))
             RollupState.objects.filter(pk=state.pk).update(hours_until=end)
+        result.hour_rows += written
         start = end
     return True
 
