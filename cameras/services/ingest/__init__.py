@@ -1,8 +1,8 @@
 """Feed ingestion (DESIGN.md "Data flow"): accept a batch durably, then process it.
 
 Accepting (in the HTTP request, or the MQTT bridge) validates every event, stores the new
-ones in ``DeviceEvent`` (unique per device and event id, so a retried event is counted as a
-duplicate and never stored twice) and writes an ``IngestBatch`` outbox row in the same
+ones in ``DeviceEvent`` (unique per device, event id and time, so a retried event is counted
+as a duplicate and never stored twice) and writes an ``IngestBatch`` outbox row in the same
 transaction, carrying what processing needs of the new events (``payload``: the worker
 never reads them back); the processing task is queued after commit. Processing (in a
 worker) is idempotent: it locks the outbox row and does nothing if the batch was already
