@@ -281,6 +281,9 @@ def _late_hours(result: RollupResult, deadline: float) -> bool:
     """Roll up again the late hours whose minutes were already rolled up. True when none
     is left."""
     while monotonic_time.monotonic() <= deadline:
+        before = rollup_state().minutes_until
+        if before is None or not RollupLateHour.objects.filter(hour__lt=before).exists():
+            return True  # the usual case: no writer held up for nothing
         with transaction.atomic():
             writers_hold()
             state = rollup_state()
