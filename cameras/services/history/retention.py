@@ -51,6 +51,8 @@ from ioc.services import audit_record
 logger = logging.getLogger(__name__)
 
 CHUNK_ROWS = 5_000
+# More events than this waiting in the outbox (a backlog): device events wait too.
+MAX_WAITING = 20_000
 
 
 @dataclass
@@ -236,6 +238,9 @@ def _events(result: RetentionResult, raw_cutoff: datetime, pause: float) -> None
             for pk in events
         }
     )
+    if len(waiting) > MAX_WAITING:
+        logger.warning("retention: device events kept while %s wait in the outbox", len(waiting))
+        return
     table = EVENTS.table
     if is_partitioned(EVENTS.table):
         with connection.cursor() as cursor:
