@@ -1,5 +1,5 @@
 """The history tables' partitions on PostgreSQL (cameras.services.history.partitions and
-migration 0010), and an event's identity (device, event id, ts) on both databases."""
+migration 0011), and an event's identity (device, event id, ts) on both databases."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from tests.support.history import hour_floor, partition_of, readings_add, readin
 
 pytestmark = pytest.mark.django_db
 
-migration = importlib.import_module("cameras.migrations.0010_history")
+migration = importlib.import_module("cameras.migrations.0011_history")
 
 
 @pytest.fixture
@@ -132,7 +132,7 @@ def test_a_day_of_raw_readings_goes_by_dropping_its_partition(
 
 @pytest.mark.integration
 def test_the_migration_turns_a_table_with_rows_into_a_partitioned_one(sensor: Device) -> None:
-    """Migration 0010's conversion, on a table shaped like the readings of before."""
+    """Migration 0011's conversion, on a table shaped like the readings of before."""
     spec = PartitionedTable("history_scratch", "ts", "day", "IOC_RAW_RETENTION_DAYS")
     now = timezone.now()
     with connection.cursor() as cursor:

@@ -173,7 +173,7 @@ def forward(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cameras", "0009_camera_transcode_main"),
+        ("cameras", "0010_ingest_payload_no_device_constraints"),
     ]
 
     operations = [
