@@ -40,20 +40,33 @@ def signal_state_apply(device: Device, data: dict[str, Any], ts: datetime) -> No
         SignalDetail.objects.filter(device=device).update(**fields, state_at=ts, comm_status="ok")
 
 
-# What processing changes on a device row.
-STATE_FIELDS = ("last_seen_at", "last_received_at", "latest", "status", "status_changed_at")
-
-
 def device_state_save(devices: list[Device]) -> None:
-    """Write the devices' latest state: on PostgreSQL one UPDATE ... FROM unnest(arrays)
-    (bulk_update's CASE expressions cost the worker an eighth of its time), else
-    bulk_update."""
+    """Write the devices' latest state in one statement: on PostgreSQL one UPDATE ... FROM
+    unnest(arrays), elsewhere (SQLite) one prepared UPDATE run for each device. Both in
+    place of bulk_update, whose CASE expressions cost the worker an eighth of its time on
+    PostgreSQL and, on SQLite, the embedded server half of its batch processing."""
     if not devices:
         return
-    if connection.vendor != "postgresql":
-        Device.objects.bulk_update(devices, list(STATE_FIELDS), batch_size=500)
-        return
     table = connection.ops.quote_name(Device._meta.db_table)
+    if connection.vendor != "postgresql":
+        moment = connection.ops.adapt_datetimefield_value
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {table} SET last_seen_at = %s, last_received_at = %s, "  # noqa: S608
+                "latest = %s, status = %s, status_changed_at = %s WHERE id = %s",
+                [
+                    (
+                        moment(device.last_seen_at),
+                        moment(device.last_received_at),
+                        orjson.dumps(device.latest).decode(),
+                        device.status,
+                        moment(device.status_changed_at),
+                        device.pk,
+                    )
+                    for device in devices
+                ],
+            )
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} AS d SET last_seen_at = v.last_seen_at, "  # noqa: S608
