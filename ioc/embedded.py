@@ -1,8 +1,11 @@
-"""The embedded mode's launcher pieces: one event loop runs the ASGI server and the beat.
+"""The embedded mode's launcher pieces: one event loop runs the ASGI server, the beat and
+the in-process ingest.
 
 Celery's own scheduler decides what is due; due tasks run eagerly (``task_always_eager``)
 in a worker thread of the server's loop, so that what they publish reaches the
-in-memory channel layer on the loop that owns it.
+in-memory channel layer on the loop that owns it. Accepted ingest batches go to an
+``ioc.inprocess`` runner on the same loop, which processes those accepted together in
+one transaction instead of one per request.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from asgiref.sync import sync_to_async
 from celery.beat import Scheduler
 from django.conf import settings
 
+from cameras.services import ingest_batches_process
+from cameras.services.ingest.outbox import IN_PROCESS_RUNNER
+from ioc import inprocess
 from ioc.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
@@ -50,6 +56,13 @@ async def run_beat(max_interval: float = 1.0) -> None:
             logger.exception("embedded beat: a scheduled task failed")
             due_in = max_interval
         await asyncio.sleep(min(max(due_in, 0.05), max_interval))
+
+
+def ingest_runner() -> inprocess.Runner:
+    """The in-process runner of accepted ingest batches (``cameras.services.ingest``)."""
+    return inprocess.Runner(
+        IN_PROCESS_RUNNER, ingest_batches_process, gather=settings.IOC_INGEST_GATHER_SECONDS
+    )
 
 
 class SimulatorProcess:
@@ -162,6 +175,7 @@ async def serve(
     simulator = SimulatorProcess(simulator_url) if simulator_url else None
     server = EmbeddedServer(config, on_shutdown=simulator.stop if simulator else lambda: None)
     beat_task = asyncio.create_task(run_beat()) if beat else None
+    ingest = asyncio.create_task(ingest_runner().run())
     simulator_task = (
         asyncio.create_task(start_when_serving(server, simulator)) if simulator else None
     )
@@ -174,3 +188,4 @@ async def serve(
             simulator.stop()
         if beat_task is not None:
             beat_task.cancel()
+        ingest.cancel()

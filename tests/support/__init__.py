@@ -6,6 +6,7 @@
 - factories: factory-boy factories where the demo city does not fit;
 - media: JPEGs; shapes: GeoJSON squares; realtime: listening on the channel layer from sync tests;
 - live: real processes, local HTTP servers, websocket clients, waiting;
+- inprocess: an ``ioc.inprocess`` runner serving on a loop of its own, as in ``make run``;
 - browser: chromium under Playwright, logging in, the live dashboard, screenshots;
 - admin_forms: admin change forms as the browser sends them;
 - calendar: moments in Vietnam time, announced days off and days worked, office hours alone.
@@ -65,6 +66,7 @@ from tests.support.examples import (
     placed_devices_in,
 )
 from tests.support.factories import AlertFactory, DeviceFactory, GatewayFactory, UserFactory
+from tests.support.inprocess import runner_serving
 from tests.support.live import (
     ON_CI,
     Stack,
@@ -152,6 +154,7 @@ __all__ = [
     "process_env",
     "push",
     "raise_alert",
+    "runner_serving",
     "serve_http",
     "session_cookie",
     "shot",

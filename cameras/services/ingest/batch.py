@@ -42,6 +42,7 @@ class ProcessResult:
     """What processing one batch changed."""
 
     processed: bool
+    batches: list[int] = field(default_factory=list)
     readings: int = 0
     status_changes: list[tuple[str, str]] = field(default_factory=list)
     alerts_raised: int = 0
@@ -150,6 +151,7 @@ def _process_together(batch_id: int, *, counted: bool) -> ProcessResult:
         _relax_commit()
         result = _process([event for batch in batches for event in _events(batch)])
         _mark_processed(batches, counted=batch_id if counted else None)
+        result.batches = [batch.pk for batch in batches]
         return result
 
 
@@ -178,7 +180,31 @@ def _process_apart(batch_id: int, *, counted: bool) -> ProcessResult:
                     except Exception as exc:
                         _set_aside(pk, batch, exc)
         _mark_processed(batches, counted=batch_id if counted else None)
+    result.batches = [batch.pk for batch in batches]
     return result
+
+
+def ingest_batches_process(batch_ids: list[int]) -> int:
+    """Process the accepted batches ``batch_ids`` (those still pending), several to a
+    transaction as ``ingest_batch_process`` takes them; returns how many were processed.
+
+    The embedded server's in-process ingest: one call for every batch accepted since the
+    last. A batch whose processing fails stays pending (its error recorded) for the sweeper,
+    as when a worker fails it, and the others go on."""
+    waiting = sorted(set(batch_ids))
+    processed = 0
+    while waiting:
+        batch_id = waiting.pop(0)
+        try:
+            done = ingest_batch_process(batch_id).batches
+        except Exception:
+            logger.exception("ingest: batch %s not processed now; the sweeper will retry", batch_id)
+            continue
+        processed += len(done)
+        if done:
+            taken = set(done)
+            waiting = [pk for pk in waiting if pk not in taken]
+    return processed
 
 
 def _merge(total: ProcessResult, part: ProcessResult) -> None:

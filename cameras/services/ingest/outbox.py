@@ -11,8 +11,12 @@ from django.utils import timezone
 
 from cameras.services.ingest.copy import batch_store
 from cameras.services.ingest.validation import ParsedEvent
+from ioc import inprocess
 
 logger = logging.getLogger(__name__)
+
+# The embedded server's in-process runner of accepted batches (``ioc.embedded``).
+IN_PROCESS_RUNNER = "ingest"
 
 
 @dataclass
@@ -38,9 +42,16 @@ def ingest_accept(*, events: list[ParsedEvent], source: str) -> AcceptResult:
 
 def enqueue_batch(batch_id: int, *, retry: bool = False) -> None:
     """Queue a batch for a worker (``retry``: the sweeper's re-queue, whose attempt is
-    counted before it starts). A broker outage is logged: the sweeper re-queues it."""
+    counted before it starts). A broker outage is logged: the sweeper re-queues it.
+
+    In the embedded server the batch goes to its in-process runner instead, which
+    processes it moments later together with the batches accepted meanwhile (one
+    transaction for several requests, not one each); the sweeper's re-queues still run
+    at once."""
     from cameras.tasks import ingest_batch_task
 
+    if not retry and inprocess.hand_over(IN_PROCESS_RUNNER, batch_id):
+        return
     try:
         ingest_batch_task.delay(batch_id, retry=retry)
     except Exception:  # broker down, or (embedded mode) processing failed in-process
