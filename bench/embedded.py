@@ -145,6 +145,10 @@ def cpu_seconds(process: Any) -> float:
     return float(times.user + times.system)
 
 
+def system_seconds(process: Any) -> float:
+    return float(process.cpu_times().system)
+
+
 def tree_cpu_seconds(process: Any) -> dict[int, float]:
     """CPU seconds of a process and of each of its descendants alive now, by pid."""
     import psutil
@@ -204,6 +208,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=20)
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     parser.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT,
+        help="the checkout to run (default: this one): two versions compared in one sitting",
+    )
+    parser.add_argument(
         "--profile",
         metavar="FILE",
         help="also record the server with py-spy over the window (samples holding the GIL, "
@@ -229,7 +239,7 @@ def main() -> None:
     with open(log, "wb") as output:
         server = subprocess.Popen(
             command,
-            cwd=ROOT,
+            cwd=options.root,
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -290,6 +300,7 @@ async def measure(
     others = [c for c in others if c not in simulator.children(recursive=True)]
     counts_before = stored_counts(database)
     server_before = cpu_seconds(server)
+    server_system_before = system_seconds(server)
     simulator_before = tree_cpu_seconds(simulator)
     began = time.time()
     screen.measuring = True
@@ -306,6 +317,7 @@ async def measure(
     screen.measuring = False
     elapsed = time.time() - began
     server_after = cpu_seconds(server)
+    server_system = system_seconds(server) - server_system_before
     simulator_after = tree_cpu_seconds(simulator)
     if spy is not None:
         await spy.wait()
@@ -329,6 +341,7 @@ async def measure(
     return {
         "elapsed": elapsed,
         "server_cpu": (server_after - server_before) / elapsed * 100,
+        "server_system": server_system / elapsed * 100,
         "simulator_cpu": simulator_seconds / elapsed * 100,
         "simulator_processes": len(simulator_after),
         "other_children": [" ".join(c.cmdline()[:3]) for c in others],
@@ -348,7 +361,8 @@ def report(result: dict[str, Any], seconds: float, ready: float, command: list[s
     print(f"measured over {result['elapsed']:.1f} s, one live client (operator, batch framing)")
     print(
         f"server process CPU:        {result['server_cpu']:5.1f} % of a core "
-        "(the process alone; it starts no other process but the simulator"
+        f"({result['server_system']:.1f} % in the kernel; the process alone, which starts "
+        "no other process but the simulator"
         + (f"; also running: {result['other_children']}" if result["other_children"] else "")
         + ")"
     )
