@@ -480,11 +480,12 @@ IOC_INGEST_MAX_ATTEMPTS = int(os.environ.get("IOC_INGEST_MAX_ATTEMPTS", "5"))
 # How far ahead of the server a device's clock may be; events further in the future are
 # refused (400), since they would freeze the device's latest state until that time.
 IOC_INGEST_MAX_FUTURE_SECONDS = float(os.environ.get("IOC_INGEST_MAX_FUTURE_SECONDS", "300"))
-# The embedded server (`make run`) processes accepted batches in-process, together: this
-# long after a batch is accepted, it and every batch accepted meanwhile are processed in
-# as few transactions as they fit (ioc.inprocess). Workers elsewhere take several pending
-# batches to a transaction anyway.
-IOC_INGEST_GATHER_SECONDS = float(os.environ.get("IOC_INGEST_GATHER_MS", "20")) / 1000
+# The embedded server (`make run`) processes accepted batches in-process, together
+# (ioc.inprocess): the batches accepted while a run goes on are processed by the next, in as
+# few transactions as they fit. A run starts this long after the first batch it takes; 0
+# (measured: the same CPU as 20 ms, 10-20 ms sooner on screen) starts at once. Workers
+# elsewhere take several pending batches to a transaction anyway.
+IOC_INGEST_GATHER_SECONDS = float(os.environ.get("IOC_INGEST_GATHER_MS", "0")) / 1000
 # --- History: how long readings and device events are kept -----------------------------
 # Raw readings and device events, in city days; readings go only once rolled up.
 IOC_RAW_RETENTION_DAYS = int(os.environ.get("IOC_RAW_RETENTION_DAYS", "90"))

@@ -47,7 +47,7 @@ def enqueue_batch(batch_id: int, *, retry: bool = False) -> None:
     In the embedded server the batch goes to its in-process runner instead, which
     processes it moments later together with the batches accepted meanwhile (one
     transaction for several requests, not one each); the sweeper's re-queues still run
-    at once."""
+    at once, and a batch handed over as the server stops stays pending for the sweeper."""
     from cameras.tasks import ingest_batch_task
 
     if not retry and inprocess.hand_over(IN_PROCESS_RUNNER, batch_id):
