@@ -271,9 +271,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=40),
     },
     # Readings rolled up per minute and hour, late ones included (cameras.services.history).
+    # Every minute with workers; every five in the embedded server, where a pass costs the
+    # one process 2-3.5 % of a core at the demo's rate (bench/embedded.py): charts read raw
+    # readings after the rollups' mark, so a later pass changes no chart.
     "rollups-compute": {
         "task": "cameras.tasks.rollups_compute_task",
-        "schedule": timedelta(minutes=1),
+        "schedule": timedelta(
+            seconds=float(os.environ.get("IOC_ROLLUP_SECONDS", "60" if REDIS_URL else "300"))
+        ),
     },
     # The history's partitions a week ahead (PostgreSQL; also after migrate), then what is
     # past its retention, at night in Vietnam time.
