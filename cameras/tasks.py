@@ -52,7 +52,7 @@ def signals_poll_task() -> int:
 
 @shared_task(ignore_result=True)
 def rollups_compute_task() -> bool:
-    """Roll readings up per minute and hour, late ones included (every minute)."""
+    """Roll readings up per minute and hour, late ones included (every IOC_ROLLUP_SECONDS)."""
     return history.rollups_compute().caught_up
 
 
