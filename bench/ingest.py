@@ -12,9 +12,9 @@ and, in the same run, the rate of a raw COPY of the same rows into a bare table,
 the ratio does not depend on the machine (the target: 20 %).
 
 The first run is on a fresh database with the demo city. The second (``--preload N``,
-default 100 million; 0 skips it) is on a database that already holds N readings and the
-N/2 device events they came from, spread over the demo's devices and the last 90 days: it
-is built once (minutes) and kept, like bench/history.py's, and each run deletes what it
+default 100 million; 0 skips it) is on a database that already holds N readings (N/2
+reading events, stored as their readings), spread over the demo's devices and the last 90
+days: it is built once (minutes) and kept, like bench/history.py's, and each run deletes what it
 added. The two rates are compared (the target: not more than 10 % slower).
 
     python bench/ingest.py [--events 200000] [--clients 8] [--batch 500] [--preload N]
@@ -249,9 +249,10 @@ def preload_marker(cursor: Any) -> tuple[int, str] | None:
 
 def ensure_preloaded(readings: int, env: dict[str, str]) -> None:
     """Build the preloaded database unless it already holds ``readings`` readings: the
-    demo city without its month, then the readings and their events by generate_series,
-    in time order (each device reports its pm25 and pm10 every few seconds over the last
-    PRELOAD_DAYS days, its event ids rising as a device's do), then VACUUM ANALYZE."""
+    demo city without its month, then the readings by generate_series, in time order (each
+    device reports its pm25 and pm10 every few seconds over the last PRELOAD_DAYS days, its
+    event ids rising as a device's do; a reading event is stored as its readings alone),
+    then VACUUM ANALYZE."""
     if database_exists(PRELOAD_DATABASE_URL):
         connection = admin_connection(PRELOAD_DATABASE_URL, database_name(PRELOAD_DATABASE_URL))
         with connection.cursor() as cursor:
@@ -282,7 +283,7 @@ def ensure_preloaded(readings: int, env: dict[str, str]) -> None:
         cursor.execute("SET maintenance_work_mem = '1GB'")
         # rows go in without their indexes, which are built once at the end: a hundred
         # million index insertions one by one took an hour and a half
-        rebuild = indexes_drop(cursor, ["cameras_reading", "cameras_deviceevent"])
+        rebuild = indexes_drop(cursor, ["cameras_reading"])
         # event k: device k mod n, the k-th report of the history; ts rising with k
         devices = (
             "(SELECT array_agg(id ORDER BY id) AS ids, count(*)::bigint AS n FROM cameras_device) d"
@@ -295,17 +296,13 @@ def ensure_preloaded(readings: int, env: dict[str, str]) -> None:
                 f"%(end)s - ({events}::bigint - k) * {step_us} * interval '1 microsecond' AS ts, "
                 "(k %% 90)::float8 AS pm25, (k %% 140)::float8 AS pm10) r"
             )
+            # a reading event is stored as its readings alone, each with the event's id
             cursor.execute(
-                "INSERT INTO cameras_deviceevent "
-                "(device_id, event_id, type, ts, received_at, data) "
-                "SELECT r.device, 'p' || lpad((k / d.n)::text, 12, '0'), 'reading', r.ts, r.ts, "
-                "jsonb_build_object('pm25', r.pm25, 'pm10', r.pm10) " + report,
-                {"end": end},
-            )
-            cursor.execute(
-                "INSERT INTO cameras_reading (device_id, metric, ts, value) "
+                "INSERT INTO cameras_reading (device_id, metric, ts, value, event_id) "
                 "SELECT r.device, m.metric, r.ts, CASE m.metric WHEN 'pm25' THEN r.pm25 "
-                "ELSE r.pm10 END " + report + ", (VALUES ('pm25'), ('pm10')) m(metric)",
+                "ELSE r.pm10 END, 'p' || lpad((k / d.n)::text, 12, '0') "
+                + report
+                + ", (VALUES ('pm25'), ('pm10')) m(metric)",
                 {"end": end},
             )
             done = 2 * (high + 1)
@@ -314,7 +311,6 @@ def ensure_preloaded(readings: int, env: dict[str, str]) -> None:
             cursor.execute(statement)
         print(f"  indexed at {time.monotonic() - began:,.0f} s", flush=True)
         cursor.execute("VACUUM ANALYZE cameras_reading")
-        cursor.execute("VACUUM ANALYZE cameras_deviceevent")
         cursor.execute(
             "CREATE TABLE bench_ingest_preload (readings bigint, schema text, built_at timestamptz)"
         )
@@ -386,7 +382,7 @@ def one_run(options: argparse.Namespace) -> dict[str, Any]:
     redis.Redis.from_url(REDIS_URL).flushdb()
     setup_django(env)
 
-    from cameras.models import Device, DeviceEvent, Gateway, IngestBatch, Reading
+    from cameras.models import Device, Gateway, IngestBatch, Reading
     from cameras.services.registry import token_issue
 
     gateways = []
@@ -498,9 +494,12 @@ def one_run(options: argparse.Namespace) -> dict[str, Any]:
             time.sleep(0.05)
         total_seconds = time.perf_counter() - began
         cpu_seconds = cpu.stop()
-        ours = DeviceEvent.objects.filter(ts__gte=start, event_id__startswith="b")
-        stored_events = ours.count()
+        # a reading event is stored as its readings alone, each carrying the event's id
+        ours = Reading.objects.filter(ts__gte=start, event_id__startswith="b")
+        stored_events = ours.values("device_id", "event_id").distinct().count()
         stored_readings = Reading.objects.filter(ts__gte=start).count()  # not the demo's
+        # a worker transaction marks its batches processed with one moment
+        transactions = IngestBatch.objects.values("processed_at").distinct().count()
     finally:
         for process in processes:
             os.killpg(process.pid, signal.SIGTERM)
@@ -521,6 +520,7 @@ def one_run(options: argparse.Namespace) -> dict[str, Any]:
         "lost": expected_events - stored_events,
         "duplicated": stored_readings - 2 * stored_events,
         "cpu": cpu_seconds,
+        "transactions": transactions,
     }
     from django.db import connection, connections
 
@@ -603,6 +603,11 @@ def report(run: dict[str, Any], copy_temporary: float, copy_logged: float) -> li
             f"{TARGET_RATIO:.0%}); {rate / copy_logged:.1%} of a logged table's",
         ),
         ("CPU per event (us)", f"{per_event}; ours {ours * 1e6 / run['events']:.0f}"),
+        (
+            "worker transactions",
+            f"{run['transactions']:,} ({run['batches'] / max(run['transactions'], 1):.1f} "
+            "batches each)",
+        ),
     ]
     return [f"  {label + ':':<29}{value}" for label, value in rows]
 

@@ -270,10 +270,17 @@ class DeviceEvent(models.Model):
 class Reading(models.Model):
     """One numeric value of a sensor reading, for series and charts: kept
     ``IOC_RAW_RETENTION_DAYS`` once rolled up (``ReadingMinute``, ``ReadingHour``). On
-    PostgreSQL partitioned by day on ``ts``, primary key (id, ts)."""
+    PostgreSQL partitioned by day on ``ts``, primary key (id, ts).
 
-    # No index of its own: the (device, metric, ts) index serves lookups by device. No
-    # constraint in the database either, as for DeviceEvent: its check doubled a COPY.
+    A reading event is stored as its readings alone, one per series, each carrying the
+    event's id: the unique (device, metric, ts, event_id) key is what makes a reading
+    event sent again a duplicate (a reading event with other data than numbers is also
+    kept whole as a ``DeviceEvent``). Readings written before events carried their id
+    have an empty ``event_id``."""
+
+    # No index of its own: the unique (device, metric, ts, event_id) index serves lookups
+    # by device. No constraint in the database either, as for DeviceEvent: its check
+    # doubled a COPY.
     device = models.ForeignKey(
         Device,
         on_delete=models.CASCADE,
@@ -284,11 +291,16 @@ class Reading(models.Model):
     metric = models.CharField(_("metric"), max_length=32)
     ts = models.DateTimeField(_("device time"))
     value = models.FloatField(_("value"))
+    event_id = models.CharField(_("event id"), max_length=64, blank=True, db_default="")
 
     class Meta:
         verbose_name = _("reading")
         verbose_name_plural = _("readings")
-        indexes = [models.Index(fields=["device", "metric", "ts"], name="reading_device_metric_ts")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device", "metric", "ts", "event_id"], name="reading_device_metric_ts_event"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.device_id} {self.metric}={self.value:g} @ {self.ts:%Y-%m-%d %H:%M:%S}"

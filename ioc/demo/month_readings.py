@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from django.db import connection
 
 from cameras.models import Device, Reading, SensorThreshold
-from cameras.services.ingest.copy import copy_readings
+from cameras.services.ingest.copy import readings_append
 from cameras.simulator.model import AirSensor, DeviceSpec, WaterGauge, sensor_role
 
 # The device page charts the last day in 288 five-minute buckets (the side panel six
@@ -162,7 +162,7 @@ def readings_write(rows: list[ReadingRow]) -> int:
     prepared INSERT run over every row (``bulk_create`` builds a model instance and a
     statement per thousand rows: several times as long for the month's rows)."""
     if connection.vendor == "postgresql":
-        copy_readings(rows)
+        readings_append([(*row, "") for row in rows])
         return len(rows)
     table = connection.ops.quote_name(Reading._meta.db_table)
     stamps: dict[datetime, str] = {}  # the metrics of one reading share its time

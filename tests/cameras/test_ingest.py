@@ -637,11 +637,12 @@ def test_one_transaction_takes_several_pending_batches(
 # --- The outbox carries its events (the worker never reads them back) -----------------------
 
 
-def test_the_outbox_row_carries_only_the_new_events_and_the_worker_reads_no_event_back(
+def test_a_reading_event_is_stored_as_its_readings_once_and_the_worker_reads_nothing_back(
     gateway_token: str, aq: Device, django_capture_on_commit_callbacks: Any
 ) -> None:
-    """On a table partitioned by day a read by id alone probes every partition: the worker
-    takes what it needs from the outbox row the accept wrote with the events."""
+    """A reading event is stored, when accepted, as its readings alone (each with the
+    event's id; no device event row); the one sent again is a duplicate; the worker takes
+    what it needs from the outbox row and neither reads nor writes events or readings."""
     send(
         gateway_token,
         [event(aq.code, "old", "reading", pm25=1)],
@@ -659,45 +660,110 @@ def test_the_outbox_row_carries_only_the_new_events_and_the_worker_reads_no_even
             },
         )
     assert response.json() == {"accepted": 1, "duplicates": 2}
+    assert not DeviceEvent.objects.filter(device=aq).exists()
+    stored = Reading.objects.filter(device=aq)
+    assert sorted(stored.values_list("event_id", "metric", "value", "ts")) == [
+        ("n1", "pm10", 9.0, T0 + timedelta(seconds=5)),
+        ("n1", "pm25", 7.0, T0 + timedelta(seconds=5)),
+        ("old", "pm25", 1.0, T0),
+    ]
     batch = IngestBatch.objects.get(processed_at__isnull=True)
-    stored = DeviceEvent.objects.get(device=aq, event_id="n1")
-    assert batch.events == [stored.pk]
+    assert batch.events == []
     [(pk, device_id, event_id, kind, ts, data)] = orjson.loads(batch.payload)
-    assert (pk, device_id, event_id, kind, data) == (stored.pk, aq.pk, "n1", "reading", stored.data)
-    assert datetime.fromisoformat(ts) == stored.ts
+    assert (pk, device_id, event_id, kind, data) == (
+        None,
+        aq.pk,
+        "n1",
+        "reading",
+        {"pm25": 7, "pm10": 9},
+    )
+    assert datetime.fromisoformat(ts) == T0 + timedelta(seconds=5)
 
+    tables = (DeviceEvent._meta.db_table, f"{Reading._meta.db_table} ")
     with CaptureQueriesContext(connection) as queries:
         assert ingest_batch_process(batch.pk).processed
-    assert not [q["sql"] for q in queries if DeviceEvent._meta.db_table in q["sql"]]
-    assert sorted(Reading.objects.filter(device=aq).values_list("metric", "value")) == [
-        ("pm10", 9.0),
-        ("pm25", 1.0),
-        ("pm25", 7.0),
-    ]
+    assert not [q["sql"] for q in queries if any(table in q["sql"] for table in tables)]
+    assert stored.count() == 3
     aq.refresh_from_db()
     assert aq.latest == {"pm25": 7.0, "pm10": 9.0}
     assert aq.last_seen_at == T0 + timedelta(seconds=5)
 
 
-def test_a_batch_without_payload_is_processed_from_its_stored_events_once(
+def test_a_reading_with_other_data_is_kept_whole_as_an_event_too(
     gateway_token: str, aq: Device, django_capture_on_commit_callbacks: Any
 ) -> None:
+    """Data a reading carries besides its numbers (a unit, a flag) is not a series: the
+    event is kept whole as a device event as well, so nothing sent is lost; sent again it
+    is a duplicate of both."""
+    sent = event(aq.code, "r-unit", "reading", pm25=12.5)
+    sent["data"]["unit"] = "µg/m³"
+    assert send(gateway_token, [sent], django_capture_on_commit_callbacks).json() == {
+        "accepted": 1,
+        "duplicates": 0,
+    }
+    assert send(gateway_token, [sent], django_capture_on_commit_callbacks).json() == {
+        "accepted": 0,
+        "duplicates": 1,
+    }
+    kept = DeviceEvent.objects.get(device=aq)
+    assert (kept.event_id, kept.data) == ("r-unit", {"pm25": 12.5, "unit": "µg/m³"})
+    assert list(Reading.objects.filter(device=aq).values_list("event_id", "metric", "value")) == [
+        ("r-unit", "pm25", 12.5)
+    ]
+    aq.refresh_from_db()
+    assert aq.latest == {"pm25": 12.5}
+
+
+def test_event_ids_with_copy_s_special_characters_are_stored_as_sent(
+    gateway_token: str, aq: Device, django_capture_on_commit_callbacks: Any
+) -> None:
+    """COPY's text format gives tabs, newlines and backslashes a meaning: an id holding
+    them is stored exactly, and is a duplicate when sent again."""
+    odd = ["tab\there", "line\nbreak", "back\\slash\\N", "crlf\r\n", "\\N"]
+    events = [
+        at(event(aq.code, ident, "reading", pm25=n), T0 + timedelta(seconds=n))
+        for n, ident in enumerate(odd)
+    ]
+    assert send(gateway_token, events, django_capture_on_commit_callbacks).json()["accepted"] == 5
+    assert sorted(Reading.objects.filter(device=aq).values_list("event_id", flat=True)) == sorted(
+        odd
+    )
+    assert send(gateway_token, events, django_capture_on_commit_callbacks).json() == {
+        "accepted": 0,
+        "duplicates": 5,
+    }
+
+
+def test_a_batch_without_payload_is_processed_from_its_stored_events_once(aq: Device) -> None:
     """An outbox row of an older version (or an administrator's replay) names its events
-    only: the worker reads them back, and a second delivery of its task adds nothing."""
-    with django_capture_on_commit_callbacks(execute=False):
-        post(gateway_token, {"events": [event(aq.code, "r1", "reading", pm25=12, pm10=3)]})
-    batch = IngestBatch.objects.get()
-    IngestBatch.objects.filter(pk=batch.pk).update(payload="")
+    only, reading events among them kept as rows whose readings were never written: the
+    worker reads them back and writes their readings, and a second delivery of its task
+    adds nothing."""
+    stored = DeviceEvent.objects.create(
+        device=aq,
+        event_id="r1",
+        type="reading",
+        ts=T0,
+        received_at=T0,
+        data={"pm25": 12, "pm10": 3},
+    )
+    batch = IngestBatch.objects.create(
+        received_at=T0, source="gateway:old", events=[stored.pk], payload=""
+    )
 
     assert ingest_batch_process(batch.pk).processed
     assert ingest_batch_process(batch.pk).processed is False
     assert ingest_batch_process(batch.pk, retry=True).processed is False  # the sweeper's
-    assert sorted(Reading.objects.filter(device=aq).values_list("metric", "value")) == [
-        ("pm10", 3.0),
-        ("pm25", 12.0),
+    assert sorted(Reading.objects.filter(device=aq).values_list("event_id", "metric", "value")) == [
+        ("r1", "pm10", 3.0),
+        ("r1", "pm25", 12.0),
     ]
     aq.refresh_from_db()
     assert aq.latest == {"pm25": 12.0, "pm10": 3.0}
+    # replayed once more (an administrator's replay of the same event): nothing twice
+    again = IngestBatch.objects.create(received_at=T0, source="replay", events=[stored.pk])
+    assert ingest_batch_process(again.pk).processed
+    assert Reading.objects.filter(device=aq).count() == 2
 
 
 def test_a_batch_posted_again_and_its_task_delivered_twice_is_counted_once(

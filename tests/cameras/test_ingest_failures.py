@@ -195,7 +195,7 @@ def test_a_failure_of_the_database_counts_an_attempt_and_leaves_the_batch_pendin
     def lost(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(batch_module, "copy_readings", lost)
+    monkeypatch.setattr(batch_module, "device_state_save", lost)
     with pytest.raises(OperationalError):
         ingest_batch_process(batch)
     stored = IngestBatch.objects.get(pk=batch)

@@ -371,7 +371,8 @@ def stored(dsn: str, feeder: Feeder) -> Stored:
     window = (feeder.start - timedelta(seconds=1), feeder.start + timedelta(hours=6))
     [(events,)] = query(
         dsn,
-        "SELECT count(*) FROM cameras_deviceevent WHERE event_id LIKE %s",
+        # a reading event is stored as its readings alone, each with the event's id
+        "SELECT count(DISTINCT (device_id, event_id)) FROM cameras_reading WHERE event_id LIKE %s",
         (f"{feeder.tag}-%",),
     )
     rows = query(

@@ -1,12 +1,14 @@
 """Processing accepted batches in a worker, exactly once: the events taken from the outbox
-row (read back only for a replay's batch), readings appended, each device's reports applied
-in time order (rules, status, latest state), and what changed written in bulk at the end of
-one transaction."""
+row (read back only for a replay's batch), each device's reports applied in time order
+(rules, status, latest state), and what changed written in bulk at the end of one
+transaction. Readings were stored when the batch was accepted; only those of events kept
+as rows (accepted by an earlier version, or replayed) are written here, once."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -21,7 +24,8 @@ from django.utils import timezone
 from cameras.choices import DeviceKind, DeviceStatus, EventType
 from cameras.models import Device, DeviceEvent, IngestBatch, IngestFailure, StatusChange
 from cameras.services.device_state import device_status_change
-from cameras.services.ingest.copy import copy_readings
+from cameras.services.ingest.copy import ReadingRow, readings_append_new
+from cameras.services.ingest.failures import event_row_keep
 from cameras.services.ingest.rules import (
     Thresholds,
     detection_apply,
@@ -82,6 +86,25 @@ def ingest_batch_process(batch_id: int, *, retry: bool = False) -> ProcessResult
     except Exception as exc:
         _attempt_failed(batch_id, exc, count=not retry)
         raise
+
+
+def ingest_batch_gather(batch_id: int) -> bool:
+    """Wait until the batch is ``IOC_INGEST_WORKER_GATHER_SECONDS`` old, so that its
+    transaction takes the batches accepted meanwhile; False, at once, if it is processed
+    already (a companion of another transaction: most tasks, under load)."""
+    received_at = (
+        IngestBatch.objects.filter(pk=batch_id, processed_at__isnull=True)
+        .values_list("received_at", flat=True)
+        .first()
+    )
+    if received_at is None:
+        return False
+    wait = settings.IOC_INGEST_WORKER_GATHER_SECONDS - (
+        (timezone.now() - received_at).total_seconds()
+    )
+    if wait > 0:
+        time.sleep(wait)
+    return True
 
 
 def _attempt_count(batch_id: int) -> bool:
@@ -171,14 +194,14 @@ def _process_apart(batch_id: int, *, counted: bool) -> ProcessResult:
             except TRANSIENT_ERRORS:
                 raise
             except Exception:
-                for pk, load in _one_by_one(batch):
+                for pk, row, load in _one_by_one(batch):
                     try:
                         with transaction.atomic():
                             _merge(result, _process(load()))
                     except TRANSIENT_ERRORS:
                         raise
                     except Exception as exc:
-                        _set_aside(pk, batch, exc)
+                        _set_aside(pk, row, batch, exc)
         _mark_processed(batches, counted=batch_id if counted else None)
     result.batches = [batch.pk for batch in batches]
     return result
@@ -213,10 +236,23 @@ def _merge(total: ProcessResult, part: ProcessResult) -> None:
     total.alerts_raised += part.alerts_raised
 
 
-def _set_aside(event_pk: int, batch: IngestBatch, exc: BaseException) -> None:
+def _set_aside(
+    event_pk: int | None, payload_row: list[Any] | None, batch: IngestBatch, exc: BaseException
+) -> None:
     """Keep a failing event aside with its error (read without its own row's ``ts`` or
-    ``data``, which may be what cannot be read)."""
-    logger.error("ingest: event %s of batch %s set aside: %s", event_pk, batch.pk, exc)
+    ``data``, which may be what cannot be read). A reading event stored as its readings
+    alone is kept whole as a ``DeviceEvent`` first, for the failure to name and a replay
+    to take (its readings are stored already: the replay leaves them)."""
+    logger.error(
+        "ingest: event %s of batch %s set aside: %s",
+        event_pk if payload_row is None else payload_row[2],
+        batch.pk,
+        exc,
+    )
+    if event_pk is None and payload_row is not None:
+        event_pk = event_row_keep(payload_row, batch.received_at)
+    if event_pk is None:
+        return
     row = DeviceEvent.objects.filter(pk=event_pk).values("device_id", "event_id").first()
     if row is None:
         return  # the device was deleted since: nothing to keep
@@ -234,10 +270,12 @@ def _set_aside(event_pk: int, batch: IngestBatch, exc: BaseException) -> None:
 
 
 # One event as processing takes it: (row id, device id, event id as sent, type, ts, data,
-# when it reached the platform).
-Event = tuple[int, int, str, str, datetime, dict[str, Any], datetime]
-# What _process_device needs of one of a device's events: (type, ts, data, received at).
-DeviceReport = tuple[str, datetime, dict[str, Any], datetime]
+# when it reached the platform). The row id is None for a reading event stored as its
+# readings alone (``batch_store``).
+Event = tuple[int | None, int, str, str, datetime, dict[str, Any], datetime]
+# What _process_device needs of one of a device's events: (type, ts, data, received at,
+# event id as sent, whether its readings may still need writing).
+DeviceReport = tuple[str, datetime, dict[str, Any], datetime, str, bool]
 
 
 def _events(batch: IngestBatch) -> list[Event]:
@@ -248,16 +286,19 @@ def _events(batch: IngestBatch) -> list[Event]:
     return _stored_events(batch.events, batch.received_at)
 
 
-def _one_by_one(batch: IngestBatch) -> list[tuple[int, Callable[[], list[Event]]]]:
-    """A batch's events one at a time, for a batch that failed: each event's row id and how
-    to take it (so that an event that cannot even be read fails alone)."""
+def _one_by_one(
+    batch: IngestBatch,
+) -> list[tuple[int | None, list[Any] | None, Callable[[], list[Event]]]]:
+    """A batch's events one at a time, for a batch that failed: each event's row id (None
+    for readings stored alone), its payload row, and how to take it (so that an event that
+    cannot even be read fails alone)."""
     received_at = batch.received_at
     if batch.payload:
         return [
-            (row[0], functools.partial(_payload_events, [row], received_at))
+            (row[0], row, functools.partial(_payload_events, [row], received_at))
             for row in orjson.loads(batch.payload)
         ]
-    return [(pk, functools.partial(_stored_events, [pk], received_at)) for pk in batch.events]
+    return [(pk, None, functools.partial(_stored_events, [pk], received_at)) for pk in batch.events]
 
 
 def _payload_events(rows: list[Any], received_at: datetime) -> list[Event]:
@@ -273,25 +314,45 @@ class _Pending:
     """What a transaction's devices changed, written in bulk when they have all been seen."""
 
     thresholds: Thresholds
-    readings: list[tuple[int, str, datetime, float]] = field(default_factory=list)
+    # readings of events kept as rows (``DeviceEvent``): those accepted before reading
+    # events were stored as their readings, and replays; written unless already stored
+    readings: list[ReadingRow] = field(default_factory=list)
+    readings_seen: int = 0
     changes: list[StatusChange] = field(default_factory=list)
     devices: list[Device] = field(default_factory=list)
+
+
+# The device columns processing reads, and its ward's.
+PROCESSED_FIELDS = (
+    "code",
+    "name",
+    "kind",
+    "status",
+    "status_changed_at",
+    "last_seen_at",
+    "last_received_at",
+    "latest",
+    "ward__code",
+    "ward__name",
+)
 
 
 def _process(events: list[Event]) -> ProcessResult:
     """The work of ingest_batch_process, for the events of batches already locked."""
     result = ProcessResult(processed=True)
     by_device: dict[int, list[DeviceReport]] = defaultdict(list)
-    for _pk, device_id, _event_id, kind, ts, data, received_at in events:
-        by_device[device_id].append((kind, ts, data, received_at))
+    for pk, device_id, event_id, kind, ts, data, received_at in events:
+        by_device[device_id].append((kind, ts, data, received_at, event_id, pk is not None))
     devices = {
         device.pk: device
         # FOR NO KEY UPDATE: it keeps two workers off a device, but not the accepts, which
         # hold their devices FOR KEY SHARE (as the foreign key's check did) until commit
         for device in Device.objects.select_for_update(of=("self",), no_key=True)
         .select_related("ward")
-        # JSON that processing never reads (a ward's boundary is kilobytes to parse)
-        .defer("tags", "ward__boundary")
+        # what processing reads: a model instance of every column (a ward's boundary is
+        # kilobytes of JSON) cost the worker a quarter of its time; what a rare path reads
+        # besides (an alert's text, a status event) is loaded when it does
+        .only(*PROCESSED_FIELDS)
         .filter(pk__in=sorted(by_device))
         .order_by("pk")
     }
@@ -301,11 +362,11 @@ def _process(events: list[Event]) -> ProcessResult:
         if device is None:
             continue  # deleted since it was accepted
         _process_device(device, reports, pending, result)
-    copy_readings(pending.readings)
+    readings_append_new(pending.readings)
     pending.thresholds.save()
     StatusChange.objects.bulk_create(pending.changes)
     device_state_save(pending.devices)
-    result.readings = len(pending.readings)
+    result.readings = pending.readings_seen
     return result
 
 
@@ -318,9 +379,13 @@ def _process_device(
     latest = dict(device.latest)
     status = device.status
     newest: tuple[datetime, datetime] | None = None
-    for kind, ts, data, received_at in events:
+    for kind, ts, data, received_at, event_id, as_row in events:
         values = numeric_values(data) if kind == EventType.READING else {}
-        pending.readings.extend((device.pk, metric, ts, value) for metric, value in values.items())
+        pending.readings_seen += len(values)
+        if as_row and values:
+            pending.readings.extend(
+                (device.pk, metric, ts, value, event_id) for metric, value in values.items()
+            )
         if kind == EventType.DETECTION:
             result.alerts_raised += detection_apply(device, data, ts)
         elif kind == EventType.FAULT:

@@ -14,10 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
+from cameras.choices import EventType
 from cameras.models import Device, DeviceEvent, IngestBatch, Reading
-from cameras.services.ingest.validation import IngestRejected, ParsedEvent
+from cameras.services.ingest.validation import IngestRejected, ParsedEvent, numeric_values
 
 
 @dataclass(frozen=True)
@@ -30,31 +31,66 @@ class StoredBatch:
 
 
 def batch_store(events: list[ParsedEvent], *, received_at: datetime, source: str) -> StoredBatch:
-    """Insert the events, skipping those already stored, and the outbox row of the new ones.
+    """Store the events, skipping those already stored, and the outbox row of the new ones.
 
-    The database decides what is a duplicate (ON CONFLICT DO NOTHING on the events' unique
-    constraint, whatever its columns), even across processes. The outbox row carries, as
-    JSON, what the worker needs of each new event (``payload``), so that the worker never
-    reads them back.
+    A reading event whose data are all numbers is stored as its readings alone, each
+    carrying the event's id; any other event (and a reading with other data besides) as a
+    ``DeviceEvent`` row. The database decides what is a duplicate (the readings' and the
+    events' unique keys), even across processes. The outbox row carries, as JSON, what
+    the worker needs of each new event (``payload``), so that the worker never reads them
+    back.
     """
     _devices_hold(events)
-    new = _events_insert(events, received_at)
-    if not new:
-        return StoredBatch(None, 0)
     ts_key = _ts_key()
-    payload = []
-    for event in events:
-        pk = new.pop((event.device_id, event.event_id, ts_key(event.ts)), None)
-        if pk is not None:  # the first of the batch's copies of an event is the one stored
-            payload.append((pk, event.device_id, event.event_id, event.type, event.ts, event.data))
+    firsts: dict[EventKey, ParsedEvent] = {}
+    for event in events:  # the first of the batch's copies of an event is the one stored
+        firsts.setdefault((event.device_id, event.event_id, ts_key(event.ts)), event)
+    readings: list[tuple[EventKey, ParsedEvent, dict[str, float]]] = []
+    whole: list[ParsedEvent] = []
+    for key, event in firsts.items():
+        values = numeric_values(event.data) if event.type == EventType.READING else {}
+        if values:
+            readings.append((key, event, values))
+        if not values or len(values) != len(event.data):
+            whole.append(event)
+    new_events = _events_insert(whole, received_at) if whole else {}
+    new_readings = _readings_insert(readings) if readings else set()
+    payload = [
+        (new_events.get(key), event.device_id, event.event_id, event.type, event.ts, event.data)
+        for key, event in firsts.items()
+        if key in new_events or key in new_readings
+    ]
+    if not payload:
+        return StoredBatch(None, 0)
     batch = IngestBatch.objects.create(
         received_at=received_at,
         source=source,
         last_queued_at=received_at,
-        events=[item[0] for item in payload],
+        events=[item[0] for item in payload if item[0] is not None],
         payload=orjson.dumps(payload).decode(),
     )
     return StoredBatch(batch.pk, len(payload))
+
+
+def _readings_insert(
+    readings: list[tuple[EventKey, ParsedEvent, dict[str, float]]],
+) -> set[EventKey]:
+    """Store reading events as readings; the keys of the events that were new.
+
+    The optimistic way first, the whole batch by COPY on PostgreSQL (by far the cheapest
+    write): a batch sent again, in part or whole, breaks the unique key, and then the
+    same rows go in again with ON CONFLICT DO NOTHING, which says which are new."""
+    rows = [
+        (event.device_id, metric, event.ts, value, event.event_id)
+        for _key, event, values in readings
+        for metric, value in values.items()
+    ]
+    try:
+        with transaction.atomic():
+            readings_append(rows)
+    except IntegrityError:
+        return readings_append_new(rows)
+    return {key for key, _event, _values in readings}
 
 
 def _devices_hold(events: list[ParsedEvent]) -> None:
@@ -147,30 +183,71 @@ def _events_insert(events: list[ParsedEvent], received_at: datetime) -> dict[Eve
         return new
 
 
-def copy_readings(rows: list[tuple[int, str, datetime, float]]) -> None:
-    """Append readings: COPY on PostgreSQL (several times faster than INSERT), else one
-    prepared INSERT run for each row (on SQLite under half the CPU of bulk_create: 1.5
-    against 3.4-4.5 ms for 90 readings with their commit)."""
+# A reading as stored: (device id, metric, device time, value, event id).
+ReadingRow = tuple[int, str, datetime, float, str]
+# COPY's text format: these characters of an event id are written escaped.
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+READING_COLUMNS = "(device_id, metric, ts, value, event_id)"
+
+
+def readings_append(rows: list[ReadingRow]) -> None:
+    """Append readings, all new (a reading already stored raises IntegrityError): COPY on
+    PostgreSQL (several times faster than INSERT), else one prepared INSERT run for each
+    row (on SQLite under half the CPU of bulk_create: 1.5 against 3.4-4.5 ms for 90
+    readings with their commit)."""
     if not rows:
         return
+    table = connection.ops.quote_name(Reading._meta.db_table)
     if connection.vendor != "postgresql":
-        table = connection.ops.quote_name(Reading._meta.db_table)
         moment = connection.ops.adapt_datetimefield_value
         with connection.cursor() as cursor:
             cursor.executemany(
-                f"INSERT INTO {table} (device_id, metric, ts, value) VALUES (%s, %s, %s, %s)",  # noqa: S608
-                [(d, m, moment(ts), v) for d, m, ts, v in rows],
+                f"INSERT INTO {table} {READING_COLUMNS} VALUES (%s, %s, %s, %s, %s)",  # noqa: S608
+                [(d, m, moment(ts), v, e) for d, m, ts, v, e in rows],
             )
         return
     buffer = io.StringIO()
     stamps: dict[datetime, str] = {}  # the metrics of one event share its timestamp
-    for device_id, metric, ts, value in rows:
+    escape = COPY_ESCAPES
+    for device_id, metric, ts, value, event_id in rows:
         stamp = stamps.get(ts)
         if stamp is None:
             stamp = stamps[ts] = ts.isoformat()
-        buffer.write(f"{device_id}\t{metric}\t{stamp}\t{value!r}\n")
+        if not event_id.isalnum():  # most ids are plain; the others may need escapes
+            event_id = event_id.translate(escape)
+        buffer.write(f"{device_id}\t{metric}\t{stamp}\t{value!r}\t{event_id}\n")
     buffer.seek(0)
-    table = Reading._meta.db_table
     connection.ensure_connection()
-    with connection.connection.cursor() as cursor:
-        cursor.copy_expert(f"COPY {table} (device_id, metric, ts, value) FROM STDIN", buffer)
+    # the driver's own cursor (for COPY), its errors made Django's (IntegrityError for a
+    # reading already stored, OperationalError for a server gone)
+    with connection.wrap_database_errors, connection.connection.cursor() as cursor:
+        cursor.copy_expert(f"COPY {table} {READING_COLUMNS} FROM STDIN", buffer)
+
+
+def readings_append_new(rows: list[ReadingRow]) -> set[EventKey]:
+    """Append the readings not stored yet (ON CONFLICT DO NOTHING); the keys of the events
+    (device id, event id, time as ``_ts_key`` has it) one of whose readings was new."""
+    if not rows:
+        return set()
+    table = connection.ops.quote_name(Reading._meta.db_table)
+    returning = "ON CONFLICT DO NOTHING RETURNING device_id, event_id"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"INSERT INTO {table} {READING_COLUMNS} SELECT * FROM unnest(%s::bigint[], "  # noqa: S608
+                "%s::text[], %s::timestamptz[], %s::float8[], %s::text[]) "
+                f"{returning}, (extract(epoch FROM ts) * 1000000)::bigint",
+                [list(column) for column in zip(*rows, strict=True)],
+            )
+            return set(cursor.fetchall())
+        new: set[EventKey] = set()
+        moment = connection.ops.adapt_datetimefield_value
+        for start in range(0, len(rows), 200):
+            chunk = rows[start : start + 200]
+            cursor.execute(
+                f"INSERT INTO {table} {READING_COLUMNS} "  # noqa: S608
+                f"VALUES {', '.join(['(%s, %s, %s, %s, %s)'] * len(chunk))} {returning}, ts",
+                [item for d, m, ts, v, e in chunk for item in (d, m, moment(ts), v, e)],
+            )
+            new.update((device_id, event_id, str(ts)) for device_id, event_id, ts in cursor)
+        return new

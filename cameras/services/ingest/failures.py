@@ -7,7 +7,10 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
 
+import orjson
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -20,11 +23,48 @@ from ioc.services import audit_record
 logger = logging.getLogger(__name__)
 
 
+def event_row_keep(payload_row: list[Any], received_at: datetime) -> int | None:
+    """A reading event of an outbox payload, stored as its readings alone, kept whole as a
+    ``DeviceEvent`` row too, for a failure to name and a replay to take (the row kept
+    already if it was set aside before); its row id, or None if it cannot be."""
+    _pk, device_id, event_id, kind, ts, data = payload_row
+    try:
+        with transaction.atomic():
+            event, _created = DeviceEvent.objects.get_or_create(
+                device_id=device_id,
+                event_id=event_id,
+                ts=datetime.fromisoformat(ts),
+                defaults={"type": kind, "data": data, "received_at": received_at},
+            )
+    except Exception:
+        logger.exception("ingest: event %s of %s could not be kept", event_id, device_id)
+        return None
+    return event.pk
+
+
+def batch_event_rows(batch: IngestBatch) -> list[int]:
+    """The row ids of a batch's events, its reading events stored as readings alone kept
+    as rows first (``event_row_keep``)."""
+    pks = list(batch.events)
+    if batch.payload:
+        try:
+            payload = orjson.loads(batch.payload)
+        except orjson.JSONDecodeError:
+            logger.exception("ingest: the payload of batch %s cannot be read", batch.pk)
+            payload = []
+        for row in payload:
+            if row[0] is None:
+                kept = event_row_keep(row, batch.received_at)
+                if kept is not None:
+                    pks.append(kept)
+    return pks
+
+
 def ingest_batch_set_aside(*, batch: IngestBatch, error: str) -> int:
     """Set a batch's events aside (one ``IngestFailure`` each) and mark the batch done, in
     the caller's transaction; returns how many events were set aside."""
     now = timezone.now()
-    rows = DeviceEvent.objects.filter(pk__in=batch.events).values_list(
+    rows = DeviceEvent.objects.filter(pk__in=batch_event_rows(batch)).values_list(
         "pk", "device_id", "event_id"
     )
     IngestFailure.objects.bulk_create(
