@@ -8,7 +8,10 @@ from cameras.services import history, polling, signal_command_delivery
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def ingest_batch_task(batch_id: int, retry: bool = False) -> bool:
-    """Process one accepted batch (idempotent: a redelivery does nothing twice)."""
+    """Process one accepted batch (idempotent: a redelivery does nothing twice), together
+    with those accepted within ``IOC_INGEST_WORKER_GATHER_MS`` after it."""
+    if not retry and not services.ingest_batch_gather(batch_id):
+        return False  # processed already, with another
     return services.ingest_batch_process(batch_id, retry=retry).processed
 
 

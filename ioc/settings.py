@@ -491,6 +491,13 @@ IOC_INGEST_MAX_FUTURE_SECONDS = float(os.environ.get("IOC_INGEST_MAX_FUTURE_SECO
 # (measured: the same CPU as 20 ms, 10-20 ms sooner on screen) starts at once. Workers
 # elsewhere take several pending batches to a transaction anyway.
 IOC_INGEST_GATHER_SECONDS = float(os.environ.get("IOC_INGEST_GATHER_MS", "0")) / 1000
+# A Celery worker starts on a batch this long after it was accepted, and takes with it the
+# batches accepted meanwhile (up to 16 to a transaction): a transaction costs a worker
+# about 15 ms of CPU whatever it holds, and under load one batch each doubled its CPU per
+# event (bench/ingest.py). A batch that waited longer in the queue starts at once.
+IOC_INGEST_WORKER_GATHER_SECONDS = (
+    float(os.environ.get("IOC_INGEST_WORKER_GATHER_MS", "100")) / 1000
+)
 # --- History: how long readings and device events are kept -----------------------------
 # Raw readings and device events, in city days; readings go only once rolled up.
 IOC_RAW_RETENTION_DAYS = int(os.environ.get("IOC_RAW_RETENTION_DAYS", "90"))

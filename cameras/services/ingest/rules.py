@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
+
 from cameras.choices import DeviceKind
 from cameras.models import Device, SensorThreshold
 from cameras.services.ingest.alert_texts import (
@@ -69,8 +71,25 @@ class Thresholds:
         self.changed[threshold.pk] = threshold
 
     def save(self) -> None:
-        if self.changed:
-            SensorThreshold.objects.bulk_update(list(self.changed.values()), ["breach_since"])
+        """The rules' new ``breach_since`` in one statement (bulk_update's CASE per row cost
+        the worker a tenth of its time when values hover around a limit)."""
+        if not self.changed:
+            return
+        table = connection.ops.quote_name(SensorThreshold._meta.db_table)
+        rows = [(rule.breach_since, pk) for pk, rule in self.changed.items()]
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    f"UPDATE {table} AS t SET breach_since = v.since FROM unnest("  # noqa: S608
+                    "%s::timestamptz[], %s::bigint[]) AS v(since, id) WHERE t.id = v.id",
+                    [[since for since, _pk in rows], [pk for _since, pk in rows]],
+                )
+            else:
+                moment = connection.ops.adapt_datetimefield_value
+                cursor.executemany(
+                    f"UPDATE {table} SET breach_since = %s WHERE id = %s",  # noqa: S608
+                    [(moment(since), pk) for since, pk in rows],
+                )
 
 
 def thresholds_apply(
