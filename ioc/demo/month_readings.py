@@ -162,7 +162,7 @@ def readings_write(rows: list[ReadingRow]) -> int:
     prepared INSERT run over every row (``bulk_create`` builds a model instance and a
     statement per thousand rows: several times as long for the month's rows)."""
     if connection.vendor == "postgresql":
-        readings_append([(*row, "") for row in rows])
+        readings_append([(device, ts, "", {metric: value}) for device, metric, ts, value in rows])
         return len(rows)
     table = connection.ops.quote_name(Reading._meta.db_table)
     stamps: dict[datetime, str] = {}  # the metrics of one reading share its time

@@ -818,3 +818,110 @@ def test_events_of_a_device_deleted_after_the_check_are_refused_not_stored(
     assert refused.value.body["devices"] == [aq.code]
     assert not DeviceEvent.objects.filter(event_id="late").exists()
     assert not IngestBatch.objects.exists()
+
+
+# --- The hot path's shortcuts say what the close look says ------------------------------
+
+
+def _parse_both(raw: dict[str, Any], aq: Device) -> tuple[Any, Any]:
+    """One event through the plain path (a body without NUL) and the close look (a body
+    that may hold one): each a parsed event's fields and series, or the refusal's body."""
+    from cameras.principals import Principal
+    from cameras.services.ingest.validation import ingest_parse, numeric_values
+
+    principal = Principal("gateway", aq.gateway.code, aq.gateway_id)
+    outcomes = []
+    for may_hold_nul in (False, True):
+        try:
+            [parsed] = ingest_parse({"events": [raw]}, principal, may_hold_nul=may_hold_nul)
+        except IngestRejected as exc:
+            outcomes.append(exc.body)
+        else:
+            values = parsed.values if parsed.values is not None else numeric_values(parsed.data)
+            outcomes.append((parsed[:6], values if parsed.type == "reading" else {}))
+    return outcomes[0], outcomes[1]
+
+
+@pytest.mark.parametrize(
+    ("ts", "type_", "data"),
+    [
+        ("2026-11-21T08:00:00+07:00", "reading", {"pm25": 35.2, "pm10": 61}),
+        ("2026-11-21T01:00:00Z", "reading", {"pm25": 0}),
+        ("2026-11-21T08:00:00.123456789+07:00", "reading", {"pm25": 1.5}),
+        ("2026-11-21T08:00:00", "reading", {"pm25": 1}),  # no offset
+        ("1999-12-31T23:59:59+07:00", "reading", {"pm25": 1}),
+        ("2099-01-01T00:00:00+07:00", "reading", {"pm25": 1}),
+        ("yesterday", "reading", {"pm25": 1}),
+        ("2026-11-21T08:00:00+07:00", "reading", {"pm25": 10**20}),  # past 64 bits
+        ("2026-11-21T08:00:00+07:00", "reading", {"pm25": -(2**63)}),
+        ("2026-11-21T08:00:00+07:00", "reading", {"pm25": True}),
+        ("2026-11-21T08:00:00+07:00", "reading", {"pm25": 3, "unit": "µg/m³"}),
+        ("2026-11-21T08:00:00+07:00", "reading", {"pm 2.5": 3}),
+        ("2026-11-21T08:00:00+07:00", "reading", {"pm 2.5": 3, "pm10": 4}),
+        ("2026-11-21T08:00:00+07:00", "reading", {"x" * 33: 3}),
+        ("2026-11-21T08:00:00+07:00", "reading", {f"m{n}": n for n in range(300)}),
+        ("2026-11-21T08:00:00+07:00", "reading", {}),
+        ("2026-11-21T08:00:00+07:00", "reading", {"pm25": {"value": 3}}),
+        ("2026-11-21T08:00:00+07:00", "heartbeat", {}),
+        ("2026-11-21T08:00:00+07:00", "heartbeat", {"uptime": 5}),
+        ("2026-11-21T08:00:00+07:00", "status", {"status": "online"}),
+        ("2026-11-21T08:00:00+07:00", "gossip", {}),
+    ],
+)
+def test_the_plain_path_accepts_and_refuses_what_the_close_look_does(
+    aq: Device, ts: str, type_: str, data: dict[str, Any]
+) -> None:
+    raw = {"id": "e-1", "device": aq.code, "ts": ts, "type": type_, "data": data}
+    plain, close = _parse_both(raw, aq)
+    assert plain == close
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"id": "", "device": "AQ", "ts": "2026-11-21T08:00:00+07:00", "type": "reading"},
+        {"id": "x" * 65, "device": "AQ", "ts": "2026-11-21T08:00:00+07:00", "type": "reading"},
+        {"id": 7, "device": "AQ", "ts": "2026-11-21T08:00:00+07:00", "type": "heartbeat"},
+        {"id": "e", "device": None, "ts": "2026-11-21T08:00:00+07:00", "type": "heartbeat"},
+        {"id": "e", "device": "AQ", "ts": 1700000000, "type": "heartbeat"},
+        {
+            "id": "e",
+            "device": "AQ",
+            "ts": "2026-11-21T08:00:00+07:00",
+            "type": "heartbeat",
+            "data": [],
+        },
+        {"id": "e", "device": "AQ", "ts": "2026-11-21T08:00:00+07:00", "type": "heartbeat"},
+    ],
+)
+def test_the_plain_path_and_the_close_look_agree_on_fields(aq: Device, raw: dict[str, Any]) -> None:
+    if raw["device"] == "AQ":
+        raw = {**raw, "device": aq.code}
+    plain, close = _parse_both(raw, aq)
+    assert plain == close
+
+
+def test_a_worker_starts_on_a_batch_once_it_is_old_enough_and_skips_one_processed(
+    gateway_token: str, aq: Device, django_capture_on_commit_callbacks: Any, settings: Any
+) -> None:
+    """Under load a worker's transaction takes the batches accepted within the gather
+    window with the one it was asked for; a batch already processed costs no wait."""
+    import time
+
+    from cameras.services import ingest_batch_gather
+    from cameras.tasks import ingest_batch_task
+
+    settings.IOC_INGEST_WORKER_GATHER_SECONDS = 0.4
+    with django_capture_on_commit_callbacks(execute=False):
+        post(gateway_token, {"events": [event(aq.code, "g1", "reading", pm25=1)]})
+    batch = IngestBatch.objects.get()
+    began = time.monotonic()
+    assert ingest_batch_gather(batch.pk)
+    assert 0.25 < time.monotonic() - began < 0.8  # until it was 0.4 s old
+    began = time.monotonic()
+    assert ingest_batch_gather(batch.pk)  # old enough now: at once
+    assert time.monotonic() - began < 0.1
+    assert ingest_batch_task(batch.pk)
+    began = time.monotonic()
+    assert ingest_batch_task(batch.pk) is False  # processed: no wait, nothing done
+    assert time.monotonic() - began < 0.1

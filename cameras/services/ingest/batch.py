@@ -24,7 +24,7 @@ from django.utils import timezone
 from cameras.choices import DeviceKind, DeviceStatus, EventType
 from cameras.models import Device, DeviceEvent, IngestBatch, IngestFailure, StatusChange
 from cameras.services.device_state import device_status_change
-from cameras.services.ingest.copy import ReadingRow, readings_append_new
+from cameras.services.ingest.copy import ReadingGroup, readings_append_new
 from cameras.services.ingest.failures import event_row_keep
 from cameras.services.ingest.rules import (
     Thresholds,
@@ -316,7 +316,7 @@ class _Pending:
     thresholds: Thresholds
     # readings of events kept as rows (``DeviceEvent``): those accepted before reading
     # events were stored as their readings, and replays; written unless already stored
-    readings: list[ReadingRow] = field(default_factory=list)
+    readings: list[ReadingGroup] = field(default_factory=list)
     readings_seen: int = 0
     changes: list[StatusChange] = field(default_factory=list)
     devices: list[Device] = field(default_factory=list)
@@ -383,9 +383,7 @@ def _process_device(
         values = numeric_values(data) if kind == EventType.READING else {}
         pending.readings_seen += len(values)
         if as_row and values:
-            pending.readings.extend(
-                (device.pk, metric, ts, value, event_id) for metric, value in values.items()
-            )
+            pending.readings.append((device.pk, ts, event_id, values))
         if kind == EventType.DETECTION:
             result.alerts_raised += detection_apply(device, data, ts)
         elif kind == EventType.FAULT:

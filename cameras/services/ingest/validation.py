@@ -60,6 +60,8 @@ class ParsedEvent(NamedTuple):
     type: str
     ts: datetime
     data: dict[str, Any]
+    # a reading's series, when validation found them (else worked out when needed)
+    values: dict[str, float] | None = None
 
 
 def _has_nul(value: Any) -> bool:
@@ -190,6 +192,75 @@ def event_errors(
     return {}, {"id": event_id, "device": device, "ts": ts, "type": kind, "data": data}
 
 
+# A reading's series a plain event may carry: well under MAX_DATA_BYTES however long the
+# names (32 characters, 4 bytes each at most) and the numbers.
+PLAIN_SERIES = 256
+INT64_MIN, UINT64_MAX = -(2**63), 2**64 - 1
+
+
+def _plain_values(data: dict[str, Any]) -> dict[str, float] | None:
+    """A reading's data as series when it holds nothing but finite numbers under metric
+    names (then ``numeric_values`` gives the same, and ``data_problem`` has nothing to
+    find); None for anything else."""
+    if not data or len(data) > PLAIN_SERIES:
+        return None
+    values: dict[str, float] = {}
+    isfinite = math.isfinite
+    for key, value in data.items():
+        kind = type(value)
+        if kind is float:
+            if not isfinite(value):
+                return None
+        elif kind is int:
+            if not INT64_MIN <= value <= UINT64_MAX:  # what orjson cannot write back
+                return None
+            value = float(value)
+        else:
+            return None
+        if not is_metric_name(key):
+            return None
+        values[key] = value
+    return values
+
+
+# A checked event before its device is known: (device code, id, type, ts, data, series).
+Checked = tuple[str, str, str, datetime, dict[str, Any], dict[str, float] | None]
+
+
+def _plain_event(raw: Any, latest: datetime) -> Checked | None:
+    """The fields of an event that needs no closer look, checked as ``event_errors`` checks
+    them: a reading of numbers only, or a heartbeat without data, every field right. None
+    for anything else, which ``event_errors`` then checks field by field (most batches
+    are all plain: this is a third of its time)."""
+    if type(raw) is not dict:
+        return None
+    event_id, device, ts_text = raw.get("id"), raw.get("device"), raw.get("ts")
+    kind, data = raw.get("type"), raw.get("data", {})
+    if (
+        type(event_id) is not str
+        or not 0 < len(event_id) <= 64
+        or type(device) is not str
+        or not 0 < len(device) <= 64
+        or type(ts_text) is not str
+        or type(data) is not dict
+    ):
+        return None
+    try:
+        ts = datetime.fromisoformat(ts_text)
+    except ValueError:
+        return None
+    if ts.tzinfo is None or ts.utcoffset() is None or not EARLIEST <= ts <= latest:
+        return None
+    if kind == EventType.READING:
+        values = _plain_values(data)
+        if values is None:
+            return None
+        return device, event_id, kind, ts, data, values
+    if kind == EventType.HEARTBEAT and not data:
+        return device, event_id, kind, ts, data, None
+    return None
+
+
 def ingest_parse(
     payload: Any, principal: Principal, *, may_hold_nul: bool = True
 ) -> list[ParsedEvent]:
@@ -207,33 +278,33 @@ def ingest_parse(
         raise IngestRejected(
             413, f"A batch may hold {MAX_EVENTS} events at most; this one has {len(raw_events)}."
         )
-    cleaned: list[dict[str, Any]] = []
+    cleaned: list[Checked] = []
     errors = []
     latest = latest_accepted()
     for index, raw in enumerate(raw_events):
+        # a NUL may hide anywhere: then every event is looked at closely
+        plain = None if may_hold_nul else _plain_event(raw, latest)
+        if plain is not None:
+            cleaned.append(plain)
+            continue
         event_errors_found, event = event_errors(raw, check_nul=may_hold_nul, latest=latest)
         if event_errors_found:
             event_ref = raw.get("id") if isinstance(raw, dict) else None
             errors.append({"index": index, "id": event_ref, "errors": event_errors_found})
         elif event is not None:
-            cleaned.append(event)
+            cleaned.append(
+                (event["device"], event["id"], event["type"], event["ts"], event["data"], None)
+            )
     if errors:
         raise IngestRejected(
             400,
             f"{len(errors)} of {len(raw_events)} events are invalid; nothing was stored.",
             errors=errors[:100],
         )
-    known = _devices_allowed({event["device"] for event in cleaned}, principal)
+    known = _devices_allowed({event[0] for event in cleaned}, principal)
     return [
-        ParsedEvent(
-            device_id=known[event["device"]]["id"],
-            device_code=event["device"],
-            event_id=event["id"],
-            type=event["type"],
-            ts=event["ts"],
-            data=event["data"],
-        )
-        for event in cleaned
+        ParsedEvent(known[device]["id"], device, event_id, kind, ts, data, values)
+        for device, event_id, kind, ts, data, values in cleaned
     ]
 
 
