@@ -128,16 +128,20 @@ def add_readings(total: int) -> int:
     while done < missing:
         size = min(chunk, missing - done)
         buffer = io.StringIO()
-        for _ in range(size):
+        for n in range(size):
             ts = now - timedelta(seconds=rng.randrange(30 * 86400))
             metric = "pm25" if rng.random() < 0.5 else "pm10"
+            # an event id of its own: random times may meet on one device and metric
             buffer.write(
-                f"{rng.choice(device_ids)}\t{metric}\t{ts.isoformat()}\t{rng.random() * 150:.1f}\n"
+                f"{rng.choice(device_ids)}\t{metric}\t{ts.isoformat()}\t"
+                f"{rng.random() * 150:.1f}\td{done + n}\n"
             )
         buffer.seek(0)
         with connection.connection.cursor() as cursor:
             cursor.copy_expert(
-                f"COPY {Reading._meta.db_table} (device_id, metric, ts, value) FROM STDIN", buffer
+                f"COPY {Reading._meta.db_table} (device_id, metric, ts, value, event_id)"
+                " FROM STDIN",
+                buffer,
             )
         connection.connection.commit()
         done += size
