@@ -11,11 +11,12 @@ as the browser does (``/ws/ops/?batch=1``), lets it all warm up, then for --seco
 - the server process's CPU (user + system from /proc through psutil) as % of one core: the
   process alone; its child, the simulator, is counted apart with its own children (FFmpeg,
   if a stream is pulled); the server starts no other process in this run (checked, said);
-- events ingested a second (device events stored in the window) and batches left pending;
+- events ingested a second (events stored in the window: device events, and reading events
+  as their readings) and batches left pending;
 - live latency of the simulator's readings, p50/p95: push -> screen (the moment the server
-  received the POST, its ``received_at``, to the websocket message at the client) and the
-  reading's age on screen (its device time to the message; this adds the simulator's own
-  batching, up to a second).
+  received the POST, its outbox batch's ``received_at``, to the websocket message at the
+  client) and the reading's age on screen (its device time to the message; this adds the
+  simulator's own batching, up to a second).
 
 Target: at most 15 % of a core for the server. Prints the figures and whether the target
 is met; a missed target does not fail the bench.
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import math
 import os
 import re
@@ -161,7 +163,8 @@ def tree_cpu_seconds(process: Any) -> dict[int, float]:
 
 
 def stored_counts(database: Path) -> tuple[int, int, int]:
-    """(device events, readings, batches not yet processed), read-only."""
+    """(the last device event's id, the last reading's id, batches not yet processed),
+    read-only."""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as db:
         events = db.execute("SELECT coalesce(max(id), 0) FROM cameras_deviceevent").fetchone()[0]
         readings = db.execute("SELECT coalesce(max(id), 0) FROM cameras_reading").fetchone()[0]
@@ -171,21 +174,39 @@ def stored_counts(database: Path) -> tuple[int, int, int]:
     return int(events), int(readings), int(pending)
 
 
-def received_at(database: Path, readings: list[tuple[float, str, str]]) -> dict[tuple, float]:
-    """When the server received each reading's event (its POST), by (device, device time)."""
-    found = {}
+def events_between(
+    database: Path, before: tuple[int, int, int], after: tuple[int, int, int]
+) -> int:
+    """Events stored between two ``stored_counts``: device events, and reading events
+    (stored as their readings alone, each with its event's id)."""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as db:
-        ids = dict(db.execute("SELECT code, id FROM cameras_device").fetchall())
-        for _received, device, ts in readings:
+        reading_events = db.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT device_id, event_id FROM cameras_reading"
+            " WHERE id > ? AND id <= ? AND event_id != '')",
+            (before[1], after[1]),
+        ).fetchone()[0]
+    return after[0] - before[0] + int(reading_events)
+
+
+def received_at(database: Path, readings: list[tuple[float, str, str]]) -> dict[tuple, float]:
+    """When the server received each reading's event (its POST: its outbox batch's
+    ``received_at``), by (device, device time)."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30) as db:
+        codes = {pk: code for code, pk in db.execute("SELECT code, id FROM cameras_device")}
+        received: dict[tuple[str, float], float] = {}
+        for moment, payload in db.execute(
+            "SELECT received_at, payload FROM cameras_ingestbatch WHERE payload != ''"
+        ):
             # Django keeps SQLite datetimes as naive UTC text.
-            moment = datetime.fromisoformat(ts).astimezone(UTC).replace(tzinfo=None)
-            row = db.execute(
-                "SELECT received_at FROM cameras_deviceevent WHERE device_id = ? AND ts = ?"
-                " ORDER BY id DESC LIMIT 1",
-                (ids.get(device), moment.isoformat(sep=" ")),
-            ).fetchone()
-            if row:
-                found[(device, ts)] = datetime.fromisoformat(row[0]).replace(tzinfo=UTC).timestamp()
+            at = datetime.fromisoformat(moment).replace(tzinfo=UTC).timestamp()
+            for _pk, device_id, _event_id, _kind, ts, _data in json.loads(payload):
+                key = (codes.get(device_id, ""), datetime.fromisoformat(ts).timestamp())
+                received[key] = max(received.get(key, 0.0), at)
+    found = {}
+    for _received, device, ts in readings:
+        at = received.get((device, datetime.fromisoformat(ts).timestamp()))
+        if at is not None:
+            found[(device, ts)] = at
     return found
 
 
@@ -345,7 +366,7 @@ async def measure(
         "simulator_cpu": simulator_seconds / elapsed * 100,
         "simulator_processes": len(simulator_after),
         "other_children": [" ".join(c.cmdline()[:3]) for c in others],
-        "events": (counts_after[0] - counts_before[0]) / elapsed,
+        "events": events_between(database, counts_before, counts_after) / elapsed,
         "readings": (counts_after[1] - counts_before[1]) / elapsed,
         "pending": counts_after[2],
         "messages": screen.messages,
