@@ -162,7 +162,9 @@ class DeviceReadingsView(APIView):
 
 
 class DeviceEventsView(generics.ListAPIView[DeviceEvent]):
-    """One device's events as it sent them, newest first, paginated."""
+    """One device's events as it sent them, newest first, paginated. A reading of numbers
+    only is stored as its values: the readings API serves it (``/readings/``); readings
+    with other data besides, and every other type, are here."""
 
     serializer_class = DeviceEventSerializer
 

@@ -1,6 +1,7 @@
 """A reading carries the id of the event it came from, and (device, metric, ts, event_id)
 is unique: ingest stores a reading event as its readings alone and recognises one sent
-again by this key, instead of storing it a second time as a device event.
+again by this key, instead of storing it a second time as a device event. On PostgreSQL
+the outbox payload is compressed with LZ4 where the server has it.
 
 The column comes with an empty default (no table rewrite on PostgreSQL), and its unique
 index replaces the (device, metric, ts) one. Readings stored before had no event id: where
@@ -38,6 +39,22 @@ def forward(apps, schema_editor) -> None:
                 " ON cameras_reading (device_id, metric, ts, event_id)"
             )
         cursor.execute("DROP INDEX reading_device_metric_ts")
+        if schema_editor.connection.vendor == "postgresql":
+            _payload_lz4(cursor)
+
+
+def _payload_lz4(cursor) -> None:
+    """The outbox payload compressed by LZ4 instead of pglz: half PostgreSQL's CPU for
+    the payload (bench/ingest.py). A server built without LZ4 keeps pglz."""
+    cursor.execute("SAVEPOINT payload_lz4")
+    try:
+        cursor.execute(
+            "ALTER TABLE cameras_ingestbatch ALTER COLUMN payload SET COMPRESSION lz4"
+        )
+    except Exception:
+        cursor.execute("ROLLBACK TO SAVEPOINT payload_lz4")
+    else:
+        cursor.execute("RELEASE SAVEPOINT payload_lz4")
 
 
 def backward(apps, schema_editor) -> None:
