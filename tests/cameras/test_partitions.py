@@ -178,3 +178,55 @@ def test_the_migration_turns_a_table_with_rows_into_a_partitioned_one(sensor: De
         constraints = {row[0] for row in cursor.fetchall()}
         assert "history_scratch_pkey" in constraints
         assert any("fk" in name or "device_id" in name for name in constraints)
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("overlap", ["whole", "half"])
+def test_batches_with_the_same_readings_accepted_at_once_store_each_once(
+    demo_city_committed: None, monkeypatch: pytest.MonkeyPatch, overlap: str
+) -> None:
+    """Two accepts of overlapping reading events at the same moment, each on its own
+    connection: the one whose COPY meets the other's rows (waiting for its commit, or after
+    it) goes again with ON CONFLICT, and between them every event is accepted once."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    from cameras.services.ingest import outbox
+
+    monkeypatch.setattr(outbox, "enqueue_batch", lambda *args, **kwargs: None)
+    sensor = Device.objects.get(code=placed_device(OTHER_WARD, "sensor"))
+    now = timezone.now() - timedelta(minutes=1)
+
+    def reading(n: int) -> ParsedEvent:
+        return ParsedEvent(
+            sensor.pk,
+            sensor.code,
+            f"c-{n}",
+            EventType.READING,
+            now + timedelta(seconds=n),
+            {"pm25": float(n), "pm10": float(n + 1)},
+        )
+
+    second = range(0, 200) if overlap == "whole" else range(100, 300)
+    batches = [[reading(n) for n in range(0, 200)], [reading(n) for n in second]]
+    start = threading.Barrier(2)
+
+    def accept(events: list[ParsedEvent]) -> tuple[int, int]:
+        try:
+            start.wait()
+            result = ingest_accept(events=events, source="test")
+            return result.accepted, result.duplicates
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(accept, batches))
+    distinct = len({*range(0, 200), *second})
+    assert sum(accepted for accepted, _ in results) == distinct
+    assert sum(duplicates for _, duplicates in results) == 400 - distinct
+    stored = Reading.objects.filter(device=sensor, event_id__startswith="c-")
+    assert stored.count() == 2 * distinct
+    assert stored.values("event_id").distinct().count() == distinct
