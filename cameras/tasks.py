@@ -10,9 +10,7 @@ from cameras.services import history, polling, signal_command_delivery
 def ingest_batch_task(batch_id: int, retry: bool = False) -> bool:
     """Process one accepted batch (idempotent: a redelivery does nothing twice), together
     with those accepted within ``IOC_INGEST_WORKER_GATHER_MS`` after it."""
-    if not retry and not services.ingest_batch_gather(batch_id):
-        return False  # processed already, with another
-    return services.ingest_batch_process(batch_id, retry=retry).processed
+    return services.ingest_batch_process(batch_id, retry=retry, gather=not retry).processed
 
 
 @shared_task(ignore_result=True)

@@ -2,11 +2,7 @@
 apps and the tasks use are exported here."""
 
 from cameras.services.device_state import device_status_change, device_status_event
-from cameras.services.ingest.batch import (
-    ingest_batch_gather,
-    ingest_batch_process,
-    ingest_batches_process,
-)
+from cameras.services.ingest.batch import ingest_batch_process, ingest_batches_process
 from cameras.services.ingest.failures import ingest_batch_set_aside, ingest_failures_replay
 from cameras.services.ingest.outbox import ingest_accept
 from cameras.services.ingest.sweep import ingest_purge, ingest_sweep
@@ -26,7 +22,6 @@ __all__ = [
     "devices_offline_sweep",
     "devices_register",
     "ingest_accept",
-    "ingest_batch_gather",
     "ingest_batch_process",
     "ingest_batch_set_aside",
     "ingest_batches_process",

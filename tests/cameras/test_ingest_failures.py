@@ -134,6 +134,55 @@ def test_a_set_aside_event_is_replayed_once_the_cause_is_fixed(
     assert entry.before["failures"][0]["event"] == "fire-1"
 
 
+def test_a_reading_stored_as_its_readings_that_fails_is_kept_whole_and_replayed_once(
+    sensor: Device, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A reading event has no event row of its own: set aside, it is kept whole as one, so
+    the failure can name it and a replay take it; its readings, stored when it was
+    accepted, are neither lost nor written again."""
+    real = batch_module.numeric_values
+
+    def buggy(data: dict[str, Any]) -> dict[str, float]:
+        if data.get("pm25") == 666:
+            raise ValueError("calibration table missing")
+        return real(data)
+
+    monkeypatch.setattr(batch_module, "numeric_values", buggy)
+    batch = accept(
+        parsed(sensor, "r1", EventType.READING, {"pm25": 11}),
+        parsed(sensor, "r-bad", EventType.READING, {"pm25": 666}, ts=T0 + timedelta(seconds=5)),
+        capture=django_capture_on_commit_callbacks,
+    )
+    assert not DeviceEvent.objects.filter(device=sensor).exists()  # readings alone
+    assert ingest_batch_process(batch).processed
+
+    failure = IngestFailure.objects.get()
+    assert (failure.sent_id, failure.error) == ("r-bad", "ValueError: calibration table missing")
+    kept = DeviceEvent.objects.get(pk=failure.event_id)
+    assert (kept.device, kept.event_id, kept.type, kept.ts, kept.data) == (
+        sensor,
+        "r-bad",
+        EventType.READING,
+        T0 + timedelta(seconds=5),
+        {"pm25": 666},
+    )
+    assert readings(sensor) == [11, 666]
+    sensor.refresh_from_db()
+    assert sensor.latest == {"pm25": 11.0}
+
+    monkeypatch.setattr(batch_module, "numeric_values", real)  # the fix is deployed
+    with django_capture_on_commit_callbacks(execute=True):
+        replay = ingest_failures_replay(
+            actor=example_user("admin"), failures=IngestFailure.objects.all()
+        )
+    if IngestBatch.objects.filter(pk=replay, processed_at__isnull=True).exists():
+        ingest_batch_process(replay)  # with a broker the task was only queued
+    assert not IngestFailure.objects.exists()
+    assert readings(sensor) == [11, 666]  # not written again
+    sensor.refresh_from_db()
+    assert sensor.latest == {"pm25": 666.0}
+
+
 def test_a_batch_started_too_often_is_set_aside_by_the_sweeper_not_requeued(
     sensor: Device, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:

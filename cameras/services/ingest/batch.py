@@ -62,7 +62,9 @@ BATCHES_PER_TRANSACTION = 16
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 
-def ingest_batch_process(batch_id: int, *, retry: bool = False) -> ProcessResult:
+def ingest_batch_process(
+    batch_id: int, *, retry: bool = False, gather: bool = False
+) -> ProcessResult:
     """Process an accepted batch exactly once: readings, latest state, rules, live events.
 
     Batches are locked with SKIP LOCKED: a batch another worker is processing is left to
@@ -71,8 +73,12 @@ def ingest_batch_process(batch_id: int, *, retry: bool = False) -> ProcessResult
     a savepoint: the events that fail are set aside (``IngestFailure``) with their error,
     and every other event is processed. ``retry`` (the sweeper's re-queue) counts the
     attempt before it starts, so a batch that kills its worker is set aside after
-    ``IOC_INGEST_MAX_ATTEMPTS`` runs instead of being queued for ever.
+    ``IOC_INGEST_MAX_ATTEMPTS`` runs instead of being queued for ever. ``gather`` (a
+    worker's first delivery) starts only once the batch is ``IOC_INGEST_WORKER_GATHER_MS``
+    old, so that the transaction takes the batches accepted meanwhile.
     """
+    if gather and not _gathered(batch_id):
+        return ProcessResult(processed=False)  # processed already, with another
     if retry and not _attempt_count(batch_id):
         return ProcessResult(processed=False)
     try:
@@ -88,10 +94,10 @@ def ingest_batch_process(batch_id: int, *, retry: bool = False) -> ProcessResult
         raise
 
 
-def ingest_batch_gather(batch_id: int) -> bool:
-    """Wait until the batch is ``IOC_INGEST_WORKER_GATHER_SECONDS`` old, so that its
-    transaction takes the batches accepted meanwhile; False, at once, if it is processed
-    already (a companion of another transaction: most tasks, under load)."""
+def _gathered(batch_id: int) -> bool:
+    """Wait until the batch is ``IOC_INGEST_WORKER_GATHER_SECONDS`` old; False, at once,
+    if it is processed already (a companion of another transaction: most tasks, under
+    load)."""
     received_at = (
         IngestBatch.objects.filter(pk=batch_id, processed_at__isnull=True)
         .values_list("received_at", flat=True)
